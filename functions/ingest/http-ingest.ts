@@ -1,0 +1,43 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { decodeCallerContext } from '../../shared/authorizer-context';
+import { createKinesisClient } from '../../shared/aws/clients';
+import { KinesisPublisher } from '../../shared/aws/kinesis-publisher';
+import { requireEnv } from '../../shared/config';
+import { parseBody, publishAll, toStreamRecord, validateEvents } from '../../shared/domain/ingest';
+import { HttpError, header, httpErrors, json } from '../../shared/http';
+import { logger } from '../../shared/observability';
+
+const publisher = new KinesisPublisher(createKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** POST /events: 202 only once Kinesis acknowledged every record; 503 naming the ids that are not in. */
+export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+  const caller = decodeCallerContext(event.requestContext.authorizer);
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const items = parseBody(body, header(event, 'content-type'));
+  const envelopes = validateEvents(items, {
+    principalId: caller.principalId,
+    principalName: caller.principalName,
+    traceId: event.requestContext.requestId,
+    receivedAt: new Date(),
+    eventTypes: caller.eventTypes,
+    mayClaimAnySource: caller.mayClaimAnySource,
+  });
+  const report = await publishAll(publisher, envelopes.map(toStreamRecord), {
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    sleep,
+  });
+  if (report.failed.length > 0) {
+    logger.warn('events not accepted by the stream', { accepted: report.accepted.length, failed: report.failed });
+    throw new HttpError(503, 'Some events were not accepted; retry those listed in "failed"', {
+      accepted: report.accepted,
+      failed: report.failed.map((f) => f.id),
+    });
+  }
+  logger.info('events accepted', { count: report.accepted.length, principalId: caller.principalId });
+  return json(202, { accepted: report.accepted.length, ids: report.accepted });
+};
+
+export const handler = middy(lambdaHandler).use(httpErrors());

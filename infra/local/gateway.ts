@@ -1,0 +1,339 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+} from 'aws-lambda';
+import { z } from 'zod';
+import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
+import type { AuthorizerSpec, RouteSpec } from '../topology';
+import { FunctionError } from './function-host';
+
+/** API Gateway REST's payload limit. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const API_ID = 'local';
+const STAGE = 'v1';
+
+export interface GatewayDeps {
+  routes: readonly RouteSpec[];
+  authorizer: AuthorizerSpec;
+  region: string;
+  accountId: string;
+  invoke: (functionName: string, event: unknown) => Promise<unknown>;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface CompiledRoute {
+  route: RouteSpec;
+  pattern: RegExp;
+  params: string[];
+}
+
+function compile(route: RouteSpec): CompiledRoute {
+  const params: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((segment) => {
+      const m = /^\{([^}]+)\}$/.exec(segment);
+      if (!m?.[1]) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      params.push(m[1]);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { route, pattern: new RegExp(`^${source}/?$`), params };
+}
+
+const AuthorizerResultSchema = z.object({
+  principalId: z.string().min(1),
+  policyDocument: z.object({
+    Version: z.string(),
+    Statement: z.array(
+      z.object({
+        Action: z.union([z.string(), z.array(z.string())]),
+        Effect: z.enum(['Allow', 'Deny']),
+        Resource: z.union([z.string(), z.array(z.string())]),
+      }),
+    ),
+  }),
+  context: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish(),
+});
+
+const ProxyResultSchema = z.object({
+  statusCode: z.number().int().min(100).max(599),
+  headers: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish(),
+  multiValueHeaders: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean()]))).nullish(),
+  body: z.string().nullish(),
+  isBase64Encoded: z.boolean().nullish(),
+});
+
+interface CachedDecision {
+  principalId: string;
+  policy: PolicyDocument;
+  context: Record<string, string>;
+  expiresAt: number;
+}
+
+/** Bounded so that a flood of distinct (bad) keys cannot grow memory without limit. */
+const CACHE_LIMIT = 10_000;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/**
+ * Stands in for API Gateway REST: routes from the topology, the REQUEST authorizer with its decision cached per
+ * identity source for the TTL, IAM policy evaluation against the method ARN, Lambda proxy integration, and the
+ * same gateway responses the CDK stack configures (401/403/404/5xx bodies). No stack trace ever leaves it.
+ */
+export class LocalGateway {
+  private server: Server | undefined;
+  private readonly compiled: CompiledRoute[];
+  private readonly cache = new Map<string, CachedDecision>();
+  authorizerInvocations = 0;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.compiled = deps.routes.map(compile);
+  }
+
+  /** Forget cached authorizer decisions (all, or one identity): immediate revocation, locally. */
+  flushAuthorizerCache(identity?: string): void {
+    if (identity === undefined) this.cache.clear();
+    else this.cache.delete(identity);
+  }
+
+  listen(port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((req, res) => {
+        this.handle(req, res).catch((error) => {
+          this.deps.log('gateway failure', { error: (error as Error).message });
+          send(res, 500, { message: 'Internal server error' });
+        });
+      });
+      server.keepAliveTimeout = 5000;
+      server.on('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        this.server = server;
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private methodArn(method: string, resourcePath: string): string {
+    return `arn:aws:execute-api:${this.deps.region}:${this.deps.accountId}:${API_ID}/${STAGE}/${method}${resourcePath}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    res.setHeader('x-amzn-requestid', requestId);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    let params: Record<string, string> = {};
+    const match = this.compiled.find((c) => {
+      if (c.route.method !== method) return false;
+      const m = c.pattern.exec(url.pathname);
+      if (!m) return false;
+      params = Object.fromEntries(c.params.map((name, i) => [name, decodeURIComponent(m[i + 1] ?? '')]));
+      return true;
+    });
+    if (!match) return send(res, 404, { message: 'Not Found' });
+
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (error instanceof HttpError) return send(res, error.status, error.body);
+      throw error;
+    }
+
+    const headers: Record<string, string> = {};
+    const multiValueHeaders: Record<string, string[]> = {};
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i] as string;
+      const value = req.rawHeaders[i + 1] as string;
+      headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+      multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+    }
+    const query: Record<string, string> = {};
+    const multiQuery: Record<string, string[]> = {};
+    for (const [k, v] of url.searchParams) {
+      query[k] = v;
+      multiQuery[k] = [...(multiQuery[k] ?? []), v];
+    }
+    const resourcePath = url.pathname.replace(/\/$/, '') || '/';
+    const methodArn = this.methodArn(method, resourcePath);
+    const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
+    const requestContext = {
+      accountId: this.deps.accountId,
+      apiId: API_ID,
+      httpMethod: method,
+      path: `/${STAGE}${resourcePath}`,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: match.route.path,
+      resourcePath: match.route.path,
+      stage: STAGE,
+      identity: {
+        sourceIp,
+        userAgent: headers['User-Agent'] ?? headers['user-agent'] ?? null,
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        user: null,
+        userArn: null,
+      },
+    };
+    const common = {
+      resource: match.route.path,
+      path: resourcePath,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: Object.keys(query).length > 0 ? query : null,
+      multiValueQueryStringParameters: Object.keys(multiQuery).length > 0 ? multiQuery : null,
+      pathParameters: Object.keys(params).length > 0 ? params : null,
+      stageVariables: null,
+    };
+
+    // Identity source: API Gateway answers 401 itself, without calling the authorizer, when it is missing.
+    const identityName = this.deps.authorizer.identityHeader.toLowerCase();
+    const identity = Object.entries(headers).find(([k]) => k.toLowerCase() === identityName)?.[1];
+    if (identity === undefined || identity === '') return send(res, 401, { message: 'Unauthorized' });
+
+    let decision: CachedDecision;
+    try {
+      decision = await this.authorize(identity, {
+        type: 'REQUEST',
+        methodArn,
+        ...common,
+        requestContext,
+      } as unknown as APIGatewayRequestAuthorizerEvent);
+    } catch (error) {
+      if (error instanceof HttpError) return send(res, error.status, error.body);
+      throw error;
+    }
+    if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') return send(res, 403, { message: 'Forbidden' });
+
+    const event = {
+      ...common,
+      requestContext: {
+        ...requestContext,
+        authorizer: { ...decision.context, principalId: decision.principalId, integrationLatency: 0 },
+      },
+      body: body === '' ? null : body,
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEvent;
+
+    let raw: unknown;
+    try {
+      raw = await this.deps.invoke(match.route.function, event);
+    } catch (error) {
+      const timedOut = error instanceof FunctionError && error.errorType === 'Sandbox.Timedout';
+      this.deps.log('integration failed', { function: match.route.function, error: (error as Error).message });
+      return send(res, timedOut ? 504 : 502, {
+        message: timedOut ? 'Endpoint request timed out' : 'Internal server error',
+      });
+    }
+    const parsed = ProxyResultSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.deps.log('malformed Lambda proxy response', { function: match.route.function });
+      return send(res, 502, { message: 'Internal server error' });
+    }
+    const result = parsed.data as APIGatewayProxyResult;
+    res.statusCode = result.statusCode;
+    for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, String(v));
+    for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) res.setHeader(k, v.map(String));
+    const payload = result.body ?? '';
+    res.end(result.isBase64Encoded ? Buffer.from(payload, 'base64') : payload);
+  }
+
+  private async authorize(identity: string, event: APIGatewayRequestAuthorizerEvent): Promise<CachedDecision> {
+    const cached = this.cache.get(identity);
+    if (cached && cached.expiresAt > Date.now()) return cached;
+    this.authorizerInvocations++;
+    let raw: unknown;
+    try {
+      raw = await this.deps.invoke(this.deps.authorizer.function, event);
+    } catch (error) {
+      if (error instanceof FunctionError && error.errorMessage === 'Unauthorized')
+        throw new HttpError(401, { message: 'Unauthorized' });
+      this.deps.log('authorizer failed', { error: (error as Error).message });
+      throw new HttpError(500, { message: 'Internal server error' });
+    }
+    const parsed = AuthorizerResultSchema.safeParse(raw);
+    if (!parsed.success) {
+      // API Gateway's AuthorizerConfigurationException.
+      this.deps.log('authorizer returned an invalid result');
+      throw new HttpError(500, { message: 'Internal server error' });
+    }
+    const result = parsed.data as APIGatewayAuthorizerResult;
+    const decision: CachedDecision = {
+      principalId: result.principalId,
+      policy: result.policyDocument as PolicyDocument,
+      // API Gateway hands context values to the integration as strings.
+      context: Object.fromEntries(Object.entries(result.context ?? {}).map(([k, v]) => [k, String(v)])),
+      expiresAt: Date.now() + this.deps.authorizer.resultTtlSeconds * 1000,
+    };
+    if (this.deps.authorizer.resultTtlSeconds > 0) {
+      if (this.cache.size >= CACHE_LIMIT) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest !== undefined) this.cache.delete(oldest);
+      }
+      this.cache.set(identity, decision);
+    }
+    return decision;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        tooLarge = true;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () =>
+      tooLarge
+        ? reject(new HttpError(413, { message: 'Request Entity Too Large' }))
+        : resolve(Buffer.concat(chunks).toString('utf8')),
+    );
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:net';
+import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
+import { mqttTopicMatches, type TopicRuleSpec } from '../topology';
+
+export interface BrokerDeps {
+  rules: Readonly<Record<string, TopicRuleSpec>>;
+  /** Hands a rule's selected message to its function (asynchronously, as IoT Core does). */
+  deliver: (ruleName: string, rule: TopicRuleSpec, event: Record<string, unknown>) => void;
+  /** The rule's error action: where a message goes when the rule cannot deliver it. */
+  ruleError: (ruleName: string, rule: TopicRuleSpec, errorRecord: Record<string, unknown>) => void;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Stands in for AWS IoT Core: an MQTT 3.1.1 broker (aedes) plus the topic rules, applied to every publish as IoT's
+ * rules engine would (`SELECT *, <extras> FROM '<filter>'`).
+ */
+export class IotBroker {
+  private aedes: Aedes | undefined;
+  private server: Server | undefined;
+  messagesRouted = 0;
+
+  constructor(private readonly deps: BrokerDeps) {}
+
+  async listen(port: number): Promise<number> {
+    const aedes = await Aedes.createBroker();
+    this.aedes = aedes;
+    aedes.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
+      if (!client || packet.topic.startsWith('$SYS/')) return;
+      this.applyRules(packet, client);
+    });
+    const server = createServer(aedes.handle);
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.on('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  private applyRules(packet: AedesPublishPacket, client: Client): void {
+    for (const [name, rule] of Object.entries(this.deps.rules)) {
+      if (!mqttTopicMatches(rule.topicFilter, packet.topic)) continue;
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      let selected: unknown;
+      try {
+        selected = JSON.parse(payload.toString('utf8'));
+      } catch {
+        selected = undefined;
+      }
+      if (selected === null || typeof selected !== 'object' || Array.isArray(selected)) {
+        this.deps.ruleError(name, rule, {
+          ruleName: name,
+          topic: packet.topic,
+          clientId: client.id,
+          base64OriginalPayload: payload.toString('base64'),
+          failures: [
+            {
+              failedAction: 'LambdaAction',
+              failedResource: rule.function,
+              errorMessage: 'payload is not a JSON object',
+            },
+          ],
+        });
+        continue;
+      }
+      const event: Record<string, unknown> = { ...(selected as Record<string, unknown>) };
+      const levels = packet.topic.split('/');
+      for (const [alias, sel] of Object.entries(rule.select)) {
+        if (sel.fn === 'topic') event[alias] = levels[sel.segment - 1];
+        else if (sel.fn === 'timestamp') event[alias] = Date.now();
+        else event[alias] = client.id;
+      }
+      this.messagesRouted++;
+      this.deps.deliver(name, rule, event);
+    }
+  }
+
+  /** Publishes as the cloud side does (IoT data plane): used for alerts to devices. */
+  publish(topic: string, payload: string, qos: 0 | 1 = 1): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.aedes) return reject(new Error('broker not started'));
+      this.aedes.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false },
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type _Record,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { StreamConsumerSpec } from '../topology';
+import { firstFailedIndex, type PlannedBatch, planAfterInvocation } from './esm-retry';
+import { FunctionError } from './function-host';
+
+export interface PollerDeps {
+  kinesis: KinesisClient;
+  streamName: string;
+  streamArn: string;
+  region: string;
+  functionArn: string;
+  invoke: (event: KinesisStreamEvent) => Promise<unknown>;
+  /** Delivers an on-failure record to the mapping's destination queue. */
+  sendOnFailure: (record: unknown) => Promise<void>;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+const IDLE_POLL_MS = 100;
+const ERROR_BACKOFF_MS = 500;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function toLambdaRecord(record: _Record, shardId: string, deps: PollerDeps): KinesisStreamRecord {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: record.PartitionKey ?? '',
+      sequenceNumber: record.SequenceNumber ?? '',
+      data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
+      approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${shardId}:${record.SequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: `arn:aws:iam::000000000000:role/${deps.functionArn.split(':').pop()}-role`,
+    awsRegion: deps.region,
+    eventSourceARN: deps.streamArn,
+  };
+}
+
+/** Counters an operator (and the tests) can read from the local stack. */
+export interface PollerStats {
+  invocations: number;
+  recordsProcessed: number;
+  recordsDiscarded: number;
+  errors: number;
+}
+
+/**
+ * A Kinesis event source mapping: one loop per shard, so a shard's records are handled in order and one batch at
+ * a time, with batch size, batching window and the failure semantics planned by `esm-retry.ts`.
+ */
+export class KinesisPoller {
+  private stopped = false;
+  private readonly loops: Promise<void>[] = [];
+  readonly stats: PollerStats = { invocations: 0, recordsProcessed: 0, recordsDiscarded: 0, errors: 0 };
+
+  constructor(
+    private readonly spec: StreamConsumerSpec,
+    private readonly deps: PollerDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const { Shards } = await this.deps.kinesis.send(new ListShardsCommand({ StreamName: this.deps.streamName }));
+    for (const shard of Shards ?? []) {
+      if (shard.ShardId) this.loops.push(this.runShard(shard.ShardId));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled(this.loops);
+  }
+
+  private async iterator(shardId: string, after: string | undefined): Promise<string | undefined> {
+    const { ShardIterator } = await this.deps.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: this.deps.streamName,
+        ShardId: shardId,
+        ...(after
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
+          : { ShardIteratorType: this.spec.startingPosition }),
+      }),
+    );
+    return ShardIterator;
+  }
+
+  private async runShard(shardId: string): Promise<void> {
+    let checkpoint: string | undefined;
+    let iterator: string | undefined;
+    let buffer: _Record[] = [];
+    let firstBufferedAt = 0;
+    const windowMs = this.spec.maxBatchingWindowSeconds * 1000;
+    while (!this.stopped) {
+      try {
+        iterator ??= await this.iterator(shardId, checkpoint);
+        if (!iterator) return; // shard closed
+        const room = this.spec.batchSize - buffer.length;
+        if (room > 0) {
+          const response = await this.deps.kinesis.send(
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(room, 10000) }),
+          );
+          iterator = response.NextShardIterator;
+          const records = response.Records ?? [];
+          if (records.length > 0 && buffer.length === 0) firstBufferedAt = Date.now();
+          buffer.push(...records);
+        }
+        const full = buffer.length >= this.spec.batchSize;
+        const windowOver = buffer.length > 0 && Date.now() - firstBufferedAt >= windowMs;
+        if (!full && !windowOver) {
+          await sleep(buffer.length > 0 ? Math.min(IDLE_POLL_MS, windowMs) : IDLE_POLL_MS);
+          continue;
+        }
+        const batch = buffer.slice(0, this.spec.batchSize);
+        buffer = buffer.slice(batch.length);
+        if (buffer.length > 0) firstBufferedAt = Date.now();
+        await this.process(shardId, batch);
+        checkpoint = batch.at(-1)?.SequenceNumber ?? checkpoint;
+      } catch (error) {
+        // The stream is unreachable (an emulator outage, say): back off, then resume after the last checkpoint.
+        this.stats.errors++;
+        this.deps.log('stream poll failed; retrying', { shardId, error: (error as Error).message });
+        iterator = undefined;
+        buffer = [];
+        await sleep(ERROR_BACKOFF_MS);
+      }
+    }
+  }
+
+  /** Runs one batch to completion: success, or retries until its records are checkpointed or discarded. */
+  private async process(shardId: string, records: _Record[]): Promise<void> {
+    const maxAgeMs = this.spec.maxRecordAgeSeconds * 1000;
+    const now = Date.now();
+    const tooOld = records.filter((r) => now - (r.ApproximateArrivalTimestamp?.getTime() ?? now) > maxAgeMs);
+    if (tooOld.length > 0) {
+      await this.discard(shardId, tooOld, 'RecordAgeExceeded', 0, undefined);
+      records = records.filter((r) => !tooOld.includes(r));
+    }
+    const work: PlannedBatch<_Record>[] = records.length > 0 ? [{ records, attempts: 0 }] : [];
+    while (work.length > 0 && !this.stopped) {
+      const batch = work.shift() as PlannedBatch<_Record>;
+      const event: KinesisStreamEvent = { Records: batch.records.map((r) => toLambdaRecord(r, shardId, this.deps)) };
+      this.stats.invocations++;
+      let outcome: ReturnType<typeof firstFailedIndex>;
+      let functionError: string | undefined;
+      try {
+        const response = await this.deps.invoke(event);
+        outcome = firstFailedIndex(
+          batch.records.map((r) => r.SequenceNumber ?? ''),
+          response,
+        );
+      } catch (error) {
+        outcome = { kind: 'error' };
+        functionError = error instanceof FunctionError ? error.errorType : 'Unhandled';
+        this.deps.log('consumer invocation failed', {
+          shardId,
+          records: batch.records.length,
+          error: (error as Error).message,
+        });
+      }
+      const plan = planAfterInvocation(batch, outcome, this.spec);
+      this.stats.recordsProcessed += plan.checkpointed.length;
+      if (plan.discarded.length > 0)
+        await this.discard(shardId, plan.discarded, 'RetryAttemptsExhausted', batch.attempts + 1, functionError);
+      if (plan.retry.length > 0) {
+        work.unshift(...plan.retry);
+        if (plan.retry[0] && plan.retry[0].attempts > batch.attempts)
+          await sleep(Math.min(1000, 100 * 2 ** batch.attempts));
+      }
+    }
+  }
+
+  /** The on-failure record Lambda sends for a stream batch: where the records are, not the records themselves. */
+  private async discard(
+    shardId: string,
+    records: _Record[],
+    condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded',
+    invokeCount: number,
+    functionError: string | undefined,
+  ): Promise<void> {
+    const first = records[0];
+    const last = records.at(-1);
+    this.stats.recordsDiscarded += records.length;
+    const record = {
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: this.deps.functionArn,
+        condition,
+        approximateInvokeCount: invokeCount,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: functionError ?? 'Unhandled' },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      KinesisBatchInfo: {
+        shardId,
+        startSequenceNumber: first?.SequenceNumber,
+        endSequenceNumber: last?.SequenceNumber,
+        approximateArrivalOfFirstRecord: first?.ApproximateArrivalTimestamp?.toISOString(),
+        approximateArrivalOfLastRecord: last?.ApproximateArrivalTimestamp?.toISOString(),
+        batchSize: records.length,
+        streamArn: this.deps.streamArn,
+      },
+    };
+    this.deps.log('records discarded to the on-failure destination', { shardId, condition, batchSize: records.length });
+    // Losing this record would lose the only trace of the batch: keep trying until the queue takes it.
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.deps.sendOnFailure(record);
+        return;
+      } catch (error) {
+        this.deps.log('on-failure destination unreachable; retrying', { error: (error as Error).message });
+        await sleep(Math.min(5000, 200 * 2 ** attempt));
+      }
+    }
+  }
+}

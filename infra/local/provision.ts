@@ -1,0 +1,170 @@
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  ResourceInUseException as StreamInUse,
+} from '@aws-sdk/client-kinesis';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { QueueName, StreamName, TableName, Topology } from '../topology';
+
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_ACCOUNT = '000000000000';
+/** Emulators accept any credentials; these keep the SDK from looking for real ones. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface Endpoints {
+  kinesis: string;
+  dynamodb: string;
+  sqs: string;
+}
+
+export interface LocalClients {
+  kinesis: KinesisClient;
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+}
+
+export function localClients(endpoints: Endpoints): LocalClients {
+  const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 2 };
+  return {
+    // HTTP/1.1: neither local Kinesis engine speaks HTTP/2 on its plain port.
+    kinesis: new KinesisClient({ ...common, endpoint: endpoints.kinesis, requestHandler: new NodeHttpHandler() }),
+    dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb }),
+    sqs: new SQSClient({ ...common, endpoint: endpoints.sqs }),
+  };
+}
+
+/** Physical names of the local target: the logical name, kebab-cased, prefixed. */
+export function physicalName(logical: string): string {
+  return `tem-${logical.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+export function streamArn(name: string): string {
+  return `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${name}`;
+}
+
+export interface Provisioned {
+  streams: Record<StreamName, string>;
+  tables: Record<TableName, string>;
+  /** Queue URLs. */
+  queues: Record<QueueName, string>;
+}
+
+async function retrying<T>(what: string, action: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await action();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export async function provisionStreams(topology: Topology, clients: LocalClients): Promise<Provisioned['streams']> {
+  const out = {} as Provisioned['streams'];
+  for (const [logical, spec] of Object.entries(topology.streams) as [StreamName, Topology['streams'][StreamName]][]) {
+    const name = physicalName(logical);
+    await retrying(`create stream ${name}`, async () => {
+      try {
+        await clients.kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: spec.shardCount }));
+      } catch (error) {
+        if (!(error instanceof StreamInUse)) throw error;
+      }
+    });
+    await retrying(`stream ${name} active`, async () => {
+      const { StreamDescriptionSummary } = await clients.kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: name }),
+      );
+      if (StreamDescriptionSummary?.StreamStatus !== 'ACTIVE') throw new Error('not active yet');
+    });
+    out[logical] = name;
+  }
+  return out;
+}
+
+export async function provisionTables(topology: Topology, clients: LocalClients): Promise<Provisioned['tables']> {
+  const out = {} as Provisioned['tables'];
+  for (const [logical, spec] of Object.entries(topology.tables) as [TableName, Topology['tables'][TableName]][]) {
+    const name = physicalName(logical);
+    const attributes = new Set([spec.partitionKey, ...(spec.sortKey ? [spec.sortKey] : [])]);
+    for (const gsi of spec.globalIndexes) {
+      attributes.add(gsi.partitionKey);
+      attributes.add(gsi.sortKey);
+    }
+    await retrying(`create table ${name}`, async () => {
+      try {
+        await clients.dynamodb.send(
+          new CreateTableCommand({
+            TableName: name,
+            BillingMode: 'PAY_PER_REQUEST',
+            AttributeDefinitions: [...attributes].map((a) => ({ AttributeName: a, AttributeType: 'S' })),
+            KeySchema: [
+              { AttributeName: spec.partitionKey, KeyType: 'HASH' },
+              ...(spec.sortKey ? [{ AttributeName: spec.sortKey, KeyType: 'RANGE' as const }] : []),
+            ],
+            ...(spec.globalIndexes.length > 0
+              ? {
+                  GlobalSecondaryIndexes: spec.globalIndexes.map((g) => ({
+                    IndexName: g.name,
+                    KeySchema: [
+                      { AttributeName: g.partitionKey, KeyType: 'HASH' },
+                      { AttributeName: g.sortKey, KeyType: 'RANGE' },
+                    ],
+                    Projection: { ProjectionType: 'ALL' },
+                  })),
+                }
+              : {}),
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      }
+    });
+    await waitUntilTableExists({ client: clients.dynamodb, maxWaitTime: 30 }, { TableName: name });
+    if (spec.ttlAttribute) {
+      await clients.dynamodb
+        .send(
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: true },
+          }),
+        )
+        .catch(() => {
+          // Already enabled (a restart) or not supported by the engine: TTL is a cost control, not a behaviour.
+        });
+    }
+    out[logical] = name;
+  }
+  return out;
+}
+
+export async function provisionQueues(topology: Topology, clients: LocalClients): Promise<Provisioned['queues']> {
+  const out = {} as Provisioned['queues'];
+  for (const [logical, spec] of Object.entries(topology.queues) as [QueueName, Topology['queues'][QueueName]][]) {
+    const name = physicalName(logical);
+    const { QueueUrl } = await retrying(`create queue ${name}`, () =>
+      clients.sqs.send(
+        new CreateQueueCommand({
+          QueueName: name,
+          Attributes: {
+            MessageRetentionPeriod: String(spec.retentionDays * 86400),
+            VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
+          },
+        }),
+      ),
+    );
+    if (!QueueUrl) throw new Error(`create queue ${name}: no URL returned`);
+    out[logical] = QueueUrl;
+  }
+  return out;
+}

@@ -1,0 +1,344 @@
+import { createWriteStream, mkdirSync, rmSync, type WriteStream, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
+import { generateApiKey } from '../../shared/domain/api-keys';
+import {
+  assertValidTopology,
+  topology as defaultTopology,
+  type FunctionName,
+  type QueueName,
+  type ResourceName,
+  type Topology,
+} from '../topology';
+import { invokeAsync } from './async-invoke';
+import { chooseEngines, Engine, type ServiceName } from './engines';
+import { bundleFunctions, LocalFunction } from './function-host';
+import { LocalGateway } from './gateway';
+import { IotBroker } from './iot-broker';
+import { KinesisPoller } from './kinesis-poller';
+import { freePort } from './net';
+import {
+  type Endpoints,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type LocalClients,
+  localClients,
+  type Provisioned,
+  provisionQueues,
+  provisionStreams,
+  provisionTables,
+  streamArn,
+} from './provision';
+
+/** What `.tem/local.json` holds: everything a CLI or a test needs to find the running stack. */
+export interface LocalStackInfo {
+  target: 'embedded';
+  http: string;
+  mqtt: string;
+  control: string;
+  region: string;
+  endpoints: Endpoints;
+  resources: Record<ResourceName, string>;
+  devApiKey: string;
+  engines: Record<ServiceName, { engine: string; pid: number | undefined; url: string }>;
+  pid: number;
+  startedAt: string;
+}
+
+export interface StartOptions {
+  port: number;
+  mqttPort: number;
+  stateDir: string;
+  logLevel: string;
+  /** Echo function log lines to stdout (they always go to `<stateDir>/logs/functions.log`). */
+  echoFunctionLogs: boolean;
+  progress: (line: string) => void;
+  topology?: Topology;
+}
+
+export interface RunningStack {
+  info: LocalStackInfo;
+  stop(): Promise<void>;
+  /** Synchronous last resort when the process is exiting. */
+  killEngines(): void;
+  /** Shutdown has begun: engine exits are no longer news. */
+  expectEngineExits(): void;
+}
+
+function functionArn(name: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:tem-${name}`;
+}
+
+export async function startLocalStack(options: StartOptions): Promise<RunningStack> {
+  const topology = options.topology ?? defaultTopology;
+  assertValidTopology(topology);
+  const { progress } = options;
+  const started = Date.now();
+  mkdirSync(path.join(options.stateDir, 'logs'), { recursive: true });
+  const functionLog: WriteStream = createWriteStream(path.join(options.stateDir, 'logs', 'functions.log'), {
+    flags: 'a',
+  });
+  const log = (message: string, fields: Record<string, unknown> = {}) =>
+    progress(`[tem] ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`);
+
+  const choice = chooseEngines();
+  for (const warning of choice.warnings) progress(warning);
+
+  let provisioned: Provisioned | undefined;
+  let clients: LocalClients | undefined;
+  const engines = {} as Record<ServiceName, Engine>;
+  const onEngineExit = (engine: Engine, code: number | null) =>
+    log(`${engine.engine} (${engine.service}) exited unexpectedly; the gateway keeps running`, { code });
+
+  progress(`starting engines: kinesis=${choice.kinesis}, dynamodb=${choice.dynamodb}, sqs=local-aws-sqs`);
+  const buildDir = path.join(options.stateDir, 'build');
+  rmSync(buildDir, { recursive: true, force: true });
+  const [bundles] = await Promise.all([
+    bundleFunctions(topology.functions, buildDir).then((b) => {
+      progress(`bundled ${Object.keys(b).length} functions with esbuild`);
+      return b;
+    }),
+    ...(['kinesis', 'dynamodb', 'sqs'] as const).map(async (service) => {
+      const engine = await Engine.create(service, choice, options.stateDir, onEngineExit);
+      engines[service] = engine;
+      const t0 = Date.now();
+      await engine.start();
+      progress(`${engine.engine} (${service}) listening on ${engine.url} in ${Date.now() - t0} ms`);
+    }),
+  ]);
+  const endpoints: Endpoints = { kinesis: engines.kinesis.url, dynamodb: engines.dynamodb.url, sqs: engines.sqs.url };
+  clients = localClients(endpoints);
+  const [streams, tables, queues] = await Promise.all([
+    provisionStreams(topology, clients),
+    provisionTables(topology, clients),
+    provisionQueues(topology, clients),
+  ]);
+  provisioned = { streams, tables, queues };
+  progress(
+    `provisioned ${Object.keys(streams).length} stream(s), ${Object.keys(tables).length} table(s), ${Object.keys(queues).length} queue(s)`,
+  );
+  const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues };
+
+  // Functions: each gets only the settings its topology bindings give it, as in AWS.
+  const functions = {} as Record<FunctionName, LocalFunction>;
+  for (const [name, spec] of Object.entries(topology.functions) as [
+    FunctionName,
+    Topology['functions'][FunctionName],
+  ][]) {
+    const env: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_LAMBDA_FUNCTION_NAME: `tem-${name}`,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+      POWERTOOLS_SERVICE_NAME: 'tem',
+      // Lambda runs Node 22; the SDK's notice about Node 20 is for the local host, not the function.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: options.logLevel,
+      TZ: 'UTC',
+      ...(spec.environment ?? {}),
+    };
+    for (const binding of spec.bindings) env[binding.env] = resources[binding.resource];
+    functions[name] = new LocalFunction(name, spec, bundles[name], env, (fn, line) => {
+      functionLog.write(`${fn} ${line}\n`);
+      if (options.echoFunctionLogs) progress(`[${fn}] ${line}`);
+    });
+  }
+  const invoke = (name: string, event: unknown) => {
+    const fn = functions[name as FunctionName];
+    if (!fn) throw new Error(`unknown function ${name}`);
+    return fn.invoke(event);
+  };
+  const sendTo = (queue: QueueName) => async (body: unknown) => {
+    if (!clients || !provisioned) throw new Error('stack not provisioned');
+    await clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: provisioned.queues[queue], MessageBody: JSON.stringify(body) }),
+    );
+  };
+
+  // Seed the local admin principal: its key goes into local.json for the CLI, tests and curl.
+  const principals = new DynamoPrincipalStore(DynamoDBDocumentClient.from(clients.dynamodb), tables.principalsTable);
+  const devKey = generateApiKey();
+  const now = new Date().toISOString();
+  await principals.putPrincipal({
+    principalId: 'local-admin',
+    name: 'local-admin',
+    role: 'admin',
+    extra: [],
+    revoked: [],
+    createdAt: now,
+  });
+  await principals.putApiKey({
+    keyId: devKey.keyId,
+    principalId: 'local-admin',
+    secretHash: devKey.secretHash,
+    status: 'active',
+    createdAt: now,
+  });
+
+  const pollers = topology.streamConsumers.map(
+    (consumer) =>
+      new KinesisPoller(consumer, {
+        kinesis: (clients as LocalClients).kinesis,
+        streamName: streams[consumer.stream],
+        streamArn: streamArn(streams[consumer.stream]),
+        region: LOCAL_REGION,
+        functionArn: functionArn(consumer.function),
+        invoke: (event: KinesisStreamEvent) => invoke(consumer.function, event),
+        sendOnFailure: sendTo(consumer.onFailure),
+        log,
+      }),
+  );
+  await Promise.all(pollers.map((p) => p.start()));
+
+  const gateway = new LocalGateway({
+    routes: topology.routes,
+    authorizer: topology.authorizer,
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    invoke,
+    log,
+  });
+  const broker = new IotBroker({
+    rules: topology.topicRules,
+    deliver: (_ruleName, rule, event) => {
+      const spec = topology.functions[rule.function];
+      invokeAsync(
+        {
+          functionArn: functionArn(rule.function),
+          invoke: (e) => invoke(rule.function, e),
+          retryAttempts: spec.async?.retryAttempts ?? 2,
+          sendOnFailure: spec.async ? sendTo(spec.async.onFailure) : async () => {},
+          log,
+        },
+        event,
+      );
+    },
+    ruleError: (ruleName, rule, record) => {
+      log('topic rule could not deliver a message', { rule: ruleName });
+      sendTo(rule.errorQueue)(record).catch((error) =>
+        log('rule error action failed', { error: (error as Error).message }),
+      );
+    },
+    log,
+  });
+  const httpPort = await gateway.listen(options.port);
+  const mqttPort = await broker.listen(options.mqttPort);
+
+  const restartEngine = async (service: ServiceName) => {
+    const engine = engines[service];
+    await engine.start();
+    if (!clients) return;
+    // In-memory engines come back empty: provision again (idempotent for the ones that kept their data).
+    if (service === 'sqs') await provisionQueues(topology, clients);
+    if (service === 'kinesis') await provisionStreams(topology, clients);
+    if (service === 'dynamodb') await provisionTables(topology, clients);
+  };
+  const control = await startControlServer({
+    stats: () => ({
+      pollers: pollers.map((p, i) => ({ function: topology.streamConsumers[i]?.function, ...p.stats })),
+      functions: Object.fromEntries(
+        Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
+      ),
+      authorizerInvocations: gateway.authorizerInvocations,
+      mqttMessagesRouted: broker.messagesRouted,
+      engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),
+    }),
+    stopEngine: (service) => engines[service].stop(),
+    startEngine: restartEngine,
+    flushAuthorizerCache: () => gateway.flushAuthorizerCache(),
+  });
+
+  const info: LocalStackInfo = {
+    target: 'embedded',
+    http: `http://127.0.0.1:${httpPort}`,
+    mqtt: `mqtt://127.0.0.1:${mqttPort}`,
+    control: `http://127.0.0.1:${control.port}`,
+    region: LOCAL_REGION,
+    endpoints,
+    resources,
+    devApiKey: devKey.apiKey,
+    engines: Object.fromEntries(
+      Object.entries(engines).map(([s, e]) => [s, { engine: e.engine, pid: e.pid, url: e.url }]),
+    ) as LocalStackInfo['engines'],
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(path.join(options.stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  progress(`HTTP  ${info.http}`);
+  progress(`MQTT  ${info.mqtt}`);
+  progress(`state ${path.join(options.stateDir, 'local.json')} (dev API key inside)`);
+  progress(`TelemetryEventMesh local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const killEngines = () => {
+    for (const engine of Object.values(engines)) engine.kill();
+  };
+  return {
+    info,
+    killEngines,
+    expectEngineExits: () => {
+      for (const engine of Object.values(engines)) engine.expectExit();
+    },
+    async stop() {
+      for (const engine of Object.values(engines)) engine.expectExit();
+      await Promise.allSettled([
+        gateway.close(),
+        broker.close(),
+        new Promise<void>((r) => control.server.close(() => r())),
+      ]);
+      await Promise.allSettled(pollers.map((p) => p.stop()));
+      await Promise.allSettled(Object.values(functions).map((f) => f.stop()));
+      await Promise.allSettled(Object.values(engines).map((e) => e.stop()));
+      functionLog.end();
+      rmSync(path.join(options.stateDir, 'local.json'), { force: true });
+    },
+  };
+}
+
+interface ControlDeps {
+  stats: () => unknown;
+  stopEngine: (service: ServiceName) => Promise<void>;
+  startEngine: (service: ServiceName) => Promise<void>;
+  flushAuthorizerCache: () => void;
+}
+
+/**
+ * Operator/test control of the running stack (loopback only): stats, stopping and starting an engine to inject a
+ * fault, flushing the authorizer cache.
+ */
+async function startControlServer(deps: ControlDeps): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const engineMatch = /^\/engines\/(kinesis|dynamodb|sqs)\/(stop|start)$/.exec(url.pathname);
+    if (req.method === 'GET' && url.pathname === '/stats') return reply(200, deps.stats());
+    if (req.method === 'POST' && url.pathname === '/authorizer-cache/flush') {
+      deps.flushAuthorizerCache();
+      return reply(200, { flushed: true });
+    }
+    if (req.method === 'POST' && engineMatch) {
+      const service = engineMatch[1] as ServiceName;
+      const action = engineMatch[2] === 'stop' ? deps.stopEngine(service) : deps.startEngine(service);
+      action.then(
+        () => reply(200, { service, state: engineMatch[2] === 'stop' ? 'stopped' : 'running' }),
+        (error: Error) => reply(500, { message: error.message }),
+      );
+      return;
+    }
+    reply(404, { message: 'Not Found' });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  return { server, port };
+}

@@ -1,0 +1,325 @@
+/**
+ * The one description of the system. Both targets are built from it:
+ * - `infra/aws/` turns it into a CDK stack (`cdk synth` / `cdk deploy`);
+ * - `infra/local/` turns it into the embedded local stack (`npm start`).
+ *
+ * Pure data plus small pure helpers: no CDK or AWS SDK imports here, so handlers
+ * (the authorizer builds its IAM policy from `routes`) and tests can import it too.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Logical resource names. Physical names differ per target (CDK generates them, the local stack prefixes them). */
+export type StreamName = 'eventStream';
+export type TableName = 'eventsTable' | 'principalsTable';
+export type QueueName = 'eventsDlq' | 'ingestDlq' | 'telemetryErrors' | 'ruleErrors';
+export type ResourceName = StreamName | TableName | QueueName;
+export type FunctionName = keyof typeof functions;
+
+export type Access = 'read' | 'write' | 'readWrite';
+
+/** A function's dependency on a resource: the env var that carries its physical name and the access it needs. */
+export interface ResourceBinding {
+  resource: ResourceName;
+  env: string;
+  access: Access;
+}
+
+export interface FunctionSpec {
+  /** Handler source, relative to the repository root; the file exports `handler`. */
+  entry: string;
+  description: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  bindings: readonly ResourceBinding[];
+  /** Plain settings (not resource names) the function reads at cold start. */
+  environment?: Readonly<Record<string, string>>;
+  /** For asynchronously invoked functions (IoT rule): retries and where a failed event goes. */
+  async?: { retryAttempts: number; onFailure: QueueName };
+}
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** API Gateway resource path, `{name}` for a path parameter. */
+  path: string;
+  /** `<app>.<http_method>.<view_name>`: what the authorizer checks for this route. */
+  permission: string;
+  function: FunctionName;
+}
+
+export interface StreamSpec {
+  shardCount: number;
+  retentionHours: number;
+}
+
+export interface TableSpec {
+  partitionKey: string;
+  sortKey?: string;
+  globalIndexes: readonly { name: string; partitionKey: string; sortKey: string }[];
+  /** Attribute holding an epoch-seconds expiry, if items may expire. */
+  ttlAttribute?: string;
+}
+
+export interface QueueSpec {
+  /** Messages kept this long, so an operator has time to look and replay. */
+  retentionDays: number;
+  visibilityTimeoutSeconds: number;
+  purpose: string;
+}
+
+export interface StreamConsumerSpec {
+  stream: StreamName;
+  function: FunctionName;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  parallelizationFactor: number;
+  bisectBatchOnError: boolean;
+  maxRetryAttempts: number;
+  maxRecordAgeSeconds: number;
+  reportBatchItemFailures: true;
+  onFailure: QueueName;
+}
+
+/**
+ * An IoT topic rule as structured data rather than raw SQL, so the local broker can apply it without an IoT SQL
+ * parser and the CDK stack renders the SQL from it (`topicRuleSql`).
+ */
+export interface TopicRuleSpec {
+  topicFilter: string;
+  /** Extra fields added to the selected payload (`SELECT *, topic(2) AS deviceId ...`). */
+  select: Readonly<Record<string, { fn: 'topic'; segment: number } | { fn: 'timestamp' } | { fn: 'clientid' }>>;
+  function: FunctionName;
+  errorQueue: QueueName;
+}
+
+export interface AuthorizerSpec {
+  function: FunctionName;
+  /** Header whose value identifies the caller; also the cache key of the authorizer's decision. */
+  identityHeader: string;
+  resultTtlSeconds: number;
+}
+
+const env = {
+  eventStream: { resource: 'eventStream', env: 'EVENT_STREAM_NAME' },
+  eventsTable: { resource: 'eventsTable', env: 'EVENTS_TABLE_NAME' },
+  principalsTable: { resource: 'principalsTable', env: 'PRINCIPALS_TABLE_NAME' },
+  telemetryErrors: { resource: 'telemetryErrors', env: 'TELEMETRY_ERRORS_QUEUE_URL' },
+} as const satisfies Record<string, Omit<ResourceBinding, 'access'>>;
+
+const bind = (b: Omit<ResourceBinding, 'access'>, access: Access): ResourceBinding => ({ ...b, access });
+
+export const functions = {
+  apiAuthorizer: {
+    entry: 'functions/authorizers/api-authorizer.ts',
+    description:
+      'REQUEST authorizer: API key -> principal -> permission policy -> IAM policy for the routes it may call',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.principalsTable, 'read')],
+  },
+  httpIngest: {
+    entry: 'functions/ingest/http-ingest.ts',
+    description: 'POST /events: validates events and writes them to the event stream',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    bindings: [bind(env.eventStream, 'write')],
+  },
+  telemetryIngest: {
+    entry: 'functions/ingest/telemetry-ingest.ts',
+    description: 'IoT rule target: validates device telemetry and writes it to the event stream',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    bindings: [bind(env.eventStream, 'write'), bind(env.telemetryErrors, 'write')],
+    async: { retryAttempts: 2, onFailure: 'ingestDlq' },
+  },
+  storeEvents: {
+    entry: 'functions/consumers/store-events.ts',
+    description: 'Kinesis consumer: stores every event in the events table, once per id',
+    memoryMb: 512,
+    timeoutSeconds: 30,
+    bindings: [bind(env.eventsTable, 'write')],
+  },
+  getEvent: {
+    entry: 'functions/queries/get-event.ts',
+    description: 'GET /events/{id}',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.eventsTable, 'read')],
+  },
+  healthz: {
+    entry: 'functions/queries/healthz.ts',
+    description: 'GET /healthz',
+    memoryMb: 128,
+    timeoutSeconds: 3,
+    bindings: [],
+  },
+} as const satisfies Record<string, FunctionSpec>;
+
+export const routes = [
+  { method: 'GET', path: '/healthz', permission: 'common.get.healthz', function: 'healthz' },
+  { method: 'POST', path: '/events', permission: 'events.post.event_ingest', function: 'httpIngest' },
+  { method: 'GET', path: '/events/{id}', permission: 'events.get.event_detail', function: 'getEvent' },
+] as const satisfies readonly RouteSpec[];
+
+export const authorizer: AuthorizerSpec = {
+  function: 'apiAuthorizer',
+  identityHeader: 'X-API-Key',
+  resultTtlSeconds: 300,
+};
+
+export const streams: Record<StreamName, StreamSpec> = {
+  eventStream: { shardCount: 2, retentionHours: 24 },
+};
+
+export const tables: Record<TableName, TableSpec> = {
+  eventsTable: {
+    partitionKey: 'id',
+    globalIndexes: [
+      { name: 'byType', partitionKey: 'type', sortKey: 'timeKey' },
+      { name: 'bySource', partitionKey: 'source', sortKey: 'timeKey' },
+    ],
+    ttlAttribute: 'expiresAt',
+  },
+  principalsTable: {
+    partitionKey: 'pk',
+    globalIndexes: [],
+  },
+};
+
+export const queues: Record<QueueName, QueueSpec> = {
+  eventsDlq: {
+    retentionDays: 14,
+    visibilityTimeoutSeconds: 30,
+    purpose: 'On-failure destination of the stream consumers: batches that exhausted their retries',
+  },
+  ingestDlq: {
+    retentionDays: 14,
+    visibilityTimeoutSeconds: 30,
+    purpose: 'On-failure destination of asynchronously invoked ingest functions (IoT rule target)',
+  },
+  telemetryErrors: {
+    retentionDays: 14,
+    visibilityTimeoutSeconds: 30,
+    purpose: 'Device telemetry rejected by validation, with the reason',
+  },
+  ruleErrors: {
+    retentionDays: 14,
+    visibilityTimeoutSeconds: 30,
+    purpose: 'Error action of the IoT topic rules: messages a rule failed to deliver',
+  },
+};
+
+export const streamConsumers: readonly StreamConsumerSpec[] = [
+  {
+    stream: 'eventStream',
+    function: 'storeEvents',
+    batchSize: 100,
+    maxBatchingWindowSeconds: 1,
+    startingPosition: 'TRIM_HORIZON',
+    parallelizationFactor: 1,
+    bisectBatchOnError: true,
+    maxRetryAttempts: 3,
+    maxRecordAgeSeconds: 24 * 3600,
+    reportBatchItemFailures: true,
+    onFailure: 'eventsDlq',
+  },
+];
+
+export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
+  deviceTelemetry: {
+    topicFilter: 'devices/+/telemetry',
+    select: { deviceId: { fn: 'topic', segment: 2 }, receivedAt: { fn: 'timestamp' } },
+    function: 'telemetryIngest',
+    errorQueue: 'ruleErrors',
+  },
+};
+
+export const topology = {
+  service: 'tem',
+  functions: functions as Readonly<Record<FunctionName, FunctionSpec>>,
+  routes: routes as readonly RouteSpec[],
+  authorizer,
+  streams,
+  tables,
+  queues,
+  streamConsumers,
+  topicRules,
+} as const;
+
+export type Topology = typeof topology;
+
+/** IoT SQL for a structured topic rule, e.g. `SELECT *, topic(2) AS deviceId FROM 'devices/+/telemetry'`. */
+export function topicRuleSql(rule: TopicRuleSpec): string {
+  const extras = Object.entries(rule.select).map(([alias, sel]) => {
+    const expression = sel.fn === 'topic' ? `topic(${sel.segment})` : `${sel.fn}()`;
+    return `${expression} AS ${alias}`;
+  });
+  return `SELECT ${['*', ...extras].join(', ')} FROM '${rule.topicFilter}'`;
+}
+
+/** Does an MQTT topic match a filter with `+` (one level) and `#` (rest) wildcards? */
+export function mqttTopicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/**
+ * Checks the description for mistakes a type cannot catch. Both targets call it before building anything, so a bad
+ * topology fails `cdk synth` and `npm start` with the same message.
+ */
+export function validateTopology(t: Topology = topology): string[] {
+  const problems: string[] = [];
+  const permissionPattern = /^[a-z0-9_]+\.(get|post|put|patch|delete)\.[a-z0-9_]+$/;
+  const seen = new Set<string>();
+  for (const r of t.routes) {
+    const key = `${r.method} ${r.path}`;
+    if (seen.has(key)) problems.push(`route ${key} is declared twice`);
+    seen.add(key);
+    if (!permissionPattern.test(r.permission))
+      problems.push(`route ${key}: permission "${r.permission}" is not <app>.<method>.<view>`);
+    else if (r.permission.split('.')[1] !== r.method.toLowerCase())
+      problems.push(`route ${key}: permission "${r.permission}" names another HTTP method`);
+    if (!(r.function in t.functions)) problems.push(`route ${key}: unknown function ${r.function}`);
+    if (!r.path.startsWith('/')) problems.push(`route ${key}: path must start with /`);
+  }
+  for (const [name, fn] of Object.entries(t.functions)) {
+    if (fn.timeoutSeconds < 1 || fn.timeoutSeconds > 900) problems.push(`function ${name}: timeout out of range`);
+    if (fn.memoryMb < 128 || fn.memoryMb > 10240) problems.push(`function ${name}: memory out of range`);
+    const envNames = fn.bindings.map((b) => b.env);
+    if (new Set(envNames).size !== envNames.length) problems.push(`function ${name}: duplicate binding env var`);
+  }
+  for (const c of t.streamConsumers) {
+    if (c.batchSize < 1 || c.batchSize > 10000) problems.push(`consumer ${c.function}: batchSize 1..10000`);
+    if (c.maxBatchingWindowSeconds < 0 || c.maxBatchingWindowSeconds > 300)
+      problems.push(`consumer ${c.function}: batching window 0..300 s`);
+    if (c.maxRetryAttempts < 0 || c.maxRetryAttempts > 10000) problems.push(`consumer ${c.function}: retries 0..10000`);
+    if (c.parallelizationFactor < 1 || c.parallelizationFactor > 10)
+      problems.push(`consumer ${c.function}: parallelization 1..10`);
+    const consumerTimeout = t.functions[c.function].timeoutSeconds;
+    if (t.queues[c.onFailure].visibilityTimeoutSeconds < consumerTimeout)
+      problems.push(`consumer ${c.function}: on-failure queue visibility shorter than the function timeout`);
+  }
+  for (const [name, rule] of Object.entries(t.topicRules)) {
+    if (!/^[A-Za-z0-9_]+$/.test(name)) problems.push(`topic rule ${name}: name must be alphanumeric/underscore`);
+    const levels = rule.topicFilter.split('/');
+    for (const sel of Object.values(rule.select))
+      if (sel.fn === 'topic' && (sel.segment < 1 || sel.segment > levels.length))
+        problems.push(`topic rule ${name}: topic(${sel.segment}) is outside ${rule.topicFilter}`);
+  }
+  if (!(t.authorizer.function in t.functions)) problems.push(`authorizer: unknown function ${t.authorizer.function}`);
+  if (t.authorizer.resultTtlSeconds < 0 || t.authorizer.resultTtlSeconds > 3600)
+    problems.push('authorizer: TTL 0..3600 s');
+  return problems;
+}
+
+export function assertValidTopology(t: Topology = topology): void {
+  const problems = validateTopology(t);
+  if (problems.length > 0) throw new Error(`Invalid topology:\n- ${problems.join('\n- ')}`);
+}

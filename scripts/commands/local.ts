@@ -1,0 +1,48 @@
+import { startLocalStack } from '../../infra/local/stack';
+import { CliError, result } from '../lib/output';
+import { stateDir } from '../lib/state';
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new CliError(`${name} must be a port number (0 picks a free one), got "${raw}"`);
+  return value;
+}
+
+/** `tem local`: runs the embedded local stack until SIGINT/SIGTERM, then stops every process it started. */
+export async function runLocal(): Promise<void> {
+  const stack = await startLocalStack({
+    port: port('PORT', 3000),
+    mqttPort: port('MQTT_PORT', 1883),
+    stateDir: stateDir(),
+    logLevel: process.env.TEM_LOG_LEVEL ?? 'INFO',
+    echoFunctionLogs: process.env.TEM_QUIET !== '1',
+    progress: (line) => process.stdout.write(`${line}\n`),
+  });
+  result({ ready: true, http: stack.info.http, mqtt: stack.info.mqtt, control: stack.info.control });
+
+  // Last resort: whatever happens, no emulator outlives this process.
+  process.on('exit', () => stack.killEngines());
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    stack.expectEngineExits();
+    process.stdout.write(`[tem] ${signal}: stopping\n`);
+    stack.stop().then(
+      () => {
+        result({ stopped: true, signal });
+        process.exit(0);
+      },
+      (error: Error) => {
+        process.stderr.write(`[tem] stop failed: ${error.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  await new Promise(() => {});
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * What the authorizer hands to the functions behind it. API Gateway carries context values as strings, so both
+ * sides go through this one codec.
+ */
+export interface CallerContext {
+  principalId: string;
+  principalName: string;
+  keyId: string;
+  role: string;
+  /** Event-type patterns the caller may emit: enforced by the ingest function, which sees the body. */
+  eventTypes: string[];
+  mayClaimAnySource: boolean;
+}
+
+/** Permission that lets a principal set `source` to something other than its own name. */
+export const CLAIM_ANY_SOURCE_PERMISSION = 'events.post.any_source';
+
+export function encodeCallerContext(caller: CallerContext): Record<string, string> {
+  return {
+    principalName: caller.principalName,
+    keyId: caller.keyId,
+    role: caller.role,
+    eventTypes: JSON.stringify(caller.eventTypes),
+    mayClaimAnySource: String(caller.mayClaimAnySource),
+  };
+}
+
+const Encoded = z.object({
+  principalId: z.string().min(1),
+  principalName: z.string().min(1),
+  keyId: z.string().min(1),
+  role: z.string().min(1),
+  eventTypes: z.string(),
+  mayClaimAnySource: z.union([z.literal('true'), z.literal('false'), z.boolean()]),
+});
+
+/** Fails loudly: a request without a valid authorizer context is a wiring bug, not a client error. */
+export function decodeCallerContext(authorizer: unknown): CallerContext {
+  const raw = Encoded.parse(authorizer);
+  return {
+    principalId: raw.principalId,
+    principalName: raw.principalName,
+    keyId: raw.keyId,
+    role: raw.role,
+    eventTypes: z.array(z.string()).parse(JSON.parse(raw.eventTypes)),
+    mayClaimAnySource: raw.mayClaimAnySource === true || raw.mayClaimAnySource === 'true',
+  };
+}

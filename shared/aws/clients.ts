@@ -1,0 +1,40 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent } from 'node:https';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * SDK clients, created once per container (module scope) and reused by every invocation.
+ *
+ * Endpoints are never set here: the SDK reads `AWS_ENDPOINT_URL_<SERVICE>` itself, which is how the local stack
+ * points the same code at its emulators.
+ */
+function requestHandler(): NodeHttpHandler {
+  return new NodeHttpHandler({
+    connectionTimeout: 2000,
+    requestTimeout: 5000,
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
+    httpsAgent: new Agent({ keepAlive: true, maxSockets: 50 }),
+  });
+}
+
+/**
+ * The Kinesis client defaults to an HTTP/2 handler (needed only for SubscribeToShard); PutRecords/GetRecords work
+ * over HTTP/1.1 in AWS, and the local engines speak nothing else on their plain port.
+ */
+export function createKinesisClient(): KinesisClient {
+  return new KinesisClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+}
+
+export function createDocumentClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: requestHandler(), maxAttempts: 3 }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+export function createSqsClient(): SQSClient {
+  return new SQSClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+}

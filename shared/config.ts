@@ -1,0 +1,24 @@
+/**
+ * Settings are read once, at cold start, from the environment the target gives the function (CDK env vars in AWS,
+ * the same names from the topology in the local stack). A missing one fails the cold start with a message that
+ * names it, instead of a confusing error on the first request.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new ConfigError(`Missing required setting ${name} (set by the topology binding; see infra/topology.ts)`);
+  }
+  return value;
+}
+
+export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new ConfigError(`Setting ${name} must be an integer, got "${raw}"`);
+  return value;
+}

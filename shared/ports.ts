@@ -1,0 +1,58 @@
+/**
+ * The small interfaces domain code talks to. AWS adapters live in `shared/aws/`; domain code never imports the SDK.
+ */
+import type { EventEnvelope } from './domain/events';
+
+export interface ApiKeyRecord {
+  keyId: string;
+  principalId: string;
+  secretHash: string;
+  status: 'active' | 'revoked';
+  createdAt: string;
+  /** ISO time after which the key is refused (rotation grace periods end here too). */
+  expiresAt?: string;
+}
+
+export interface PrincipalRecord {
+  principalId: string;
+  name: string;
+  role: string;
+  extra: string[];
+  revoked: string[];
+  /** Narrows the role's event types when set. */
+  eventTypes?: string[];
+  createdAt: string;
+}
+
+export interface PrincipalStore {
+  getApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
+  getPrincipal(principalId: string): Promise<PrincipalRecord | undefined>;
+  putPrincipal(principal: PrincipalRecord): Promise<void>;
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+}
+
+export interface StreamRecord {
+  /** Event id: lets the caller tell which records failed. */
+  id: string;
+  partitionKey: string;
+  data: Uint8Array;
+}
+
+export interface PublishOutcome {
+  failed: { id: string; errorCode: string }[];
+}
+
+/** Writes records to the event stream; reports per-record failures rather than throwing for them. */
+export interface EventPublisher {
+  publish(records: readonly StreamRecord[]): Promise<PublishOutcome>;
+}
+
+export interface EventStore {
+  /** Stores the event unless one with its id exists; `false` means it was a duplicate (not an error). */
+  putIfAbsent(event: EventEnvelope): Promise<boolean>;
+  get(id: string): Promise<EventEnvelope | undefined>;
+}
+
+export interface MessageSink {
+  send(body: unknown): Promise<void>;
+}

@@ -1,0 +1,127 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import mqtt from 'mqtt';
+import { inject } from 'vitest';
+
+export const stack = () => inject('stack');
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** SDK clients aimed at the stack's emulators, found from its state file, never hard-coded. */
+export function awsClients() {
+  const info = stack();
+  const common = { region: info.region, credentials };
+  return {
+    kinesis: new KinesisClient({ ...common, endpoint: info.endpoints.kinesis, requestHandler: new NodeHttpHandler() }),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb })),
+    sqs: new SQSClient({ ...common, endpoint: info.endpoints.sqs }),
+  };
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+export async function api(
+  method: string,
+  path: string,
+  options: { key?: string | null; body?: unknown; rawBody?: string; contentType?: string } = {},
+): Promise<ApiResponse> {
+  const headers: Record<string, string> = {};
+  const key = options.key === undefined ? stack().devApiKey : options.key;
+  if (key !== null) headers['X-API-Key'] = key;
+  let body: string | undefined;
+  if (options.rawBody !== undefined) body = options.rawBody;
+  else if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+  const response = await fetch(`${stack().http}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed, text };
+}
+
+/** Polls until `probe` returns a value (not undefined) or the time is up. */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+export async function publishMqtt(topic: string, payload: string | object, clientId?: string): Promise<void> {
+  const client = await mqtt.connectAsync(stack().mqtt, {
+    clientId: clientId ?? `it-${Math.random().toString(16).slice(2)}`,
+    reconnectPeriod: 0,
+  });
+  try {
+    await client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
+  } finally {
+    await client.endAsync();
+  }
+}
+
+/** Receives (and deletes) queue messages until `match` finds one, or the time is up. */
+export async function receiveMatching<T>(
+  queueUrl: string,
+  match: (body: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const { sqs } = awsClients();
+  return eventually(
+    async () => {
+      const { Messages } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 0,
+        }),
+      );
+      for (const message of Messages ?? []) {
+        const body = JSON.parse(message.Body ?? 'null') as T;
+        if (match(body)) {
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+          return body;
+        }
+      }
+      return undefined;
+    },
+    timeoutMs,
+    `a matching message on ${queueUrl}`,
+  );
+}
+
+export async function controlStats(): Promise<{
+  authorizerInvocations: number;
+  pollers: { function: string; invocations: number; recordsProcessed: number; recordsDiscarded: number }[];
+}> {
+  const response = await fetch(`${stack().control}/stats`);
+  return (await response.json()) as Awaited<ReturnType<typeof controlStats>>;
+}
+
+export async function control(path: string): Promise<void> {
+  const response = await fetch(`${stack().control}${path}`, { method: 'POST' });
+  if (!response.ok) throw new Error(`control ${path}: ${response.status} ${await response.text()}`);
+}

@@ -1,0 +1,169 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { api, awsClients, eventually, publishMqtt, receiveMatching, stack } from './support';
+
+interface Accepted {
+  accepted: number;
+  ids: string[];
+}
+
+describe('HTTP: POST /events -> authorizer -> ingest -> Kinesis -> consumer -> DynamoDB -> GET /events/{id}', () => {
+  it('accepts an event with the dev API key and serves it back by id within seconds', async () => {
+    const posted = await api('POST', '/events', {
+      body: { type: 'payment.success', data: { amount: 42, currency: 'EUR' } },
+    });
+    expect(posted.status).toBe(202);
+    const { accepted, ids } = posted.body as Accepted;
+    expect(accepted).toBe(1);
+    expect(ids).toHaveLength(1);
+    const id = ids[0] as string;
+
+    const read = await eventually(
+      async () => {
+        const r = await api('GET', `/events/${id}`);
+        return r.status === 200 ? r : undefined;
+      },
+      10_000,
+      `event ${id} to be readable`,
+    );
+    expect(read.body).toMatchObject({
+      id,
+      type: 'payment.success',
+      source: 'local-admin',
+      principalId: 'local-admin',
+      data: { amount: 42, currency: 'EUR' },
+    });
+  });
+
+  it('keeps a client-chosen id, and a second delivery of it leaves the stored event unchanged', async () => {
+    const id = crypto.randomUUID();
+    const first = await api('POST', '/events', { body: { id, type: 'user.created', data: { user: 'a' } } });
+    expect(first.status).toBe(202);
+    expect((first.body as Accepted).ids).toEqual([id]);
+    const stored = await eventually(async () => {
+      const r = await api('GET', `/events/${id}`);
+      return r.status === 200 ? (r.body as { receivedAt: string; data: unknown }) : undefined;
+    });
+    const again = await api('POST', '/events', { body: { id, type: 'user.created', data: { user: 'b' } } });
+    expect(again.status).toBe(202);
+    // Give the consumer time to see the duplicate, then check the first write stands.
+    const marker = await api('POST', '/events', { body: { type: 'user.created', data: { marker: true } } });
+    const markerId = (marker.body as Accepted).ids[0] as string;
+    await eventually(async () => ((await api('GET', `/events/${markerId}`)).status === 200 ? true : undefined));
+    const after = await api('GET', `/events/${id}`);
+    expect(after.body).toMatchObject({ receivedAt: stored.receivedAt, data: { user: 'a' } });
+  });
+
+  it('answers 404 for an event that does not exist', async () => {
+    const r = await api('GET', `/events/${crypto.randomUUID()}`);
+    expect(r.status).toBe(404);
+    expect(r.body).toMatchObject({ message: expect.stringContaining('No event') });
+  });
+});
+
+describe('gateway answers', () => {
+  it('401 without an API key, and the ingest function is never reached', async () => {
+    const r = await api('POST', '/events', { key: null, body: { type: 'payment.success', data: {} } });
+    expect(r.status).toBe(401);
+    expect(r.body).toEqual({ message: 'Unauthorized' });
+  });
+
+  it.each([
+    ['malformed', 'not-a-key'],
+    ['unknown', `tem_${'0'.repeat(16)}_${'A'.repeat(43)}`],
+    ['wrong secret', () => `${stack().devApiKey.slice(0, -4)}AAAA`],
+  ])('401 for a %s key', async (_name, key) => {
+    const r = await api('GET', '/healthz', { key: typeof key === 'function' ? key() : key });
+    expect(r.status).toBe(401);
+    expect(r.body).toEqual({ message: 'Unauthorized' });
+  });
+
+  it('404 (not API Gateway default 403) for an unknown route', async () => {
+    const r = await api('GET', '/nope');
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ message: 'Not Found' });
+  });
+
+  it('200 on /healthz', async () => {
+    const r = await api('GET', '/healthz');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: 'ok' });
+  });
+
+  it('400 with indexed field errors for an invalid event, and nothing is written', async () => {
+    const id = crypto.randomUUID();
+    const r = await api('POST', '/events', {
+      body: {
+        events: [
+          { id, type: 'order.cancelled', data: {} },
+          { type: 'Not A Type', data: 'x' },
+        ],
+      },
+    });
+    expect(r.status).toBe(400);
+    const body = r.body as { message: string; errors: { index: number; path: string }[] };
+    expect(body.errors.map((e) => `${e.index}:${e.path}`).sort()).toEqual(['1:data', '1:type']);
+    await new Promise((res) => setTimeout(res, 1500));
+    expect((await api('GET', `/events/${id}`)).status).toBe(404);
+  });
+
+  it('400 for a body that is not JSON, 415 for another content type', async () => {
+    expect((await api('POST', '/events', { rawBody: '{not json' })).status).toBe(400);
+    const r = await api('POST', '/events', { rawBody: 'type=x', contentType: 'text/plain' });
+    expect(r.status).toBe(415);
+  });
+});
+
+describe('MQTT: devices/{id}/telemetry -> topic rule -> ingest -> Kinesis -> consumer -> DynamoDB', () => {
+  it('stores a device reading as a device.telemetry event with the device as source', async () => {
+    const deviceId = `dev-${crypto.randomUUID().slice(0, 8)}`;
+    await publishMqtt(`devices/${deviceId}/telemetry`, { metrics: { temperature: 21.5, humidity: 40 }, seq: 1 });
+    const { dynamo } = awsClients();
+    const items = await eventually(
+      async () => {
+        const { Items } = await dynamo.send(
+          new QueryCommand({
+            TableName: stack().resources.eventsTable,
+            IndexName: 'bySource',
+            KeyConditionExpression: '#s = :s',
+            ExpressionAttributeNames: { '#s': 'source' },
+            ExpressionAttributeValues: { ':s': deviceId },
+          }),
+        );
+        return Items && Items.length > 0 ? Items : undefined;
+      },
+      10_000,
+      'telemetry in the events table',
+    );
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      type: 'device.telemetry',
+      source: deviceId,
+      data: { metrics: { temperature: 21.5, humidity: 40 }, seq: 1 },
+    });
+    const byApi = await api('GET', `/events/${items[0]?.id}`);
+    expect(byApi.status).toBe(200);
+  });
+
+  it('sends invalid telemetry to the telemetry error queue with the reason', async () => {
+    const deviceId = `bad-${crypto.randomUUID().slice(0, 8)}`;
+    await publishMqtt(`devices/${deviceId}/telemetry`, { metrics: { temperature: 'hot' } });
+    const message = await receiveMatching<{ reason: string; deviceId: string; issues: { path: string }[] }>(
+      stack().resources.telemetryErrors,
+      (m) => m.deviceId === deviceId,
+    );
+    expect(message.reason).toBe('invalid telemetry');
+    expect(message.issues.map((i) => i.path)).toContain('metrics.temperature');
+  });
+
+  it('sends a payload that is not JSON to the rule error queue', async () => {
+    const deviceId = `raw-${crypto.randomUUID().slice(0, 8)}`;
+    const topic = `devices/${deviceId}/telemetry`;
+    await publishMqtt(topic, 'temperature=81');
+    const message = await receiveMatching<{ topic: string; base64OriginalPayload: string }>(
+      stack().resources.ruleErrors,
+      (m) => m.topic === topic,
+    );
+    expect(Buffer.from(message.base64OriginalPayload, 'base64').toString()).toBe('temperature=81');
+  });
+});

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects, one command: `npm test` runs them all. Integration tests share one embedded local stack,
+// started once by the global setup (or reused when TEM_LOCAL_STATE / TEM_TARGET point at a running one).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
