@@ -1,4 +1,5 @@
 import { runLocal } from './commands/local';
+import { runState } from './commands/state';
 import { CliError, result } from './lib/output';
 import { readLocalState } from './lib/state';
 
@@ -7,6 +8,8 @@ const usage = `usage: tem <command>
   local                       run the embedded local stack (npm start)
   status                      is the local stack up? (reads .tem/local.json)
   engine stop|start SERVICE   stop or start one emulator (kinesis, dynamodb, sqs) of the running local stack
+  state --from-stack NAME [--endpoint URL] [--region R] [--out FILE] [--api-key KEY] [--mqtt URL]
+                              describe a deployed stack (AWS, or LocalStack with --endpoint) as a state file
   help                        this text
 
 Every command prints one JSON object on its last stdout line.`;
@@ -30,6 +33,8 @@ async function main(argv: string[]): Promise<void> {
       const response = await fetch(`${info.control}/engines/${service}/${action}`, { method: 'POST' });
       return result((await response.json()) as Record<string, unknown>);
     }
+    case 'state':
+      return runState(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -34,15 +34,25 @@ import {
   streamArn,
 } from './provision';
 
-/** What `.tem/local.json` holds: everything a CLI or a test needs to find the running stack. */
-export interface LocalStackInfo {
-  target: 'embedded';
+/**
+ * What `.tem/local.json` holds: everything a CLI or a test needs to find a running stack. `tem state --from-stack`
+ * writes the same shape for a deployed one (AWS or LocalStack), without the embedded-only fields.
+ */
+export interface StackInfo {
+  target: 'embedded' | 'aws' | 'localstack';
   http: string;
+  mqtt?: string;
+  region: string;
+  endpoints: Partial<Endpoints>;
+  resources: Record<ResourceName, string>;
+  devApiKey?: string;
+}
+
+export interface LocalStackInfo extends StackInfo {
+  target: 'embedded';
   mqtt: string;
   control: string;
-  region: string;
   endpoints: Endpoints;
-  resources: Record<ResourceName, string>;
   devApiKey: string;
   engines: Record<ServiceName, { engine: string; pid: number | undefined; url: string }>;
   pid: number;

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import type { LocalStackInfo } from '../../infra/local/stack';
+import type { LocalStackInfo, StackInfo } from '../../infra/local/stack';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    stack: LocalStackInfo;
+    stack: StackInfo;
   }
 }
 
@@ -65,7 +65,7 @@ export async function stopStackProcess(
 export default async function setup(project: TestProject) {
   const reuse = process.env.TEM_LOCAL_STATE;
   if (reuse) {
-    project.provide('stack', JSON.parse(readFileSync(reuse, 'utf8')) as LocalStackInfo);
+    project.provide('stack', JSON.parse(readFileSync(reuse, 'utf8')) as StackInfo);
     return;
   }
   const { child, info, stateDir } = await startStackProcess();

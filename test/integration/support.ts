@@ -6,7 +6,17 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
 import { inject } from 'vitest';
 
+import type { LocalStackInfo } from '../../infra/local/stack';
+
 export const stack = () => inject('stack');
+
+/** Tests that need the embedded stack's control port (stats, fault injection) run only against it. */
+export const isEmbedded = () => stack().target === 'embedded';
+export function local(): LocalStackInfo {
+  const info = stack();
+  if (info.target !== 'embedded') throw new Error('this test needs the embedded local stack');
+  return info as LocalStackInfo;
+}
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -15,10 +25,20 @@ export function awsClients() {
   const info = stack();
   const common = { region: info.region, credentials };
   return {
-    kinesis: new KinesisClient({ ...common, endpoint: info.endpoints.kinesis, requestHandler: new NodeHttpHandler() }),
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb })),
-    sqs: new SQSClient({ ...common, endpoint: info.endpoints.sqs }),
+    kinesis: new KinesisClient({
+      ...common,
+      endpoint: info.endpoints.kinesis as string,
+      requestHandler: new NodeHttpHandler(),
+    }),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb as string })),
+    sqs: new SQSClient({ ...common, endpoint: info.endpoints.sqs as string }),
   };
+}
+
+export function devKey(): string {
+  const key = stack().devApiKey;
+  if (!key) throw new Error('the stack state has no devApiKey (tem state --api-key KEY)');
+  return key;
 }
 
 export interface ApiResponse {
@@ -33,7 +53,7 @@ export async function api(
   options: { key?: string | null; body?: unknown; rawBody?: string; contentType?: string } = {},
 ): Promise<ApiResponse> {
   const headers: Record<string, string> = {};
-  const key = options.key === undefined ? stack().devApiKey : options.key;
+  const key = options.key === undefined ? devKey() : options.key;
   if (key !== null) headers['X-API-Key'] = key;
   let body: string | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
@@ -71,7 +91,9 @@ export async function eventually<T>(
 }
 
 export async function publishMqtt(topic: string, payload: string | object, clientId?: string): Promise<void> {
-  const client = await mqtt.connectAsync(stack().mqtt, {
+  const url = stack().mqtt;
+  if (!url) throw new Error('the stack state has no mqtt URL (tem state --mqtt URL)');
+  const client = await mqtt.connectAsync(url, {
     clientId: clientId ?? `it-${Math.random().toString(16).slice(2)}`,
     reconnectPeriod: 0,
   });
@@ -117,11 +139,11 @@ export async function controlStats(): Promise<{
   authorizerInvocations: number;
   pollers: { function: string; invocations: number; recordsProcessed: number; recordsDiscarded: number }[];
 }> {
-  const response = await fetch(`${stack().control}/stats`);
+  const response = await fetch(`${local().control}/stats`);
   return (await response.json()) as Awaited<ReturnType<typeof controlStats>>;
 }
 
 export async function control(path: string): Promise<void> {
-  const response = await fetch(`${stack().control}${path}`, { method: 'POST' });
+  const response = await fetch(`${local().control}${path}`, { method: 'POST' });
   if (!response.ok) throw new Error(`control ${path}: ${response.status} ${await response.text()}`);
 }

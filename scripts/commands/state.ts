@@ -1,0 +1,79 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { StackInfo } from '../../infra/local/stack';
+import { type ResourceName, topology } from '../../infra/topology';
+import { CliError, result } from '../lib/output';
+import { stateDir } from '../lib/state';
+
+interface StateOptions {
+  stackName: string;
+  endpoint?: string;
+  region: string;
+  out: string;
+  apiKey?: string;
+  mqtt?: string;
+}
+
+export function parseStateArgs(args: string[], env: NodeJS.ProcessEnv = process.env): StateOptions {
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new CliError(`${flag} needs a value`, 2);
+    return v;
+  };
+  const stackName = value('--from-stack');
+  if (!stackName)
+    throw new CliError(
+      'usage: tem state --from-stack NAME [--endpoint URL] [--region R] [--out FILE] [--api-key KEY] [--mqtt URL]',
+      2,
+    );
+  const endpoint = value('--endpoint');
+  return {
+    stackName,
+    endpoint,
+    region: value('--region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    out: value('--out') ?? path.join(stateDir(env), endpoint ? 'localstack.json' : 'aws.json'),
+    apiKey: value('--api-key'),
+    mqtt: value('--mqtt'),
+  };
+}
+
+/**
+ * `tem state --from-stack NAME`: describes a deployed stack (AWS, or LocalStack with `--endpoint`) in the same shape
+ * as `.tem/local.json`, from the stack's outputs, so the CLI and the integration tests (`TEM_LOCAL_STATE=<file>`)
+ * can target it.
+ */
+export async function runState(args: string[]): Promise<void> {
+  const options = parseStateArgs(args);
+  const cloudFormation = new CloudFormationClient({
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+  });
+  const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: options.stackName }));
+  const outputs = new Map((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  const logicalNames = [
+    ...Object.keys(topology.streams),
+    ...Object.keys(topology.tables),
+    ...Object.keys(topology.queues),
+  ] as ResourceName[];
+  const missing = ['HttpApiUrl', ...logicalNames].filter((k) => !outputs.get(k));
+  if (missing.length > 0) throw new CliError(`stack ${options.stackName} lacks outputs: ${missing.join(', ')}`);
+  const resources = Object.fromEntries(
+    logicalNames.map((n) => [n, outputs.get(n) as string]),
+  ) as StackInfo['resources'];
+  const service = (name: string) => options.endpoint ?? `https://${name}.${options.region}.amazonaws.com`;
+  const info: StackInfo = {
+    target: options.endpoint ? 'localstack' : 'aws',
+    http: (outputs.get('HttpApiUrl') as string).replace(/\/$/, ''),
+    ...(options.mqtt ? { mqtt: options.mqtt } : {}),
+    region: options.region,
+    endpoints: { kinesis: service('kinesis'), dynamodb: service('dynamodb'), sqs: service('sqs') },
+    resources,
+    ...(options.apiKey ? { devApiKey: options.apiKey } : {}),
+  };
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  result({ written: options.out, target: info.target, http: info.http });
+}

@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startStackProcess, stopStackProcess } from './global-setup';
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('tem local lifecycle', () => {
+  it('prints ready with its URLs, writes local.json, and on SIGINT stops every process it started', async () => {
+    const { child, info, stateDir, output } = await startStackProcess();
+    expect(output()).toMatch(/ready/);
+    expect(output()).toContain(info.http);
+    expect(output()).toContain(info.mqtt);
+    expect(Object.keys(info.endpoints).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
+    expect(info.resources).toMatchObject({ eventStream: expect.any(String), eventsTable: expect.any(String) });
+    expect(info.devApiKey).toMatch(/^tem_/);
+    const pids = Object.values(info.engines).map((e) => e.pid);
+    expect(pids.every(alive)).toBe(true);
+
+    const code = await stopStackProcess(child, 'SIGINT');
+    expect(code).toBe(0);
+    const lastLine = output().trim().split('\n').at(-1) ?? '';
+    expect(JSON.parse(lastLine)).toMatchObject({ stopped: true, signal: 'SIGINT' });
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(path.join(stateDir, 'local.json'))).toBe(false);
+  });
+});

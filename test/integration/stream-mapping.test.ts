@@ -1,0 +1,109 @@
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { describe, expect, it } from 'vitest';
+import { api, awsClients, control, controlStats, eventually, isEmbedded, receiveMatching, stack } from './support';
+
+interface OnFailureRecord {
+  requestContext: { condition: string; functionArn: string; approximateInvokeCount: number };
+  KinesisBatchInfo: {
+    shardId: string;
+    startSequenceNumber: string;
+    endSequenceNumber: string;
+    batchSize: number;
+    streamArn: string;
+  };
+}
+
+function envelope(id: string, source: string) {
+  const now = new Date().toISOString();
+  return {
+    id,
+    type: 'order.cancelled',
+    source,
+    occurredAt: now,
+    receivedAt: now,
+    principalId: 'it',
+    traceId: id,
+    data: { order: id },
+  };
+}
+
+describe('Kinesis event source mapping (real stream, real consumer, real DLQ)', () => {
+  it('isolates a poison record into the on-failure queue and still stores the records around it', async () => {
+    const { kinesis } = awsClients();
+    const streamName = stack().resources.eventStream;
+    const partitionKey = `poison-${crypto.randomUUID()}`; // one key: one shard, so the order is the stream's
+    const before = crypto.randomUUID();
+    const after = crypto.randomUUID();
+    const put = (data: string) =>
+      kinesis.send(
+        new PutRecordCommand({ StreamName: streamName, PartitionKey: partitionKey, Data: Buffer.from(data) }),
+      );
+    await put(JSON.stringify(envelope(before, partitionKey)));
+    const poison = await put('{"this is": not json');
+    await put(JSON.stringify(envelope(after, partitionKey)));
+
+    const dead = await receiveMatching<OnFailureRecord>(
+      stack().resources.eventsDlq,
+      (m) => m.KinesisBatchInfo?.startSequenceNumber === poison.SequenceNumber,
+      30_000,
+    );
+    expect(dead.requestContext.condition).toBe('RetryAttemptsExhausted');
+    expect(dead.KinesisBatchInfo).toMatchObject({
+      shardId: poison.ShardId,
+      endSequenceNumber: poison.SequenceNumber,
+      batchSize: 1,
+    });
+    expect(dead.KinesisBatchInfo.streamArn).toContain(streamName);
+
+    for (const id of [before, after]) {
+      const r = await eventually(
+        async () => {
+          const got = await api('GET', `/events/${id}`);
+          return got.status === 200 ? got : undefined;
+        },
+        15_000,
+        `event ${id}`,
+      );
+      expect(r.body).toMatchObject({ id, source: partitionKey });
+    }
+    if (isEmbedded()) expect((await controlStats()).pollers[0]?.recordsDiscarded).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe.runIf(isEmbedded())('fault injection: the Kinesis engine goes away', () => {
+  it('answers 503 naming the events that are not in the stream, then recovers when the engine is back', async () => {
+    await control('/engines/kinesis/stop');
+    try {
+      const id = crypto.randomUUID();
+      const r = await api('POST', '/events', { body: { id, type: 'payment.failed', data: { amount: 1 } } });
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ accepted: [], failed: [id] });
+      // The gateway itself stays up while an engine is down.
+      expect((await api('GET', '/healthz')).status).toBe(200);
+    } finally {
+      await control('/engines/kinesis/start');
+    }
+    const id = crypto.randomUUID();
+    const ok = await api('POST', '/events', { body: { id, type: 'payment.success', data: { amount: 2 } } });
+    expect(ok.status).toBe(202);
+    await eventually(
+      async () => ((await api('GET', `/events/${id}`)).status === 200 ? true : undefined),
+      20_000,
+      'recovery',
+    );
+  });
+});
+
+describe.runIf(isEmbedded())('authorizer decision cache', () => {
+  it('calls the authorizer once per key within the TTL, for every route, until the cache is flushed', async () => {
+    await control('/authorizer-cache/flush');
+    const start = (await controlStats()).authorizerInvocations;
+    expect((await api('GET', '/healthz')).status).toBe(200);
+    expect((await api('GET', `/events/${crypto.randomUUID()}`)).status).toBe(404);
+    expect((await api('GET', '/healthz')).status).toBe(200);
+    expect((await controlStats()).authorizerInvocations).toBe(start + 1);
+    await control('/authorizer-cache/flush');
+    expect((await api('GET', '/healthz')).status).toBe(200);
+    expect((await controlStats()).authorizerInvocations).toBe(start + 2);
+  });
+});
