@@ -13,9 +13,12 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type StreamName = 'eventStream';
 export type TableName = 'eventsTable' | 'principalsTable';
 export type QueueName = 'eventsDlq' | 'ingestDlq' | 'telemetryErrors' | 'ruleErrors';
-export type ResourceName = StreamName | TableName | QueueName;
+/** Asymmetric signing keys (KMS in AWS, a key file in the local stack). */
+export type KeyName = 'tokenSigningKey';
+export type ResourceName = StreamName | TableName | QueueName | KeyName;
 export type FunctionName = keyof typeof functions;
 
+/** For a signing key: `read` = fetch the public key, `write` = sign. */
 export type Access = 'read' | 'write' | 'readWrite';
 
 /** A function's dependency on a resource: the env var that carries its physical name and the access it needs. */
@@ -45,6 +48,8 @@ export interface RouteSpec {
   /** `<app>.<http_method>.<view_name>`: what the authorizer checks for this route. */
   permission: string;
   function: FunctionName;
+  /** `none` for the few public routes (the JWKS); every other route goes through the authorizer. */
+  auth?: 'authorizer' | 'none';
 }
 
 export interface StreamSpec {
@@ -93,11 +98,31 @@ export interface TopicRuleSpec {
   errorQueue: QueueName;
 }
 
+export interface KeySpec {
+  spec: 'ECC_NIST_P256';
+  purpose: string;
+}
+
+/**
+ * The HTTP authorizer. API Gateway REST needs *every* identity source present (else 401 without calling the
+ * authorizer), and caches only when they are declared. Callers send an API key *or* a bearer token, so no identity
+ * source is declared and API Gateway's cache is off; the function caches decisions per credential itself (see
+ * docs/decisions/0003). The local gateway implements both behaviours.
+ */
 export interface AuthorizerSpec {
   function: FunctionName;
-  /** Header whose value identifies the caller; also the cache key of the authorizer's decision. */
-  identityHeader: string;
+  /** Headers that must all be present; they also key API Gateway's decision cache. */
+  identitySources: readonly string[];
+  /** API Gateway's decision cache TTL; needs identity sources. */
   resultTtlSeconds: number;
+  /** Headers the authorizer reads a credential from, in order of preference (documentation and local gateway). */
+  credentialHeaders: readonly string[];
+}
+
+/** IoT Core custom authorizer for MQTT CONNECT (username = device id, password = device token). */
+export interface IotAuthorizerSpec {
+  name: string;
+  function: FunctionName;
 }
 
 const env = {
@@ -105,18 +130,53 @@ const env = {
   eventsTable: { resource: 'eventsTable', env: 'EVENTS_TABLE_NAME' },
   principalsTable: { resource: 'principalsTable', env: 'PRINCIPALS_TABLE_NAME' },
   telemetryErrors: { resource: 'telemetryErrors', env: 'TELEMETRY_ERRORS_QUEUE_URL' },
+  tokenSigningKey: { resource: 'tokenSigningKey', env: 'TOKEN_SIGNING_KEY' },
 } as const satisfies Record<string, Omit<ResourceBinding, 'access'>>;
 
 const bind = (b: Omit<ResourceBinding, 'access'>, access: Access): ResourceBinding => ({ ...b, access });
 
+/** Settings shared by the functions that issue or verify this system's own tokens. */
+const tokenSettings = {
+  JWT_ISSUER: 'urn:tem:telemetry-event-mesh',
+  JWT_AUDIENCE: 'tem-api',
+} as const;
+
 export const functions = {
   apiAuthorizer: {
     entry: 'functions/authorizers/api-authorizer.ts',
-    description:
-      'REQUEST authorizer: API key -> principal -> permission policy -> IAM policy for the routes it may call',
+    description: 'REQUEST authorizer: API key or JWT -> principal -> permission policy -> IAM policy for its routes',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.principalsTable, 'read'), bind(env.tokenSigningKey, 'read')],
+    environment: {
+      ...tokenSettings,
+      /** JSON array of trusted external issuers: {issuer, jwksUri, audience, algorithms?, rolesClaim?}. */
+      JWT_TRUSTED_ISSUERS: '[]',
+      AUTH_CACHE_TTL_SECONDS: '300',
+      AUTH_EPOCH_CHECK_SECONDS: '5',
+    },
+  },
+  deviceAuthorizer: {
+    entry: 'functions/authorizers/device-authorizer.ts',
+    description: 'IoT Core custom authorizer: device id + device token -> IoT policy for its own topics',
     memoryMb: 256,
     timeoutSeconds: 5,
     bindings: [bind(env.principalsTable, 'read')],
+  },
+  tokenIssue: {
+    entry: 'functions/auth/token-issue.ts',
+    description: 'POST /auth/token: exchanges an API key for a short-lived ES256 JWT',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.tokenSigningKey, 'readWrite')],
+    environment: { ...tokenSettings, JWT_TTL_SECONDS: '900' },
+  },
+  jwks: {
+    entry: 'functions/auth/jwks.ts',
+    description: 'GET /.well-known/jwks.json: the public keys of this issuer',
+    memoryMb: 128,
+    timeoutSeconds: 5,
+    bindings: [bind(env.tokenSigningKey, 'read')],
   },
   httpIngest: {
     entry: 'functions/ingest/http-ingest.ts',
@@ -160,12 +220,24 @@ export const routes = [
   { method: 'GET', path: '/healthz', permission: 'common.get.healthz', function: 'healthz' },
   { method: 'POST', path: '/events', permission: 'events.post.event_ingest', function: 'httpIngest' },
   { method: 'GET', path: '/events/{id}', permission: 'events.get.event_detail', function: 'getEvent' },
+  { method: 'POST', path: '/auth/token', permission: 'auth.post.token_issue', function: 'tokenIssue' },
+  { method: 'GET', path: '/.well-known/jwks.json', permission: 'auth.get.jwks', function: 'jwks', auth: 'none' },
 ] as const satisfies readonly RouteSpec[];
 
 export const authorizer: AuthorizerSpec = {
   function: 'apiAuthorizer',
-  identityHeader: 'X-API-Key',
-  resultTtlSeconds: 300,
+  identitySources: [],
+  resultTtlSeconds: 0,
+  credentialHeaders: ['X-API-Key', 'Authorization'],
+};
+
+export const iotAuthorizer: IotAuthorizerSpec = {
+  name: 'TemDeviceAuthorizer',
+  function: 'deviceAuthorizer',
+};
+
+export const keys: Record<KeyName, KeySpec> = {
+  tokenSigningKey: { spec: 'ECC_NIST_P256', purpose: 'Signs the ES256 JWTs issued by POST /auth/token' },
 };
 
 export const streams: Record<StreamName, StreamSpec> = {
@@ -245,6 +317,8 @@ export const topology = {
   queues,
   streamConsumers,
   topicRules,
+  iotAuthorizer,
+  keys,
 } as const;
 
 export type Topology = typeof topology;
@@ -260,6 +334,8 @@ export function topicRuleSql(rule: TopicRuleSpec): string {
 
 /** Does an MQTT topic match a filter with `+` (one level) and `#` (rest) wildcards? */
 export function mqttTopicMatches(filter: string, topic: string): boolean {
+  // MQTT 3.1.1 4.7.2: a filter starting with a wildcard never matches a `$` topic ($SYS/..., $aws/...).
+  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
   const f = filter.split('/');
   const t = topic.split('/');
   for (let i = 0; i < f.length; i++) {
@@ -286,7 +362,7 @@ export function validateTopology(t: Topology = topology): string[] {
       problems.push(`route ${key}: permission "${r.permission}" is not <app>.<method>.<view>`);
     else if (r.permission.split('.')[1] !== r.method.toLowerCase())
       problems.push(`route ${key}: permission "${r.permission}" names another HTTP method`);
-    if (!(r.function in t.functions)) problems.push(`route ${key}: unknown function ${r.function}`);
+    if (!Object.hasOwn(t.functions, r.function)) problems.push(`route ${key}: unknown function ${r.function}`);
     if (!r.path.startsWith('/')) problems.push(`route ${key}: path must start with /`);
   }
   for (const [name, fn] of Object.entries(t.functions)) {
@@ -296,6 +372,10 @@ export function validateTopology(t: Topology = topology): string[] {
     if (new Set(envNames).size !== envNames.length) problems.push(`function ${name}: duplicate binding env var`);
   }
   for (const c of t.streamConsumers) {
+    if (!Object.hasOwn(t.functions, c.function) || !Object.hasOwn(t.queues, c.onFailure)) {
+      problems.push(`consumer ${c.function}: unknown function or on-failure queue ${c.onFailure}`);
+      continue;
+    }
     if (c.batchSize < 1 || c.batchSize > 10000) problems.push(`consumer ${c.function}: batchSize 1..10000`);
     if (c.maxBatchingWindowSeconds < 0 || c.maxBatchingWindowSeconds > 300)
       problems.push(`consumer ${c.function}: batching window 0..300 s`);
@@ -308,14 +388,27 @@ export function validateTopology(t: Topology = topology): string[] {
   }
   for (const [name, rule] of Object.entries(t.topicRules)) {
     if (!/^[A-Za-z0-9_]+$/.test(name)) problems.push(`topic rule ${name}: name must be alphanumeric/underscore`);
+    if (!Object.hasOwn(t.functions, rule.function))
+      problems.push(`topic rule ${name}: unknown function ${rule.function}`);
+    if (!Object.hasOwn(t.queues, rule.errorQueue))
+      problems.push(`topic rule ${name}: unknown error queue ${rule.errorQueue}`);
     const levels = rule.topicFilter.split('/');
     for (const sel of Object.values(rule.select))
       if (sel.fn === 'topic' && (sel.segment < 1 || sel.segment > levels.length))
         problems.push(`topic rule ${name}: topic(${sel.segment}) is outside ${rule.topicFilter}`);
   }
-  if (!(t.authorizer.function in t.functions)) problems.push(`authorizer: unknown function ${t.authorizer.function}`);
+  if (!Object.hasOwn(t.functions, t.authorizer.function))
+    problems.push(`authorizer: unknown function ${t.authorizer.function}`);
   if (t.authorizer.resultTtlSeconds < 0 || t.authorizer.resultTtlSeconds > 3600)
     problems.push('authorizer: TTL 0..3600 s');
+  if (t.authorizer.resultTtlSeconds > 0 && t.authorizer.identitySources.length === 0)
+    problems.push('authorizer: a cache TTL needs identity sources (API Gateway keys its cache on them)');
+  if (!Object.hasOwn(t.functions, t.iotAuthorizer.function))
+    problems.push(`IoT authorizer: unknown function ${t.iotAuthorizer.function}`);
+  for (const [name, fn] of Object.entries(t.functions))
+    for (const b of fn.bindings)
+      if (![t.streams, t.tables, t.queues, t.keys].some((group) => Object.hasOwn(group, b.resource)))
+        problems.push(`function ${name}: binding to unknown resource ${b.resource}`);
   return problems;
 }
 

@@ -1,5 +1,4 @@
-import { runLocal } from './commands/local';
-import { runState } from './commands/state';
+import { Rejection } from '../shared/domain/errors';
 import { CliError, result } from './lib/output';
 import { readLocalState } from './lib/state';
 
@@ -10,15 +9,30 @@ const usage = `usage: tem <command>
   engine stop|start SERVICE   stop or start one emulator (kinesis, dynamodb, sqs) of the running local stack
   state --from-stack NAME [--endpoint URL] [--region R] [--out FILE] [--api-key KEY] [--mqtt URL]
                               describe a deployed stack (AWS, or LocalStack with --endpoint) as a state file
+  keys create --name NAME --role ROLE [--extra PERM]... [--revoke PERM]... [--event-types PATTERN]...
+              [--expires-in SECONDS]
+                              a principal and its API key (the key is shown once)
+  keys list                   API keys: id, principal, status, created, expiry (never a secret or its hash)
+  keys revoke KEYID           revoke an API key
+  keys rotate KEYID [--grace SECONDS]
+                              a new key for the same principal; the old one works for the grace (default 86400)
+  keys grant|ungrant|revoke-perm|unrevoke-perm KEYID PERM
+                              change the extra / revoked permissions of the key's principal
+  token --sub SUBJECT --role ROLE [--ttl SECONDS]
+                              a JWT from the local stack's own issuer (development; ttl 1..86400, default 900)
+  devices register DEVICE_ID  an MQTT device and its token (again: replaces the token)
+  explain --key KEYID --route "METHOD PATH"
+                              may this key call this route, and which rule decides
   help                        this text
 
 Every command prints one JSON object on its last stdout line.`;
 
+// Commands are imported when run: one command's dependencies (the local stack, the CDK SDK) never load for another.
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'local':
-      return runLocal();
+      return (await import('./commands/local')).runLocal();
     case 'status': {
       const info = readLocalState();
       const response = await fetch(`${info.control}/stats`).catch(() => undefined);
@@ -34,7 +48,15 @@ async function main(argv: string[]): Promise<void> {
       return result((await response.json()) as Record<string, unknown>);
     }
     case 'state':
-      return runState(rest);
+      return (await import('./commands/state')).runState(rest);
+    case 'keys':
+      return (await import('./commands/keys')).runKeys(rest);
+    case 'token':
+      return (await import('./commands/token')).runToken(rest);
+    case 'devices':
+      return (await import('./commands/devices')).runDevices(rest);
+    case 'explain':
+      return (await import('./commands/explain')).runExplain(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -46,6 +68,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  // A Rejection is the domain refusing the request (bad name, unknown key, ...): one line, exit 1.
+  if (error instanceof Rejection) {
+    process.stderr.write(`tem: ${error.kind}: ${error.message}\n`);
+    result({ error: error.message, kind: error.kind });
+    process.exit(1);
+  }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`tem: ${message}\n`);
   result({ error: message });

@@ -7,6 +7,9 @@ import { z } from 'zod';
 export interface CallerContext {
   principalId: string;
   principalName: string;
+  /** How the caller authenticated: token issuance is only for API-key callers (a token must not mint tokens). */
+  credentialType: 'api-key' | 'jwt';
+  /** The API key's id, or `-` for a token. */
   keyId: string;
   role: string;
   /** Event-type patterns the caller may emit: enforced by the ingest function, which sees the body. */
@@ -20,6 +23,7 @@ export const CLAIM_ANY_SOURCE_PERMISSION = 'events.post.any_source';
 export function encodeCallerContext(caller: CallerContext): Record<string, string> {
   return {
     principalName: caller.principalName,
+    credentialType: caller.credentialType,
     keyId: caller.keyId,
     role: caller.role,
     eventTypes: JSON.stringify(caller.eventTypes),
@@ -30,6 +34,7 @@ export function encodeCallerContext(caller: CallerContext): Record<string, strin
 const Encoded = z.object({
   principalId: z.string().min(1),
   principalName: z.string().min(1),
+  credentialType: z.enum(['api-key', 'jwt']),
   keyId: z.string().min(1),
   role: z.string().min(1),
   eventTypes: z.string(),
@@ -42,6 +47,7 @@ export function decodeCallerContext(authorizer: unknown): CallerContext {
   return {
     principalId: raw.principalId,
     principalName: raw.principalName,
+    credentialType: raw.credentialType,
     keyId: raw.keyId,
     role: raw.role,
     eventTypes: z.array(z.string()).parse(JSON.parse(raw.eventTypes)),

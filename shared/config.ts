@@ -16,9 +16,9 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[name];
+  const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new ConfigError(`Setting ${name} must be an integer, got "${raw}"`);
+  const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new ConfigError(`Setting ${name} must be an integer, got "${raw}"`);
   return value;
 }

@@ -24,11 +24,29 @@ export interface PrincipalRecord {
   createdAt: string;
 }
 
+/** An MQTT device's credential: the token's hash, never the token. */
+export interface DeviceRecord {
+  deviceId: string;
+  principalId: string;
+  tokenHash: string;
+  status: 'active' | 'revoked';
+  createdAt: string;
+}
+
 export interface PrincipalStore {
   getApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
   getPrincipal(principalId: string): Promise<PrincipalRecord | undefined>;
   putPrincipal(principal: PrincipalRecord): Promise<void>;
   putApiKey(key: ApiKeyRecord): Promise<void>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  putDevice(device: DeviceRecord): Promise<void>;
+  /**
+   * A counter bumped by every credential or permission change. Authorizer containers poll it and drop their
+   * cached decisions when it moves: revocation reaches every container within the poll interval.
+   */
+  getAuthEpoch(): Promise<number>;
+  bumpAuthEpoch(): Promise<number>;
 }
 
 export interface StreamRecord {

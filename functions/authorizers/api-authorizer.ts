@@ -4,38 +4,79 @@ import { topology } from '../../infra/topology';
 import { CLAIM_ANY_SOURCE_PERMISSION, encodeCallerContext } from '../../shared/authorizer-context';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
-import { requireEnv } from '../../shared/config';
+import { signerFromSetting } from '../../shared/aws/signer';
+import { ConfigError, intEnv, requireEnv } from '../../shared/config';
+import { credentialFrom } from '../../shared/domain/credentials';
+import { DecisionCache } from '../../shared/domain/decision-cache';
 import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
-import { authenticateApiKey } from '../../shared/domain/principals';
+import { type AuthResult, authenticateApiKey, authenticateBearer } from '../../shared/domain/principals';
+import { TokenVerifier, TrustedIssuersSchema } from '../../shared/domain/tokens';
 import { logger } from '../../shared/observability';
 
 const store = new DynamoPrincipalStore(createDocumentClient(), requireEnv('PRINCIPALS_TABLE_NAME'));
-const identityHeader = topology.authorizer.identityHeader.toLowerCase();
+const signer = signerFromSetting(requireEnv('TOKEN_SIGNING_KEY'));
+const ownIssuer = { issuer: requireEnv('JWT_ISSUER'), audience: requireEnv('JWT_AUDIENCE') };
+const trustedIssuers = (() => {
+  const parsed = TrustedIssuersSchema.safeParse(JSON.parse(requireEnv('JWT_TRUSTED_ISSUERS')));
+  if (!parsed.success) throw new ConfigError(`JWT_TRUSTED_ISSUERS is invalid: ${parsed.error.message}`);
+  return parsed.data;
+})();
+const cache = new DecisionCache<AuthResult & { ok: true }>({
+  ttlMs: intEnv('AUTH_CACHE_TTL_SECONDS', 300) * 1000,
+  epochCheckMs: intEnv('AUTH_EPOCH_CHECK_SECONDS', 5) * 1000,
+  readEpoch: () => store.getAuthEpoch(),
+});
+// The own public key may come from KMS: fetched once, on first use.
+let verifier: Promise<TokenVerifier> | undefined;
+const tokenVerifier = () => {
+  verifier ??= signer.publicJwk().then((jwk) => new TokenVerifier({ ...ownIssuer, jwk }, trustedIssuers));
+  verifier.catch(() => {
+    verifier = undefined;
+  });
+  return verifier;
+};
 
-function identity(event: APIGatewayRequestAuthorizerEvent): string | undefined {
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (name.toLowerCase() === identityHeader && value) return value;
-  }
-  return undefined;
+function headerOf(event: APIGatewayRequestAuthorizerEvent) {
+  return (name: string): string | undefined => {
+    for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name) return value;
+    return undefined;
+  };
+}
+
+async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> {
+  const credential = credentialFrom(headerOf(event));
+  if (credential === 'missing' || credential === 'malformed') return { ok: false, reason: credential };
+  await cache.checkEpoch();
+  const key = DecisionCache.keyOf(`${credential.type}:${credential.value}`);
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const result =
+    credential.type === 'api-key'
+      ? await authenticateApiKey(credential.value, store, new Date())
+      : await authenticateBearer(credential.value, await tokenVerifier(), store);
+  if (result.ok) cache.set(key, result, result.principal.expiresAt);
+  return result;
 }
 
 /**
- * API key -> principal -> permissions -> an IAM policy covering every route the principal may call (the decision is
- * cached per key for all routes). Throwing `Unauthorized` is API Gateway's contract for a 401.
+ * API key or bearer JWT -> principal -> permissions -> an IAM policy covering every route the principal may call.
+ * Throwing `Unauthorized` is API Gateway's contract for a 401; a policy without the route gives a 403.
  */
 export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const result = await authenticateApiKey(identity(event), store, new Date());
+  const result = await authenticate(event);
   if (!result.ok) {
-    // The reason and the key id are safe to log; the presented key never is.
+    // The reason and the key id are safe to log; the presented credential never is.
     logger.info('credential refused', { reason: result.reason, keyId: result.keyId });
     throw new Error('Unauthorized');
   }
   const { principal } = result;
-  const allowed = topology.routes.filter((route) => decide(principal.grants, route.permission).allowed);
+  const allowed = topology.routes.filter(
+    (route) => route.auth !== 'none' && decide(principal.grants, route.permission).allowed,
+  );
   logger.info('credential accepted', {
     principalId: principal.principalId,
-    keyId: principal.keyId,
+    credential: principal.credential,
     allowedRoutes: allowed.length,
   });
   return {
@@ -44,7 +85,8 @@ export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Pr
     context: encodeCallerContext({
       principalId: principal.principalId,
       principalName: principal.name,
-      keyId: principal.keyId,
+      credentialType: principal.credential.type === 'api-key' ? 'api-key' : 'jwt',
+      keyId: principal.credential.type === 'api-key' ? principal.credential.keyId : '-',
       role: principal.grants.role,
       eventTypes: principal.eventTypes,
       mayClaimAnySource: decide(principal.grants, CLAIM_ANY_SOURCE_PERMISSION).allowed,

@@ -6,6 +6,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -17,6 +18,7 @@ import {
   assertValidTopology,
   topology as defaultTopology,
   type FunctionName,
+  type KeyName,
   type QueueName,
   type ResourceBinding,
   type StreamName,
@@ -51,9 +53,13 @@ export class TelemetryEventMeshStack extends Stack {
   readonly streams: Record<StreamName, kinesis.Stream>;
   readonly tables: Record<TableName, dynamodb.Table>;
   readonly queues: Record<QueueName, sqs.Queue>;
+  readonly keys: Record<KeyName, kms.Key>;
   readonly functions: Record<FunctionName, TemFunction>;
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
+  /** Every API method, keyed `METHOD /path` as in the topology's routes. */
+  readonly methods: Record<string, apigw.Method>;
+  readonly iotAuthorizer: iot.CfnAuthorizer;
   readonly topicRules: Record<string, iot.CfnTopicRule>;
   readonly topicRuleRoles: Record<string, iam.Role>;
 
@@ -104,6 +110,17 @@ export class TelemetryEventMeshStack extends Stack {
       });
     });
 
+    this.keys = build(t.keys, (name, spec) => {
+      return new kms.Key(this, pascal(name), {
+        keySpec: kms.KeySpec[spec.spec],
+        keyUsage: kms.KeyUsage.SIGN_VERIFY,
+        description: spec.purpose,
+        // Tokens signed with it stay verifiable only while the key exists; deleting the stack must not delete it.
+        // Asymmetric KMS keys cannot rotate automatically (rotation applies to symmetric keys only).
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    });
+
     this.functions = build(t.functions, (name, spec) => {
       const fn = new TemFunction(this, pascal(name), {
         spec,
@@ -137,6 +154,7 @@ export class TelemetryEventMeshStack extends Stack {
     const http = this.buildApi(t);
     this.api = http.api;
     this.authorizer = http.authorizer;
+    this.methods = http.methods;
 
     this.topicRules = {};
     this.topicRuleRoles = {};
@@ -168,6 +186,25 @@ export class TelemetryEventMeshStack extends Stack {
       this.topicRuleRoles[name] = role;
     }
 
+    // IoT Core custom authorizer for MQTT CONNECT. A device selects it by name in the MQTT username,
+    // `<deviceId>?x-amz-customauthorizer-name=<name>` (e.g. `dev-1?x-amz-customauthorizer-name=TemDeviceAuthorizer`),
+    // and sends its device token as the MQTT password. Signing is disabled: devices present no signed token.
+    const iotAuthFn = this.functions[t.iotAuthorizer.function];
+    this.iotAuthorizer = new iot.CfnAuthorizer(this, 'IotCustomAuthorizer', {
+      authorizerName: t.iotAuthorizer.name,
+      authorizerFunctionArn: iotAuthFn.functionArn,
+      signingDisabled: true,
+      status: 'ACTIVE',
+      enableCachingForHttp: false,
+    });
+    // Only this authorizer, in this account, may invoke the function.
+    iotAuthFn.addPermission('AllowIotDeviceAuthorizer', {
+      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
+      action: 'lambda:InvokeFunction',
+      sourceArn: this.iotAuthorizer.attrArn,
+      sourceAccount: this.account,
+    });
+
     // The operator CLI finds a deployed stack's resources by these output keys.
     new CfnOutput(this, 'HttpApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API (stage v1)' });
     for (const [name, stream] of Object.entries(this.streams)) {
@@ -179,14 +216,25 @@ export class TelemetryEventMeshStack extends Stack {
     for (const [name, queue] of Object.entries(this.queues)) {
       new CfnOutput(this, name, { value: queue.queueUrl, description: name });
     }
+    for (const [name, key] of Object.entries(this.keys)) {
+      new CfnOutput(this, name, { value: key.keyArn, description: name });
+    }
     for (const [name, rule] of Object.entries(this.topicRules)) {
       new CfnOutput(this, `IotTopicRule${name}`, { value: rule.ref, description: `IoT topic rule ${name}` });
     }
+    new CfnOutput(this, 'IotDeviceAuthorizer', {
+      value: this.iotAuthorizer.ref,
+      description: 'IoT custom authorizer devices name in their MQTT username',
+    });
 
     acknowledgeNagFindings(this);
   }
 
-  private buildApi(t: Topology): { api: apigw.RestApi; authorizer: apigw.RequestAuthorizer } {
+  private buildApi(t: Topology): {
+    api: apigw.RestApi;
+    authorizer: apigw.RequestAuthorizer;
+    methods: Record<string, apigw.Method>;
+  } {
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     const api = new apigw.RestApi(this, 'Api', {
       restApiName: `${t.service}-api`,
@@ -206,12 +254,18 @@ export class TelemetryEventMeshStack extends Stack {
       },
     });
 
+    // API Gateway calls the authorizer only when *every* identity source is present, and caches only when some are
+    // declared. Callers send an API key or a bearer token, so the topology declares none and turns API Gateway's
+    // cache off (CDK accepts no identity source only with a TTL of 0); the function caches decisions itself.
     const authorizer = new apigw.RequestAuthorizer(this, 'HttpAuthorizer', {
       handler: this.functions[t.authorizer.function],
-      identitySources: [apigw.IdentitySource.header(t.authorizer.identityHeader)],
-      // The decision is cached per API key, so the authorizer's policy must cover every route the key may call.
+      identitySources: t.authorizer.identitySources.map((h) => apigw.IdentitySource.header(h)),
       resultsCacheTtl: Duration.seconds(t.authorizer.resultTtlSeconds),
     });
+    if (t.authorizer.identitySources.length === 0) {
+      // CDK would render IdentitySource: ''; leave the optional property out instead.
+      (authorizer.node.defaultChild as apigw.CfnAuthorizer).identitySource = undefined;
+    }
 
     // Only path parameters are declared: a missing API key must reach the authorizer (401), not the validator (400).
     const validator = api.addRequestValidator('ParameterValidator', {
@@ -220,12 +274,16 @@ export class TelemetryEventMeshStack extends Stack {
       validateRequestBody: false,
     });
 
+    const methods: Record<string, apigw.Method> = {};
     for (const route of t.routes) {
       const resource = api.root.resourceForPath(route.path);
       const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
-      resource.addMethod(route.method, new apigw.LambdaIntegration(this.functions[route.function], { proxy: true }), {
-        authorizer,
-        authorizationType: apigw.AuthorizationType.CUSTOM,
+      const integration = new apigw.LambdaIntegration(this.functions[route.function], { proxy: true });
+      methods[`${route.method} ${route.path}`] = resource.addMethod(route.method, integration, {
+        // `auth: 'none'` marks the few public routes (the JWKS); every other route goes through the authorizer.
+        ...(route.auth === 'none'
+          ? { authorizationType: apigw.AuthorizationType.NONE }
+          : { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM }),
         requestValidator: validator,
         requestParameters: Object.fromEntries(pathParams.map((p) => [`method.request.path.${p}`, true])),
       });
@@ -253,17 +311,18 @@ export class TelemetryEventMeshStack extends Stack {
       templates: json('Internal server error'),
     });
 
-    return { api, authorizer };
+    return { api, authorizer, methods };
   }
 
   private resource(name: ResourceBinding['resource']) {
     if (name in this.streams) return { kind: 'stream', stream: this.streams[name as StreamName] } as const;
     if (name in this.tables) return { kind: 'table', table: this.tables[name as TableName] } as const;
     if (name in this.queues) return { kind: 'queue', queue: this.queues[name as QueueName] } as const;
+    if (name in this.keys) return { kind: 'key', key: this.keys[name as KeyName] } as const;
     throw new Error(`topology binds unknown resource ${name}`);
   }
 
-  /** What a binding's env var carries: the name (stream, table) or URL (queue) the SDK call needs. */
+  /** What a binding's env var carries: the name (stream, table), URL (queue) or ARN (key) the SDK call needs. */
   private physicalName(binding: ResourceBinding): string {
     const r = this.resource(binding.resource);
     switch (r.kind) {
@@ -273,6 +332,8 @@ export class TelemetryEventMeshStack extends Stack {
         return r.table.tableName;
       case 'queue':
         return r.queue.queueUrl;
+      case 'key':
+        return r.key.keyArn;
     }
   }
 
@@ -291,6 +352,12 @@ export class TelemetryEventMeshStack extends Stack {
       case 'queue':
         if (can('read')) r.queue.grantConsumeMessages(fn);
         if (can('write')) r.queue.grantSendMessages(fn);
+        break;
+      case 'key':
+        // A signing key: `read` fetches the public key (verifiers, JWKS); signing also needs it (the issuer publishes
+        // the key id). Nothing broader: the key never encrypts or decrypts.
+        if (can('write')) r.key.grant(fn, 'kms:Sign', 'kms:GetPublicKey');
+        else r.key.grant(fn, 'kms:GetPublicKey');
         break;
     }
   }

@@ -14,6 +14,15 @@ export type KinesisEngine = 'kinesalite' | 'kinesis-local';
 export type DynamoEngine = 'dynamodb-local' | 'dynalite';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * Every emulator process this process started and has not seen exit. Whatever way this process ends (a failed
+ * start, an uncaught error, process.exit), they are killed with it.
+ */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
 const here = path.dirname(new URL(import.meta.url).pathname);
 
 interface Launch {
@@ -32,9 +41,13 @@ function packageDir(name: string): string {
   return path.dirname(require.resolve(`${name}/package.json`));
 }
 
+/** DynamoDB Local needs Java 17 or later: `java -version` prints e.g. `openjdk version "17.0.15"` on stderr. */
 function javaAvailable(): boolean {
-  const probe = spawnSync('java', ['-version'], { stdio: 'ignore' });
-  return probe.status === 0;
+  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (probe.status !== 0) return false;
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(`${probe.stderr}${probe.stdout}`);
+  const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : 0;
+  return major >= 17;
 }
 
 export function chooseEngines(env: NodeJS.ProcessEnv = process.env): EngineChoice {
@@ -181,6 +194,8 @@ export class Engine {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    liveChildren.add(child);
+    child.once('exit', () => liveChildren.delete(child));
     const keep = (chunk: Buffer) => {
       this.output.push(chunk.toString());
       if (this.output.length > 50) this.output.shift();

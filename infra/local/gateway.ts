@@ -219,31 +219,36 @@ export class LocalGateway {
       stageVariables: null,
     };
 
-    // Identity source: API Gateway answers 401 itself, without calling the authorizer, when it is missing.
-    const identityName = this.deps.authorizer.identityHeader.toLowerCase();
-    const identity = Object.entries(headers).find(([k]) => k.toLowerCase() === identityName)?.[1];
-    if (identity === undefined || identity === '') return send(res, 401, { message: 'Unauthorized' });
-
-    let decision: CachedDecision;
-    try {
-      decision = await this.authorize(identity, {
-        type: 'REQUEST',
-        methodArn,
-        ...common,
-        requestContext,
-      } as unknown as APIGatewayRequestAuthorizerEvent);
-    } catch (error) {
-      if (error instanceof HttpError) return send(res, error.status, error.body);
-      throw error;
+    let authorizer: Record<string, unknown> | undefined;
+    if (match.route.auth !== 'none') {
+      // Identity sources: API Gateway answers 401 itself, without calling the authorizer, when one is missing;
+      // their values together key its decision cache.
+      const values: string[] = [];
+      for (const source of this.deps.authorizer.identitySources) {
+        const wanted = source.toLowerCase();
+        const value = Object.entries(headers).find(([k]) => k.toLowerCase() === wanted)?.[1];
+        if (value === undefined || value === '') return send(res, 401, { message: 'Unauthorized' });
+        values.push(value);
+      }
+      let decision: CachedDecision;
+      try {
+        decision = await this.authorize(values.length > 0 ? values.join('\u0000') : undefined, {
+          type: 'REQUEST',
+          methodArn,
+          ...common,
+          requestContext,
+        } as unknown as APIGatewayRequestAuthorizerEvent);
+      } catch (error) {
+        if (error instanceof HttpError) return send(res, error.status, error.body);
+        throw error;
+      }
+      if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') return send(res, 403, { message: 'Forbidden' });
+      authorizer = { ...decision.context, principalId: decision.principalId, integrationLatency: 0 };
     }
-    if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') return send(res, 403, { message: 'Forbidden' });
 
     const event = {
       ...common,
-      requestContext: {
-        ...requestContext,
-        authorizer: { ...decision.context, principalId: decision.principalId, integrationLatency: 0 },
-      },
+      requestContext: { ...requestContext, ...(authorizer ? { authorizer } : {}) },
       body: body === '' ? null : body,
       isBase64Encoded: false,
     } as unknown as APIGatewayProxyEvent;
@@ -271,8 +276,11 @@ export class LocalGateway {
     res.end(result.isBase64Encoded ? Buffer.from(payload, 'base64') : payload);
   }
 
-  private async authorize(identity: string, event: APIGatewayRequestAuthorizerEvent): Promise<CachedDecision> {
-    const cached = this.cache.get(identity);
+  private async authorize(
+    identity: string | undefined,
+    event: APIGatewayRequestAuthorizerEvent,
+  ): Promise<CachedDecision> {
+    const cached = identity === undefined ? undefined : this.cache.get(identity);
     if (cached && cached.expiresAt > Date.now()) return cached;
     this.authorizerInvocations++;
     let raw: unknown;
@@ -298,7 +306,7 @@ export class LocalGateway {
       context: Object.fromEntries(Object.entries(result.context ?? {}).map(([k, v]) => [k, String(v)])),
       expiresAt: Date.now() + this.deps.authorizer.resultTtlSeconds * 1000,
     };
-    if (this.deps.authorizer.resultTtlSeconds > 0) {
+    if (identity !== undefined && this.deps.authorizer.resultTtlSeconds > 0) {
       if (this.cache.size >= CACHE_LIMIT) {
         const oldest = this.cache.keys().next().value;
         if (oldest !== undefined) this.cache.delete(oldest);

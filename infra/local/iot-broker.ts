@@ -1,6 +1,14 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
+import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
 import { mqttTopicMatches, type TopicRuleSpec } from '../topology';
+
+/** IoT policy resources are `arn:aws:iot:<region>:<account>:client/<id>`, `topic/<t>`, `topicfilter/<f>`. */
+export const LOCAL_IOT_ARN_PREFIX = 'arn:aws:iot:us-east-1:000000000000';
+
+/** MQTT 3.1.1 CONNACK return codes. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
 
 export interface BrokerDeps {
   rules: Readonly<Record<string, TopicRuleSpec>>;
@@ -9,6 +17,15 @@ export interface BrokerDeps {
   /** The rule's error action: where a message goes when the rule cannot deliver it. */
   ruleError: (ruleName: string, rule: TopicRuleSpec, errorRecord: Record<string, unknown>) => void;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The custom authorizer (IoT Core calls it on CONNECT): the IoT policy for this connection, or undefined to
+   * refuse it.
+   */
+  authenticate: (
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ) => Promise<PolicyDocument | undefined>;
 }
 
 /**
@@ -18,12 +35,64 @@ export interface BrokerDeps {
 export class IotBroker {
   private aedes: Aedes | undefined;
   private server: Server | undefined;
+  private readonly policies = new WeakMap<Client, PolicyDocument>();
   messagesRouted = 0;
+  connectionsRefused = 0;
+  publishesRefused = 0;
 
   constructor(private readonly deps: BrokerDeps) {}
 
   async listen(port: number): Promise<number> {
-    const aedes = await Aedes.createBroker();
+    const aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        this.deps.authenticate(client.id, username, password).then(
+          (policy) => {
+            if (
+              policy &&
+              evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:client/${client.id}`, 'iot:Connect') === 'Allow'
+            ) {
+              this.policies.set(client, policy);
+              return done(null, true);
+            }
+            this.connectionsRefused++;
+            const error = Object.assign(new Error('connection refused'), {
+              returnCode: policy ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD,
+            });
+            done(error as Parameters<typeof done>[0], false);
+          },
+          (error: Error) => {
+            this.deps.log('device authorizer failed', { error: error.message });
+            this.connectionsRefused++;
+            done(
+              Object.assign(new Error('authorizer failed'), { returnCode: NOT_AUTHORIZED }) as Parameters<
+                typeof done
+              >[0],
+              false,
+            );
+          },
+        );
+      },
+      // As in IoT Core, a publish the policy does not allow disconnects the client.
+      authorizePublish: (client, packet, done) => {
+        const policy = client ? this.policies.get(client) : undefined;
+        if (
+          policy &&
+          evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:topic/${packet.topic}`, 'iot:Publish') === 'Allow'
+        )
+          return done(null);
+        this.publishesRefused++;
+        done(new Error(`publish to ${packet.topic} not authorized`));
+      },
+      // A refused subscription gets SUBACK 0x80 (failure), the connection stays.
+      authorizeSubscribe: (client, subscription, done) => {
+        const policy = client ? this.policies.get(client) : undefined;
+        const allowed =
+          policy &&
+          evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:topicfilter/${subscription.topic}`, 'iot:Subscribe') ===
+            'Allow';
+        done(null, allowed ? subscription : null);
+      },
+    });
     this.aedes = aedes;
     aedes.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
       if (!client || packet.topic.startsWith('$SYS/')) return;

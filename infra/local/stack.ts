@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync, type WriteStream, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
@@ -5,7 +6,9 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
-import { generateApiKey } from '../../shared/domain/api-keys';
+import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
+import { createApiKey } from '../../shared/domain/admin';
+import type { PolicyDocument } from '../../shared/domain/iam-policy';
 import {
   assertValidTopology,
   topology as defaultTopology,
@@ -55,6 +58,8 @@ export interface LocalStackInfo extends StackInfo {
   endpoints: Endpoints;
   devApiKey: string;
   engines: Record<ServiceName, { engine: string; pid: number | undefined; url: string }>;
+  /** Where every function's log lines go (one file, `<function> <line>`). */
+  functionLogs: string;
   pid: number;
   startedAt: string;
 }
@@ -68,6 +73,11 @@ export interface StartOptions {
   echoFunctionLogs: boolean;
   progress: (line: string) => void;
   topology?: Topology;
+  /**
+   * Overrides of function settings (a function's `environment` in the topology), e.g. JWT_TRUSTED_ISSUERS. Only
+   * settings a function declares are overridden, so a typo cannot inject a variable nothing reads.
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface RunningStack {
@@ -83,15 +93,25 @@ function functionArn(name: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:tem-${name}`;
 }
 
+/** Starts everything, or, if any step fails, stops what it had started and rethrows. */
 export async function startLocalStack(options: StartOptions): Promise<RunningStack> {
+  const cleanups: (() => Promise<unknown> | undefined)[] = [];
+  try {
+    return await start(options, cleanups);
+  } catch (error) {
+    for (const stop of cleanups.reverse()) await Promise.resolve(stop()).catch(() => {});
+    throw error;
+  }
+}
+
+async function start(options: StartOptions, cleanups: (() => Promise<unknown> | undefined)[]): Promise<RunningStack> {
   const topology = options.topology ?? defaultTopology;
   assertValidTopology(topology);
   const { progress } = options;
   const started = Date.now();
   mkdirSync(path.join(options.stateDir, 'logs'), { recursive: true });
-  const functionLog: WriteStream = createWriteStream(path.join(options.stateDir, 'logs', 'functions.log'), {
-    flags: 'a',
-  });
+  const functionLogPath = path.join(options.stateDir, 'logs', 'functions.log');
+  const functionLog: WriteStream = createWriteStream(functionLogPath, { flags: 'a' });
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     progress(`[tem] ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`);
 
@@ -115,6 +135,7 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
     ...(['kinesis', 'dynamodb', 'sqs'] as const).map(async (service) => {
       const engine = await Engine.create(service, choice, options.stateDir, onEngineExit);
       engines[service] = engine;
+      cleanups.push(() => engine.stop());
       const t0 = Date.now();
       await engine.start();
       progress(`${engine.engine} (${service}) listening on ${engine.url} in ${Date.now() - t0} ms`);
@@ -131,7 +152,14 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
   progress(
     `provisioned ${Object.keys(streams).length} stream(s), ${Object.keys(tables).length} table(s), ${Object.keys(queues).length} queue(s)`,
   );
-  const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues };
+  // The KMS key's local stand-in: a P-256 key file that survives restarts, so issued tokens stay valid.
+  const keyFiles = Object.fromEntries(
+    Object.keys(topology.keys).map((name) => [
+      name,
+      `file://${ensureSigningKeyFile(path.join(options.stateDir, 'keys', `${name}.pem`))}`,
+    ]),
+  ) as Record<keyof Topology['keys'], string>;
+  const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues, ...keyFiles };
 
   // Functions: each gets only the settings its topology bindings give it, as in AWS.
   const functions = {} as Record<FunctionName, LocalFunction>;
@@ -156,6 +184,10 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
       TZ: 'UTC',
       ...(spec.environment ?? {}),
     };
+    for (const setting of Object.keys(spec.environment ?? {})) {
+      const override = options.settings?.[setting];
+      if (override !== undefined) env[setting] = override;
+    }
     for (const binding of spec.bindings) env[binding.env] = resources[binding.resource];
     functions[name] = new LocalFunction(name, spec, bundles[name], env, (fn, line) => {
       functionLog.write(`${fn} ${line}\n`);
@@ -176,23 +208,7 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
 
   // Seed the local admin principal: its key goes into local.json for the CLI, tests and curl.
   const principals = new DynamoPrincipalStore(DynamoDBDocumentClient.from(clients.dynamodb), tables.principalsTable);
-  const devKey = generateApiKey();
-  const now = new Date().toISOString();
-  await principals.putPrincipal({
-    principalId: 'local-admin',
-    name: 'local-admin',
-    role: 'admin',
-    extra: [],
-    revoked: [],
-    createdAt: now,
-  });
-  await principals.putApiKey({
-    keyId: devKey.keyId,
-    principalId: 'local-admin',
-    secretHash: devKey.secretHash,
-    status: 'active',
-    createdAt: now,
-  });
+  const devKey = await createApiKey(principals, { name: 'local-admin', role: 'admin' });
 
   const pollers = topology.streamConsumers.map(
     (consumer) =>
@@ -238,10 +254,34 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
         log('rule error action failed', { error: (error as Error).message }),
       );
     },
+    authenticate: async (clientId, username, password) => {
+      // The event IoT Core sends a custom authorizer for an MQTT CONNECT.
+      const response = (await invoke(topology.iotAuthorizer.function, {
+        signatureVerified: false,
+        protocols: ['mqtt'],
+        protocolData: {
+          mqtt: {
+            clientId,
+            ...(username === undefined ? {} : { username }),
+            ...(password ? { password: password.toString('base64') } : {}),
+          },
+        },
+        connectionMetadata: { id: randomUUID() },
+      })) as { isAuthenticated?: boolean; policyDocuments?: string[] } | null;
+      if (!response?.isAuthenticated) return undefined;
+      const statements = (response.policyDocuments ?? []).flatMap(
+        (doc) => (JSON.parse(doc) as { Statement: PolicyDocument['Statement'] }).Statement,
+      );
+      return { Version: '2012-10-17', Statement: statements };
+    },
     log,
   });
+  cleanups.push(() => Promise.all(pollers.map((p) => p.stop())));
+  cleanups.push(() => Promise.all(Object.values(functions).map((f) => f.stop())));
   const httpPort = await gateway.listen(options.port);
+  cleanups.push(() => gateway.close());
   const mqttPort = await broker.listen(options.mqttPort);
+  cleanups.push(() => broker.close());
 
   const restartEngine = async (service: ServiceName) => {
     const engine = engines[service];
@@ -259,7 +299,11 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
         Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
       ),
       authorizerInvocations: gateway.authorizerInvocations,
-      mqttMessagesRouted: broker.messagesRouted,
+      mqtt: {
+        messagesRouted: broker.messagesRouted,
+        connectionsRefused: broker.connectionsRefused,
+        publishesRefused: broker.publishesRefused,
+      },
       engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),
     }),
     stopEngine: (service) => engines[service].stop(),
@@ -276,6 +320,7 @@ export async function startLocalStack(options: StartOptions): Promise<RunningSta
     endpoints,
     resources,
     devApiKey: devKey.apiKey,
+    functionLogs: functionLogPath,
     engines: Object.fromEntries(
       Object.entries(engines).map(([s, e]) => [s, { engine: e.engine, pid: e.pid, url: e.url }]),
     ) as LocalStackInfo['engines'],

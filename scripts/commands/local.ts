@@ -13,6 +13,15 @@ function port(name: string, fallback: number): number {
 
 /** `tem local`: runs the embedded local stack until SIGINT/SIGTERM, then stops every process it started. */
 export async function runLocal(): Promise<void> {
+  // A signal during start-up: exit at once; the engines' exit hook kills whatever was already started.
+  const early = (signal: string) => () => {
+    process.stdout.write(`[tem] ${signal} during start-up: stopping\n`);
+    process.exit(130);
+  };
+  const earlyInt = early('SIGINT');
+  const earlyTerm = early('SIGTERM');
+  process.once('SIGINT', earlyInt);
+  process.once('SIGTERM', earlyTerm);
   const stack = await startLocalStack({
     port: port('PORT', 3000),
     mqttPort: port('MQTT_PORT', 1883),
@@ -20,7 +29,15 @@ export async function runLocal(): Promise<void> {
     logLevel: process.env.TEM_LOG_LEVEL ?? 'INFO',
     echoFunctionLogs: process.env.TEM_QUIET !== '1',
     progress: (line) => process.stdout.write(`${line}\n`),
+    // TEM_SETTING_<NAME>=value overrides a function setting, e.g. TEM_SETTING_JWT_TRUSTED_ISSUERS='[...]'.
+    settings: Object.fromEntries(
+      Object.entries(process.env)
+        .filter(([k, v]) => k.startsWith('TEM_SETTING_') && v !== undefined)
+        .map(([k, v]) => [k.slice('TEM_SETTING_'.length), v as string]),
+    ),
   });
+  process.off('SIGINT', earlyInt);
+  process.off('SIGTERM', earlyTerm);
   result({ ready: true, http: stack.info.http, mqtt: stack.info.mqtt, control: stack.info.control });
 
   // Last resort: whatever happens, no emulator outlives this process.

@@ -8,7 +8,7 @@ export const EventTypeSchema = z
   .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must be a dotted lower-case name such as payment.success');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i; // Crockford base32 is case-insensitive
 export const EventIdSchema = z
   .string()
   .refine((s) => UUID.test(s) || ULID.test(s), { message: 'must be a UUID or a ULID' });

@@ -58,14 +58,21 @@ function asList(value: string | string[]): string[] {
   return Array.isArray(value) ? value : [value];
 }
 
-function statementApplies(statement: PolicyStatement, methodArn: string): boolean {
-  const actionMatches = asList(statement.Action).some((a) => wildcardToRegExp(a).test('execute-api:Invoke'));
-  return actionMatches && asList(statement.Resource).some((r) => wildcardToRegExp(r).test(methodArn));
+function statementApplies(statement: PolicyStatement, resource: string, action: string): boolean {
+  const actionMatches = asList(statement.Action).some((a) => wildcardToRegExp(a).test(action));
+  return actionMatches && asList(statement.Resource).some((r) => wildcardToRegExp(r).test(resource));
 }
 
-/** IAM evaluation: an explicit Deny wins, then an Allow; nothing matching is an implicit deny. */
-export function evaluatePolicy(policy: PolicyDocument, methodArn: string): 'Allow' | 'Deny' {
-  const applicable = policy.Statement.filter((s) => statementApplies(s, methodArn));
+/**
+ * IAM evaluation: an explicit Deny wins, then an Allow; nothing matching is an implicit deny. Used for API
+ * Gateway authorizer policies (`execute-api:Invoke` on a method ARN) and IoT policies (`iot:Publish` on a topic).
+ */
+export function evaluatePolicy(
+  policy: PolicyDocument,
+  resource: string,
+  action = 'execute-api:Invoke',
+): 'Allow' | 'Deny' {
+  const applicable = policy.Statement.filter((s) => statementApplies(s, resource, action));
   if (applicable.some((s) => s.Effect === 'Deny')) return 'Deny';
   return applicable.some((s) => s.Effect === 'Allow') ? 'Allow' : 'Deny';
 }

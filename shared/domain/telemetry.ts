@@ -4,8 +4,11 @@ import { deterministicId, type EventEnvelope } from './events';
 export const DeviceIdSchema = z.string().regex(/^[A-Za-z0-9_:-]{1,128}$/, 'must be 1-128 letters, digits, _ : or -');
 
 /** What a device publishes on `devices/<deviceId>/telemetry`. */
+/** Epoch milliseconds that a Date can hold (up to year 275760): beyond it a reading has no time at all. */
+const EpochMs = z.number().int().nonnegative().max(8.64e15);
+
 export const TelemetryPayloadSchema = z.object({
-  ts: z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]).optional(),
+  ts: z.union([z.iso.datetime({ offset: true }), EpochMs]).optional(),
   metrics: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.number().finite())
     .refine((m) => Object.keys(m).length > 0, { message: 'must hold at least one metric' }),
@@ -15,7 +18,7 @@ export const TelemetryPayloadSchema = z.object({
 /** What the topic rule hands the function: the payload plus `topic(2) AS deviceId, timestamp() AS receivedAt`. */
 export const TelemetryRuleEventSchema = TelemetryPayloadSchema.extend({
   deviceId: DeviceIdSchema,
-  receivedAt: z.number().int().nonnegative(),
+  receivedAt: EpochMs,
 });
 export type TelemetryRuleEvent = z.infer<typeof TelemetryRuleEventSchema>;
 
@@ -28,7 +31,9 @@ export const TELEMETRY_EVENT_TYPE = 'device.telemetry';
 export function telemetryToEnvelope(reading: TelemetryRuleEvent): EventEnvelope {
   const occurredAt = reading.ts === undefined ? reading.receivedAt : reading.ts;
   const occurredIso = new Date(occurredAt).toISOString();
-  const id = deterministicId(reading.deviceId, occurredIso, reading.seq, JSON.stringify(reading.metrics));
+  // Metrics in a canonical key order: the same reading serialized differently is still the same reading.
+  const metrics = Object.fromEntries(Object.entries(reading.metrics).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const id = deterministicId(reading.deviceId, occurredIso, reading.seq, JSON.stringify(metrics));
   return {
     id,
     type: TELEMETRY_EVENT_TYPE,

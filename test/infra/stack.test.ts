@@ -1,16 +1,22 @@
-import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { addNagChecks } from '../../infra/aws/nag';
-import { TelemetryEventMeshStack } from '../../infra/aws/stack';
+import { REPO_ROOT, TelemetryEventMeshStack } from '../../infra/aws/stack';
 import {
   type Access,
   authorizer,
   type FunctionName,
   functions,
+  iotAuthorizer,
+  type KeyName,
+  keys,
   queues,
   type ResourceName,
   routes,
@@ -23,9 +29,18 @@ import {
 } from '../../infra/topology';
 
 // Expectations come from the topology, so changing it changes what is expected of the stack.
-// Bundling is skipped (empty bundling-stacks): these tests check the template, not the handler code.
+// Bundling is skipped (empty bundling-stacks): these tests check the template, not the handler code. NodejsFunction
+// still insists that every entry and the lock file exist, so the stack is built against a stand-in repository root
+// holding an empty file per topology entry; whether the real entries exist is its own test below.
+const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-infra-test-'));
+fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
+for (const spec of Object.values(functions)) {
+  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
+  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
+}
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh');
+const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot });
+afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
 const template = Template.fromStack(stack);
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string }>;
@@ -38,9 +53,38 @@ const logicalId = (c: IConstruct | undefined): string => {
 };
 const fnId = (name: FunctionName): string => logicalId(stack.functions[name]);
 const resourceId = (name: ResourceName): string =>
-  logicalId({ ...stack.streams, ...stack.tables, ...stack.queues }[name]);
+  logicalId({ ...stack.streams, ...stack.tables, ...stack.queues, ...stack.keys }[name]);
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const functionNames = Object.keys(functions) as FunctionName[];
+const isKey = (name: ResourceName): name is KeyName => Object.hasOwn(keys, name);
+/** What a binding's env var holds: a key's ARN, else the Ref (stream/table name, queue URL). */
+const envValue = (name: ResourceName) => (isKey(name) ? arnOf(resourceId(name)) : { Ref: resourceId(name) });
+
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
+}
+/** The statements of every IAM policy attached to a role. */
+const statementsOfRole = (roleId: string): Statement[] =>
+  Object.values(resourcesOf('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+const roleIdOf = (name: FunctionName): string => {
+  const role = resourcesOf('AWS::Lambda::Function')[fnId(name)]?.Properties.Role as
+    | { 'Fn::GetAtt': [string, string] }
+    | undefined;
+  if (!role) throw new Error(`function ${name} has no role in the template`);
+  return role['Fn::GetAtt'][0];
+};
+
+/** The cdk-nag acknowledgements recorded on one construct (not its parents), rule id -> reason. */
+const acknowledgementsOf = (c: IConstruct): Record<string, string> =>
+  Object.assign(
+    {},
+    ...c.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .map((m) => m.data as Record<string, string>),
+  );
 
 describe('Lambda functions', () => {
   it('builds one Node.js 22 arm64 function per topology function', () => {
@@ -54,9 +98,9 @@ describe('Lambda functions', () => {
     });
   });
 
-  it.each(functionNames)('%s: memory, timeout and one env var per binding', (name) => {
+  it.each(functionNames)('%s: memory, timeout, its settings and one env var per binding', (name) => {
     const spec = topology.functions[name];
-    const variables = Object.fromEntries(spec.bindings.map((b) => [b.env, { Ref: resourceId(b.resource) }]));
+    const variables = Object.fromEntries(spec.bindings.map((b) => [b.env, envValue(b.resource)]));
     expect(resourcesOf('AWS::Lambda::Function')[fnId(name)]?.Properties).toMatchObject({
       Description: spec.description,
       MemorySize: spec.memoryMb,
@@ -79,15 +123,10 @@ describe('Lambda functions', () => {
     const logGroupId = (fnProps.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
     expect(resourcesOf('AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBe(30);
 
-    const roleId = (fnProps.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const roleId = roleIdOf(name);
     const role = resourcesOf('AWS::IAM::Role')[roleId];
     expect(role?.Properties.ManagedPolicyArns, 'no AWS-managed policy (logs:* on every group)').toBeUndefined();
-    const policies = Object.values(resourcesOf('AWS::IAM::Policy')).filter((p) =>
-      JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`),
-    );
-    const statements = policies.flatMap(
-      (p) => (p.Properties.PolicyDocument as { Statement: { Action: string[]; Resource: unknown }[] }).Statement,
-    );
+    const statements = statementsOfRole(roleId);
     const idsIn = (resource: unknown) =>
       [...JSON.stringify(resource).matchAll(/"Fn::GetAtt":\["([^"]+)"/g)].map((m) => m[1] ?? '');
 
@@ -112,7 +151,7 @@ describe('Lambda functions', () => {
     const reads =
       /^(dynamodb:(GetItem|BatchGetItem|Query|Scan)|kinesis:(GetRecords|SubscribeToShard)|sqs:ReceiveMessage)$/;
     const writes =
-      /^(dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:PutRecords?|sqs:(SendMessage|DeleteMessage)|logs:PutLogEvents)$/;
+      /^(dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:PutRecords?|sqs:(SendMessage|DeleteMessage)|logs:PutLogEvents|kms:Sign)$/;
     const excess = statements.flatMap((s) =>
       idsIn(s.Resource).flatMap((id) =>
         [s.Action].flat().flatMap((action) => {
@@ -240,29 +279,55 @@ describe('HTTP API', () => {
   });
 
   it.each(routes.map((r) => [`${r.method} ${r.path}`, r] as const))(
-    '%s: CUSTOM authorizer, Lambda proxy to its function',
+    '%s: authorization from the topology, Lambda proxy to its function',
     (key, r) => {
       const m = methodsInTemplate().get(key);
+      const isPublic = (r as { auth?: string }).auth === 'none';
       expect(m).toMatchObject({
-        AuthorizationType: 'CUSTOM',
-        AuthorizerId: { Ref: logicalId(stack.authorizer) },
+        AuthorizationType: isPublic ? 'NONE' : 'CUSTOM',
         Integration: { Type: 'AWS_PROXY' },
       });
+      expect(m?.AuthorizerId).toEqual(isPublic ? undefined : { Ref: logicalId(stack.authorizer) });
       expect(JSON.stringify(m?.Integration)).toContain(JSON.stringify(arnOf(fnId(r.function))));
     },
   );
 
-  it('authorizes with a REQUEST authorizer keyed and cached on the identity header', () => {
+  it('authorizes with a REQUEST authorizer whose identity sources and cache TTL come from the topology', () => {
     template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
-    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
-      Type: 'REQUEST',
-      IdentitySource: `method.request.header.${authorizer.identityHeader}`,
-      AuthorizerResultTtlInSeconds: authorizer.resultTtlSeconds,
-    });
     const auth = resourcesOf('AWS::ApiGateway::Authorizer')[logicalId(stack.authorizer)];
+    expect(auth?.Properties.Type).toBe('REQUEST');
+    expect(auth?.Properties.AuthorizerResultTtlInSeconds).toBe(authorizer.resultTtlSeconds);
+    // None declared: the property is left out (API Gateway then calls the authorizer for every request).
+    expect(auth?.Properties.IdentitySource).toEqual(
+      authorizer.identitySources.length > 0
+        ? authorizer.identitySources.map((h) => `method.request.header.${h}`).join(',')
+        : undefined,
+    );
     expect(JSON.stringify(auth?.Properties.AuthorizerUri)).toContain(JSON.stringify(arnOf(fnId(authorizer.function))));
-    // The documented contract: clients send X-API-Key.
-    expect(auth?.Properties.IdentitySource).toBe('method.request.header.X-API-Key');
+    // Callers send one of several credential headers; requiring any of them would 401 the callers using another.
+    if (authorizer.credentialHeaders.length > 1) {
+      const required = String(auth?.Properties.IdentitySource ?? '').toLowerCase();
+      const blocking = authorizer.credentialHeaders.filter((h) => required.includes(`.header.${h.toLowerCase()}`));
+      expect(blocking).toEqual([]);
+    }
+  });
+
+  it('acknowledges cdk-nag APIG4/COG4 as public only on the routes the topology makes public', () => {
+    for (const r of routes) {
+      const acks = acknowledgementsOf(stack.methods[`${r.method} ${r.path}`] as IConstruct);
+      const apig4 = Object.entries(acks).filter(([id]) => id.endsWith('AwsSolutions-APIG4'));
+      if ((r as { auth?: string }).auth === 'none') {
+        const reason = 'public JWKS: the public keys verifiers need; holds no secret';
+        expect(apig4.map(([, why]) => why)).toEqual([reason]);
+        expect(Object.entries(acks).find(([id]) => id.endsWith('AwsSolutions-COG4'))?.[1]).toBe(reason);
+      } else {
+        expect(apig4).toEqual([]);
+      }
+    }
+    // Nothing above the methods acknowledges APIG4 for the whole API.
+    for (const c of [stack, stack.api, stack.api.root]) {
+      expect(Object.keys(acknowledgementsOf(c)).filter((id) => id.endsWith('APIG4'))).toEqual([]);
+    }
   });
 
   it.each([
@@ -287,6 +352,73 @@ describe('HTTP API', () => {
         Match.objectLike({ LoggingLevel: 'INFO', MetricsEnabled: true, DataTraceEnabled: false, HttpMethod: '*' }),
       ],
     });
+  });
+});
+
+describe('signing keys', () => {
+  it.each(Object.entries(keys))('%s: asymmetric sign/verify key from the topology, retained', (name, spec) => {
+    template.resourceCountIs('AWS::KMS::Key', Object.keys(keys).length);
+    const key = resourcesOf('AWS::KMS::Key')[resourceId(name as KeyName)];
+    expect(key?.DeletionPolicy).toBe('Retain');
+    expect(key?.Properties).toMatchObject({
+      KeySpec: spec.spec,
+      KeyUsage: 'SIGN_VERIFY',
+      Description: spec.purpose,
+    });
+    expect(key?.Properties.EnableKeyRotation).toBeUndefined();
+  });
+
+  const keyBindings = functionNames.flatMap((fn) =>
+    topology.functions[fn].bindings.filter((b) => isKey(b.resource)).map((b) => [fn, b.resource, b.access] as const),
+  );
+  it.each(keyBindings)('%s -> %s (%s): GetPublicKey, plus Sign only to sign; nothing else', (fn, key, access) => {
+    const keyArn = JSON.stringify(arnOf(resourceId(key)));
+    const actions = statementsOfRole(roleIdOf(fn))
+      .filter((s) => JSON.stringify(s.Resource).includes(keyArn))
+      .flatMap((s) => [s.Action].flat());
+    expect(new Set(actions)).toEqual(
+      new Set(access === 'read' ? ['kms:GetPublicKey'] : ['kms:Sign', 'kms:GetPublicKey']),
+    );
+  });
+
+  it('no function holds a KMS action it is not bound for', () => {
+    for (const fn of functionNames) {
+      const bound = topology.functions[fn].bindings.some((b) => isKey(b.resource));
+      const kmsActions = statementsOfRole(roleIdOf(fn))
+        .flatMap((s) => [s.Action].flat())
+        .filter((a) => a.startsWith('kms:'));
+      expect(
+        kmsActions.filter((a) => !bound || !['kms:Sign', 'kms:GetPublicKey'].includes(a)),
+        fn,
+      ).toEqual([]);
+    }
+  });
+});
+
+describe('IoT device authorizer', () => {
+  it('is an active, unsigned custom authorizer backed by its topology function', () => {
+    template.resourceCountIs('AWS::IoT::Authorizer', 1);
+    expect(resourcesOf('AWS::IoT::Authorizer')[logicalId(stack.iotAuthorizer)]?.Properties).toEqual({
+      AuthorizerName: iotAuthorizer.name,
+      AuthorizerFunctionArn: arnOf(fnId(iotAuthorizer.function)),
+      SigningDisabled: true,
+      Status: 'ACTIVE',
+      EnableCachingForHttp: false,
+    });
+  });
+
+  it('only that authorizer may invoke the function (as iot.amazonaws.com)', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arnOf(fnId(iotAuthorizer.function)),
+      Principal: 'iot.amazonaws.com',
+      SourceArn: arnOf(logicalId(stack.iotAuthorizer)),
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    const invokers = Object.values(resourcesOf('AWS::Lambda::Permission')).filter(
+      (p) => JSON.stringify(p.Properties.FunctionName) === JSON.stringify(arnOf(fnId(iotAuthorizer.function))),
+    );
+    expect(invokers.map((p) => p.Properties.SourceArn)).toEqual([arnOf(logicalId(stack.iotAuthorizer))]);
   });
 });
 
@@ -332,7 +464,7 @@ describe('IoT topic rules', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, every stream/table/queue under its logical name and every topic rule', () => {
+  it('exposes the API URL, every stream/table/queue/key under its logical name, topic rules, IoT authorizer', () => {
     const outputs = template.findOutputs('*');
     expect(outputs.HttpApiUrl).toBeDefined();
     for (const name of [...Object.keys(streams), ...Object.keys(tables), ...Object.keys(queues)]) {
@@ -341,6 +473,14 @@ describe('outputs', () => {
         Value: { Ref: resourceId(name as ResourceName) },
       });
     }
+    for (const name of Object.keys(keys)) {
+      expect(outputs[name], name).toMatchObject({ Description: name, Value: arnOf(resourceId(name as KeyName)) });
+    }
+    // Ref of an AWS::IoT::Authorizer is its name.
+    expect(outputs.IotDeviceAuthorizer?.Value).toEqual({ Ref: logicalId(stack.iotAuthorizer) });
+    expect(resourcesOf('AWS::IoT::Authorizer')[logicalId(stack.iotAuthorizer)]?.Properties.AuthorizerName).toBe(
+      iotAuthorizer.name,
+    );
     for (const name of Object.keys(topicRules)) {
       expect(outputs[`IotTopicRule${name}`]?.Value).toEqual({ Ref: logicalId(stack.topicRules[name]) });
     }
@@ -348,6 +488,13 @@ describe('outputs', () => {
 });
 
 describe('guards', () => {
+  it('every topology function has its handler entry in the repository (cdk synth bundles it)', () => {
+    const missing = functionNames
+      .map((n) => topology.functions[n].entry)
+      .filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
+    expect(missing).toEqual([]);
+  });
+
   it('cdk-nag AwsSolutions: no unacknowledged finding (errors or warnings)', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: false }).validateScope(stack);
     const findings = report.violations.map(

@@ -1,13 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { TestProject } from 'vitest/node';
 import type { LocalStackInfo, StackInfo } from '../../infra/local/stack';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: StackInfo;
+    /** The state file of the stack under test: what `tem` commands read via TEM_LOCAL_STATE. */
+    stateFile: string;
+    /** A trusted external issuer the test stack is configured with (its private key signs test tokens). */
+    externalIssuer: { issuer: string; audience: string; kid: string; privateJwk: JWK } | null;
   }
 }
 
@@ -66,12 +72,63 @@ export default async function setup(project: TestProject) {
   const reuse = process.env.TEM_LOCAL_STATE;
   if (reuse) {
     project.provide('stack', JSON.parse(readFileSync(reuse, 'utf8')) as StackInfo);
+    project.provide('stateFile', path.resolve(reuse));
+    project.provide('externalIssuer', null);
     return;
   }
-  const { child, info, stateDir } = await startStackProcess();
+  const issuer = await startTestIssuer();
+  const trusted = [
+    { issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience: issuer.audience, algorithms: ['RS256'] },
+  ];
+  const { child, info, stateDir } = await startStackProcess({
+    TEM_SETTING_JWT_TRUSTED_ISSUERS: JSON.stringify(trusted),
+    // Debug logs: the no-secret-in-logs test reads them, and debug is where a leak would hide.
+    TEM_LOG_LEVEL: 'DEBUG',
+  });
   project.provide('stack', info);
+  project.provide('stateFile', path.join(stateDir, 'local.json'));
+  project.provide('externalIssuer', {
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    kid: issuer.kid,
+    privateJwk: issuer.privateJwk,
+  });
   return async () => {
     await stopStackProcess(child);
+    await new Promise<void>((resolve) => issuer.server.close(() => resolve()));
     rmSync(stateDir, { recursive: true, force: true });
+  };
+}
+
+/** An OpenID-style issuer on loopback: serves its JWKS over HTTP, as a real identity provider would. */
+async function startTestIssuer(): Promise<{
+  server: Server;
+  issuer: string;
+  audience: string;
+  jwksUri: string;
+  kid: string;
+  privateJwk: JWK;
+}> {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = 'test-issuer-key-1';
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const server = createServer((req, res) => {
+    if (req.url === '/.well-known/jwks.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [publicJwk] }));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    server,
+    issuer: 'https://issuer.test.invalid/',
+    audience: 'tem-api',
+    jwksUri: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    kid,
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256' },
   };
 }

@@ -93,17 +93,3 @@ describe.runIf(isEmbedded())('fault injection: the Kinesis engine goes away', ()
     );
   });
 });
-
-describe.runIf(isEmbedded())('authorizer decision cache', () => {
-  it('calls the authorizer once per key within the TTL, for every route, until the cache is flushed', async () => {
-    await control('/authorizer-cache/flush');
-    const start = (await controlStats()).authorizerInvocations;
-    expect((await api('GET', '/healthz')).status).toBe(200);
-    expect((await api('GET', `/events/${crypto.randomUUID()}`)).status).toBe(404);
-    expect((await api('GET', '/healthz')).status).toBe(200);
-    expect((await controlStats()).authorizerInvocations).toBe(start + 1);
-    await control('/authorizer-cache/flush');
-    expect((await api('GET', '/healthz')).status).toBe(200);
-    expect((await controlStats()).authorizerInvocations).toBe(start + 2);
-  });
-});

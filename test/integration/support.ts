@@ -5,8 +5,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
 import { inject } from 'vitest';
-
 import type { LocalStackInfo } from '../../infra/local/stack';
+import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
+import { registerDevice } from '../../shared/domain/admin';
 
 export const stack = () => inject('stack');
 
@@ -23,7 +24,8 @@ const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** SDK clients aimed at the stack's emulators, found from its state file, never hard-coded. */
 export function awsClients() {
   const info = stack();
-  const common = { region: info.region, credentials };
+  // Emulators take any credentials; a deployed stack (LocalStack, AWS) uses the default provider chain.
+  const common = { region: info.region, ...(info.target === 'embedded' ? { credentials } : {}) };
   return {
     kinesis: new KinesisClient({
       ...common,
@@ -90,13 +92,39 @@ export async function eventually<T>(
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
-export async function publishMqtt(topic: string, payload: string | object, clientId?: string): Promise<void> {
+/** The principals table of the stack under test, through the same adapter the functions use. */
+export function principalStore(): DynamoPrincipalStore {
+  return new DynamoPrincipalStore(awsClients().dynamo, stack().resources.principalsTable);
+}
+
+export interface Device {
+  deviceId: string;
+  token: string;
+}
+
+/** Registers a device the way `tem devices register` does (same domain code, real table). */
+export async function newDevice(prefix = 'dev'): Promise<Device> {
+  const deviceId = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const { token } = await registerDevice(principalStore(), deviceId);
+  return { deviceId, token };
+}
+
+/** An MQTT connection as a device: username = device id, password = device token, client id = device id. */
+export function connectDevice(device: Device, overrides: Partial<mqtt.IClientOptions> = {}): Promise<mqtt.MqttClient> {
   const url = stack().mqtt;
   if (!url) throw new Error('the stack state has no mqtt URL (tem state --mqtt URL)');
-  const client = await mqtt.connectAsync(url, {
-    clientId: clientId ?? `it-${Math.random().toString(16).slice(2)}`,
+  return mqtt.connectAsync(url, {
+    clientId: device.deviceId,
+    username: device.deviceId,
+    password: device.token,
     reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...overrides,
   });
+}
+
+export async function publishMqtt(device: Device, topic: string, payload: string | object): Promise<void> {
+  const client = await connectDevice(device);
   try {
     await client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
   } finally {

@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { api, awsClients, devKey, eventually, publishMqtt, receiveMatching, stack } from './support';
+import { api, awsClients, devKey, eventually, newDevice, publishMqtt, receiveMatching, stack } from './support';
 
 interface Accepted {
   accepted: number;
@@ -118,8 +118,12 @@ describe.runIf(Boolean(stack().mqtt))(
   'MQTT: devices/{id}/telemetry -> topic rule -> ingest -> Kinesis -> consumer -> DynamoDB',
   () => {
     it('stores a device reading as a device.telemetry event with the device as source', async () => {
-      const deviceId = `dev-${crypto.randomUUID().slice(0, 8)}`;
-      await publishMqtt(`devices/${deviceId}/telemetry`, { metrics: { temperature: 21.5, humidity: 40 }, seq: 1 });
+      const device = await newDevice();
+      const { deviceId } = device;
+      await publishMqtt(device, `devices/${deviceId}/telemetry`, {
+        metrics: { temperature: 21.5, humidity: 40 },
+        seq: 1,
+      });
       const { dynamo } = awsClients();
       const items = await eventually(
         async () => {
@@ -148,8 +152,9 @@ describe.runIf(Boolean(stack().mqtt))(
     });
 
     it('sends invalid telemetry to the telemetry error queue with the reason', async () => {
-      const deviceId = `bad-${crypto.randomUUID().slice(0, 8)}`;
-      await publishMqtt(`devices/${deviceId}/telemetry`, { metrics: { temperature: 'hot' } });
+      const device = await newDevice('bad');
+      const { deviceId } = device;
+      await publishMqtt(device, `devices/${deviceId}/telemetry`, { metrics: { temperature: 'hot' } });
       const message = await receiveMatching<{ reason: string; deviceId: string; issues: { path: string }[] }>(
         stack().resources.telemetryErrors,
         (m) => m.deviceId === deviceId,
@@ -159,9 +164,9 @@ describe.runIf(Boolean(stack().mqtt))(
     });
 
     it('sends a payload that is not JSON to the rule error queue', async () => {
-      const deviceId = `raw-${crypto.randomUUID().slice(0, 8)}`;
-      const topic = `devices/${deviceId}/telemetry`;
-      await publishMqtt(topic, 'temperature=81');
+      const device = await newDevice('raw');
+      const topic = `devices/${device.deviceId}/telemetry`;
+      await publishMqtt(device, topic, 'temperature=81');
       const message = await receiveMatching<{ topic: string; base64OriginalPayload: string }>(
         stack().resources.ruleErrors,
         (m) => m.topic === topic,

@@ -54,7 +54,7 @@ describe('secretMatches', () => {
 
 describe('parseApiKey', () => {
   const keyId = 'abcdef0123456789';
-  const secret = 'A'.repeat(40) + '-_9';
+  const secret = `${'A'.repeat(40)}-_9`;
   const good = `tem_${keyId}_${secret}`;
 
   it('parses a well-formed key', () => {

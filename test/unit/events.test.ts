@@ -19,7 +19,7 @@ const receipt: Receipt = {
 function issuePaths(input: unknown): string[] {
   const result = EventInputSchema.safeParse(input);
   if (result.success) return [];
-  return result.error.issues.map((i) => i.path.join('.'));
+  return [...new Set(result.error.issues.map((i) => i.path.join('.')))];
 }
 
 describe('EventInputSchema', () => {

@@ -209,9 +209,14 @@ describe('chunkForPutRecords', () => {
     const chunks = chunkForPutRecords(records);
     expect(chunks.map((c) => c.length)).toEqual([5, 5, 1]);
     expect(chunks.flat().map((r) => r.id)).toEqual(records.map((r) => r.id));
-    // one more byte in the partition key of the 5th record pushes it into the next call
+    // one more byte in the partition key of the 5th record pushes it into the next call (which then holds
+    // 4 MiB + 1 byte, so the 9th record no longer fits either)
     const heavier = records.map((r, i) => (i === 4 ? { ...r, partitionKey: 'pp' } : r));
-    expect(chunkForPutRecords(heavier).map((c) => c.length)).toEqual([4, 5, 2]);
+    expect(chunkForPutRecords(heavier).map((c) => c.map((r) => r.id))).toEqual([
+      ['r0', 'r1', 'r2', 'r3'],
+      ['r4', 'r5', 'r6', 'r7'],
+      ['r8', 'r9', 'r10'],
+    ]);
   });
 
   it('puts a record bigger than a call on its own', () => {
@@ -270,7 +275,11 @@ describe('publishAll', () => {
   it('reports every record accepted when the publisher accepts all', async () => {
     const publisher = new FakePublisher(() => ({ failed: [] }));
     const { budget, sleeps } = fakeClock(10_000, 100);
-    const report = await publishAll(publisher, ids(3).map((id) => record(id)), budget);
+    const report = await publishAll(
+      publisher,
+      ids(3).map((id) => record(id)),
+      budget,
+    );
     expect(report).toEqual({ accepted: ['id-0', 'id-1', 'id-2'], failed: [] });
     expect(publisher.calls).toEqual([['id-0', 'id-1', 'id-2']]);
     expect(sleeps).toEqual([]);
@@ -278,7 +287,11 @@ describe('publishAll', () => {
 
   it('publishes 1200 records in three calls', async () => {
     const publisher = new FakePublisher(() => ({ failed: [] }));
-    const report = await publishAll(publisher, ids(1200).map((id) => record(id)), fakeClock(10_000, 100).budget);
+    const report = await publishAll(
+      publisher,
+      ids(1200).map((id) => record(id)),
+      fakeClock(10_000, 100).budget,
+    );
     expect(publisher.calls.map((c) => c.length)).toEqual([500, 500, 200]);
     expect(report.accepted).toEqual(ids(1200));
   });
@@ -292,7 +305,11 @@ describe('publishAll', () => {
           : [],
     }));
     const { budget, sleeps } = fakeClock(10_000, 100);
-    const report = await publishAll(publisher, ids(5).map((id) => record(id)), budget);
+    const report = await publishAll(
+      publisher,
+      ids(5).map((id) => record(id)),
+      budget,
+    );
     expect(publisher.calls).toEqual([ids(5), ['id-1', 'id-3']]);
     expect(report).toEqual({ accepted: ids(5), failed: [] });
     expect(sleeps).toHaveLength(1);
@@ -302,9 +319,16 @@ describe('publishAll', () => {
     const publisher = new FakePublisher((records, call) => ({
       failed: records
         .filter((r) => r.id === 'id-2')
-        .map((r) => ({ id: r.id, errorCode: call === 1 ? 'InternalFailure' : 'ProvisionedThroughputExceededException' })),
+        .map((r) => ({
+          id: r.id,
+          errorCode: call === 1 ? 'InternalFailure' : 'ProvisionedThroughputExceededException',
+        })),
     }));
-    const report = await publishAll(publisher, ids(4).map((id) => record(id)), fakeClock(4_000, 1_000).budget);
+    const report = await publishAll(
+      publisher,
+      ids(4).map((id) => record(id)),
+      fakeClock(4_000, 1_000).budget,
+    );
     expect(report.accepted).toEqual(['id-0', 'id-1', 'id-3']);
     expect(report.failed).toEqual([{ id: 'id-2', errorCode: 'ProvisionedThroughputExceededException' }]);
   });
@@ -318,7 +342,11 @@ describe('publishAll', () => {
       },
     };
     const { budget, sleeps } = fakeClock(5_000, 1_000);
-    const report = await publishAll(publisher, ids(3).map((id) => record(id)), budget);
+    const report = await publishAll(
+      publisher,
+      ids(3).map((id) => record(id)),
+      budget,
+    );
 
     expect(calls).toBeGreaterThan(1);
     expect(calls).toBe(sleeps.length + 1);
@@ -350,7 +378,11 @@ describe('publishAll', () => {
       if (records[0]?.id === 'id-500') throw new ThrottledError('x');
       return { failed: [] };
     });
-    const report = await publishAll(publisher, ids(1000).map((id) => record(id)), fakeClock(3_000, 1_000).budget);
+    const report = await publishAll(
+      publisher,
+      ids(1000).map((id) => record(id)),
+      fakeClock(3_000, 1_000).budget,
+    );
     expect(report.accepted).toEqual(ids(500));
     expect(report.failed.map((f) => f.id)).toEqual(ids(1000).slice(500));
     expect(publisher.calls.length).toBeGreaterThan(2);

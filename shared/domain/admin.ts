@@ -1,0 +1,214 @@
+import type { ApiKeyRecord, PrincipalRecord, PrincipalStore } from '../ports';
+import { generateApiKey } from './api-keys';
+import { generateDeviceToken } from './credentials';
+import { Rejection } from './errors';
+import { decide, isValidGrant } from './permissions';
+import { roleNamed } from './roles';
+import { DeviceIdSchema } from './telemetry';
+
+/**
+ * Credential administration: what the operator CLI does, as domain code over the PrincipalStore port (the local
+ * stack seeds its admin with it too). Every change bumps the revocation epoch so authorizers drop cached decisions.
+ */
+const PRINCIPAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const EVENT_TYPE_PATTERN = /^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/;
+
+function checkGrants(label: string, grants: readonly string[]): void {
+  const bad = grants.filter((g) => !isValidGrant(g));
+  if (bad.length > 0) throw new Rejection('invalid', `${label}: not a permission pattern: ${bad.join(', ')}`);
+}
+
+export interface CreateKeyRequest {
+  name: string;
+  role: string;
+  extra?: string[];
+  revoked?: string[];
+  eventTypes?: string[];
+  expiresAt?: Date;
+}
+
+export interface IssuedKey {
+  keyId: string;
+  apiKey: string;
+  principalId: string;
+}
+
+export async function createApiKey(
+  store: PrincipalStore,
+  request: CreateKeyRequest,
+  now = new Date(),
+): Promise<IssuedKey> {
+  if (!PRINCIPAL_NAME.test(request.name))
+    throw new Rejection('invalid', 'name: 1-64 letters, digits and ._@- starting with a letter or digit');
+  if (!roleNamed(request.role)) throw new Rejection('invalid', `role: unknown role "${request.role}"`);
+  checkGrants('extra', request.extra ?? []);
+  checkGrants('revoke', request.revoked ?? []);
+  const badTypes = (request.eventTypes ?? []).filter((t) => !EVENT_TYPE_PATTERN.test(t));
+  if (badTypes.length > 0) throw new Rejection('invalid', `event-types: not a pattern: ${badTypes.join(', ')}`);
+  if (await store.getPrincipal(request.name))
+    throw new Rejection('invalid', `principal ${request.name} exists: rotate its key or change its permissions`);
+  const principal: PrincipalRecord = {
+    principalId: request.name,
+    name: request.name,
+    role: request.role,
+    extra: request.extra ?? [],
+    revoked: request.revoked ?? [],
+    ...(request.eventTypes && request.eventTypes.length > 0 ? { eventTypes: request.eventTypes } : {}),
+    createdAt: now.toISOString(),
+  };
+  await store.putPrincipal(principal);
+  return {
+    ...(await addKey(store, principal.principalId, now, request.expiresAt)),
+    principalId: principal.principalId,
+  };
+}
+
+async function addKey(store: PrincipalStore, principalId: string, now: Date, expiresAt?: Date) {
+  const key = generateApiKey();
+  await store.putApiKey({
+    keyId: key.keyId,
+    principalId,
+    secretHash: key.secretHash,
+    status: 'active',
+    createdAt: now.toISOString(),
+    ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
+  });
+  return { keyId: key.keyId, apiKey: key.apiKey };
+}
+
+async function existingKey(store: PrincipalStore, keyId: string): Promise<ApiKeyRecord> {
+  const key = await store.getApiKey(keyId);
+  if (!key) throw new Rejection('not-found', `no API key ${keyId}`);
+  return key;
+}
+
+export async function revokeApiKey(
+  store: PrincipalStore,
+  keyId: string,
+): Promise<{ keyId: string; status: 'revoked'; epoch: number }> {
+  const key = await existingKey(store, keyId);
+  await store.putApiKey({ ...key, status: 'revoked' });
+  return { keyId, status: 'revoked', epoch: await store.bumpAuthEpoch() };
+}
+
+/** A new key for the same principal; the old one keeps working for `graceSeconds` so producers can switch over. */
+export async function rotateApiKey(
+  store: PrincipalStore,
+  keyId: string,
+  graceSeconds: number,
+  now = new Date(),
+): Promise<IssuedKey & { oldKeyId: string; oldKeyExpiresAt: string }> {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0) throw new Rejection('invalid', 'grace must be seconds >= 0');
+  const old = await existingKey(store, keyId);
+  if (old.status !== 'active') throw new Rejection('invalid', `key ${keyId} is revoked`);
+  const graceEnd = new Date(now.getTime() + graceSeconds * 1000);
+  const oldExpiry =
+    old.expiresAt && Date.parse(old.expiresAt) < graceEnd.getTime() ? old.expiresAt : graceEnd.toISOString();
+  const fresh = await addKey(store, old.principalId, now);
+  await store.putApiKey({ ...old, expiresAt: oldExpiry });
+  await store.bumpAuthEpoch();
+  return { ...fresh, principalId: old.principalId, oldKeyId: keyId, oldKeyExpiresAt: oldExpiry };
+}
+
+export type PermissionChange = 'grant' | 'ungrant' | 'revoke' | 'unrevoke';
+
+/** Adds to or removes from a principal's extra / revoked lists (the principal of the given key). */
+export async function changePermission(
+  store: PrincipalStore,
+  keyId: string,
+  change: PermissionChange,
+  permission: string,
+): Promise<{ principalId: string; extra: string[]; revoked: string[] }> {
+  checkGrants(change, [permission]);
+  const key = await existingKey(store, keyId);
+  const principal = await store.getPrincipal(key.principalId);
+  if (!principal) throw new Rejection('not-found', `principal ${key.principalId} of key ${keyId} is missing`);
+  const without = (list: string[]) => list.filter((p) => p !== permission);
+  const extra =
+    change === 'grant'
+      ? [...without(principal.extra), permission]
+      : change === 'ungrant'
+        ? without(principal.extra)
+        : principal.extra;
+  const revoked =
+    change === 'revoke'
+      ? [...without(principal.revoked), permission]
+      : change === 'unrevoke'
+        ? without(principal.revoked)
+        : principal.revoked;
+  await store.putPrincipal({ ...principal, extra, revoked });
+  await store.bumpAuthEpoch();
+  return { principalId: principal.principalId, extra, revoked };
+}
+
+export async function registerDevice(
+  store: PrincipalStore,
+  deviceId: string,
+  now = new Date(),
+): Promise<{ deviceId: string; token: string; principalId: string }> {
+  if (!DeviceIdSchema.safeParse(deviceId).success)
+    throw new Rejection('invalid', 'device id: 1-128 letters, digits, _ : or -');
+  const principalId = `device:${deviceId}`;
+  if (!(await store.getPrincipal(principalId)))
+    await store.putPrincipal({
+      principalId,
+      name: deviceId,
+      role: 'device',
+      extra: [],
+      revoked: [],
+      createdAt: now.toISOString(),
+    });
+  const { token, tokenHash } = generateDeviceToken();
+  // Registering again replaces the device's token: the way to rotate a leaked one.
+  await store.putDevice({ deviceId, principalId, tokenHash, status: 'active', createdAt: now.toISOString() });
+  await store.bumpAuthEpoch();
+  return { deviceId, token, principalId };
+}
+
+export interface Explanation {
+  keyId: string;
+  principalId: string;
+  role: string;
+  keyStatus: string;
+  route: string;
+  permission: string;
+  allowed: boolean;
+  rule: string;
+  grant?: string;
+}
+
+/** Why a key may or may not call a route: the decision and the rule that produced it. */
+export async function explain(
+  store: PrincipalStore,
+  keyId: string,
+  route: { method: string; path: string; permission: string },
+  now = new Date(),
+): Promise<Explanation> {
+  const key = await existingKey(store, keyId);
+  const principal = await store.getPrincipal(key.principalId);
+  if (!principal) throw new Rejection('not-found', `principal ${key.principalId} of key ${keyId} is missing`);
+  const role = roleNamed(principal.role);
+  const expired = key.expiresAt !== undefined && Date.parse(key.expiresAt) <= now.getTime();
+  const keyStatus = key.status === 'active' && expired ? 'expired' : key.status;
+  const decision = decide(
+    {
+      role: principal.role,
+      rolePermissions: role?.permissions ?? [],
+      extra: principal.extra,
+      revoked: principal.revoked,
+    },
+    route.permission,
+  );
+  const usable = keyStatus === 'active';
+  return {
+    keyId,
+    principalId: principal.principalId,
+    role: principal.role,
+    keyStatus,
+    route: `${route.method} ${route.path}`,
+    permission: route.permission,
+    allowed: usable && decision.allowed,
+    rule: usable ? decision.rule : `key-${keyStatus}`,
+    ...('grant' in decision ? { grant: decision.grant } : {}),
+  };
+}

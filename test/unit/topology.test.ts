@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type FunctionName,
+  mqttTopicMatches,
+  type RouteSpec,
+  routes,
+  type Topology,
+  topicRuleSql,
+  topicRules,
+  topology,
+  validateTopology,
+} from '../../infra/topology';
+
+const snapshot = JSON.stringify(topology);
+const withRoutes = (extra: RouteSpec[]): Topology => ({ ...topology, routes: [...topology.routes, ...extra] });
+
+describe('validateTopology', () => {
+  it('finds no problem in the shipped topology', () => {
+    expect(validateTopology()).toEqual([]);
+    expect(validateTopology(topology)).toEqual([]);
+  });
+
+  it('reports a duplicate route', () => {
+    const first = topology.routes[0];
+    if (!first) throw new Error('no route');
+    expect(validateTopology(withRoutes([{ ...first }]))).toEqual([
+      `route ${first.method} ${first.path} is declared twice`,
+    ]);
+  });
+
+  it('the same path with another method is not a duplicate', () => {
+    expect(
+      validateTopology(
+        withRoutes([{ method: 'DELETE', path: '/events/{id}', permission: 'events.delete.x', function: 'getEvent' }]),
+      ),
+    ).toEqual([]);
+  });
+
+  it('reports a permission whose method segment differs from the route method', () => {
+    const problems = validateTopology(
+      withRoutes([{ method: 'PUT', path: '/things', permission: 'things.post.thing_put', function: 'healthz' }]),
+    );
+    expect(problems).toEqual(['route PUT /things: permission "things.post.thing_put" names another HTTP method']);
+  });
+
+  it.each([['Events.put.x'], ['things.put'], ['things.put.x.y'], ['things.*.x'], ['things.head.x'], ['']])(
+    'reports the malformed permission %j',
+    (permission) => {
+      const problems = validateTopology(
+        withRoutes([{ method: 'PUT', path: '/things', permission, function: 'healthz' }]),
+      );
+      expect(problems).toEqual([`route PUT /things: permission "${permission}" is not <app>.<method>.<view>`]);
+    },
+  );
+
+  it('reports an unknown function', () => {
+    const problems = validateTopology(
+      withRoutes([
+        { method: 'GET', path: '/things', permission: 'things.get.list', function: 'nope' as unknown as FunctionName },
+      ]),
+    );
+    expect(problems).toEqual(['route GET /things: unknown function nope']);
+  });
+
+  it('reports a path without a leading slash', () => {
+    const problems = validateTopology(
+      withRoutes([{ method: 'GET', path: 'things', permission: 'things.get.list', function: 'healthz' }]),
+    );
+    expect(problems).toEqual(['route GET things: path must start with /']);
+  });
+
+  it.each([0, -1, 10_001])('reports the out-of-range batch size %i', (batchSize) => {
+    const t = structuredClone(topology) as Topology;
+    const consumers = t.streamConsumers.map((c) => ({ ...c, batchSize }));
+    expect(validateTopology({ ...t, streamConsumers: consumers })).toEqual([
+      'consumer storeEvents: batchSize 1..10000',
+    ]);
+  });
+
+  it.each([1, 10_000])('accepts the batch size %i', (batchSize) => {
+    const consumers = topology.streamConsumers.map((c) => ({ ...c, batchSize }));
+    expect(validateTopology({ ...topology, streamConsumers: consumers })).toEqual([]);
+  });
+
+  it('reports an on-failure queue whose visibility timeout is shorter than the consumer timeout', () => {
+    const t = structuredClone(topology) as Topology;
+    t.queues.eventsDlq.visibilityTimeoutSeconds = 1;
+    expect(validateTopology(t)).toEqual([
+      'consumer storeEvents: on-failure queue visibility shorter than the function timeout',
+    ]);
+  });
+
+  it.each([5, 4, 0])('reports topic(%i) outside the filter levels', (segment) => {
+    const rule = topicRules.deviceTelemetry;
+    if (!rule) throw new Error('no rule');
+    const t: Topology = {
+      ...topology,
+      topicRules: { deviceTelemetry: { ...rule, select: { ...rule.select, extra: { fn: 'topic', segment } } } },
+    };
+    expect(validateTopology(t)).toEqual([
+      `topic rule deviceTelemetry: topic(${segment}) is outside devices/+/telemetry`,
+    ]);
+  });
+
+  it('accepts topic(3), the last level of devices/+/telemetry', () => {
+    const rule = topicRules.deviceTelemetry;
+    if (!rule) throw new Error('no rule');
+    const t: Topology = {
+      ...topology,
+      topicRules: { deviceTelemetry: { ...rule, select: { ...rule.select, extra: { fn: 'topic', segment: 3 } } } },
+    };
+    expect(validateTopology(t)).toEqual([]);
+  });
+
+  it('reports a bad rule name, an out-of-range function timeout and an unknown authorizer function', () => {
+    const t = structuredClone(topology) as Topology;
+    const rule = t.topicRules.deviceTelemetry;
+    if (!rule) throw new Error('no rule');
+    const broken: Topology = {
+      ...t,
+      topicRules: { 'device-telemetry': rule },
+      functions: { ...t.functions, healthz: { ...t.functions.healthz, timeoutSeconds: 901 } },
+      authorizer: { ...t.authorizer, function: 'ghost' as unknown as FunctionName },
+    };
+    expect(validateTopology(broken)).toEqual([
+      'function healthz: timeout out of range',
+      'topic rule device-telemetry: name must be alphanumeric/underscore',
+      'authorizer: unknown function ghost',
+    ]);
+  });
+
+  it('did not mutate the exported topology', () => {
+    expect(JSON.stringify(topology)).toBe(snapshot);
+    expect(routes).toHaveLength((JSON.parse(snapshot) as { routes: unknown[] }).routes.length);
+  });
+});
+
+describe('topicRuleSql', () => {
+  it('renders the shipped telemetry rule', () => {
+    const rule = topicRules.deviceTelemetry;
+    if (!rule) throw new Error('no rule');
+    expect(topicRuleSql(rule)).toBe(
+      "SELECT *, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry'",
+    );
+  });
+
+  it('renders clientid() and a rule without extras', () => {
+    expect(
+      topicRuleSql({
+        topicFilter: 'a/#',
+        select: { cid: { fn: 'clientid' } },
+        function: 'telemetryIngest',
+        errorQueue: 'ruleErrors',
+      }),
+    ).toBe("SELECT *, clientid() AS cid FROM 'a/#'");
+    expect(topicRuleSql({ topicFilter: 'a', select: {}, function: 'telemetryIngest', errorQueue: 'ruleErrors' })).toBe(
+      "SELECT * FROM 'a'",
+    );
+  });
+});
+
+describe('mqttTopicMatches', () => {
+  it.each<[string, string, boolean]>([
+    ['devices/+/telemetry', 'devices/abc/telemetry', true],
+    ['devices/+/telemetry', 'devices/a/b/telemetry', false],
+    ['devices/+/telemetry', 'devices/telemetry', false],
+    ['devices/+/telemetry', 'devices/abc/telemetry/x', false],
+    ['devices/+/telemetry', 'devices/abc/status', false],
+    ['devices/+/telemetry', 'devices//telemetry', true], // `+` matches an empty level
+    ['devices/+', 'devices', false],
+    ['+/+', '/finance', true],
+    ['+', '/finance', false],
+    ['devices/#', 'devices/a', true],
+    ['devices/#', 'devices/a/b/c', true],
+    ['devices/#', 'devices', true], // MQTT 3.1.1 4.7.1.2: `sport/#` also matches `sport`
+    ['sport/tennis/#', 'sport/tennis', true],
+    ['devices/#', 'device', false],
+    ['devices/#', 'other/a', false],
+    ['#', 'a/b/c', true],
+    ['+/+/#', 'a/b', true],
+    ['a/b', 'a/b', true],
+    ['a/b', 'A/b', false],
+    ['a/b', 'a/b/', false],
+  ])('filter %j, topic %j -> %s', (filter, topic, expected) => {
+    expect(mqttTopicMatches(filter, topic)).toBe(expected);
+  });
+
+  // MQTT 3.1.1 4.7.2 [MQTT-4.7.2-1]: a filter starting with a wildcard must not match a topic starting with `$`.
+  it.each<[string, string]>([
+    ['#', '$SYS/broker/uptime'],
+    ['+/monitor/Clients', '$SYS/monitor/Clients'],
+    ['+/things/x/shadow/update', '$aws/things/x/shadow/update'],
+  ])('filter %j does not match the $-topic %j', (filter, topic) => {
+    expect(mqttTopicMatches(filter, topic)).toBe(false);
+  });
+
+  it('a non-wildcard first level may match a $-topic', () => {
+    expect(mqttTopicMatches('$SYS/#', '$SYS/broker/uptime')).toBe(true);
+  });
+});
