@@ -11,11 +11,16 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Logical resource names. Physical names differ per target (CDK generates them, the local stack prefixes them). */
 export type StreamName = 'eventStream';
-export type TableName = 'eventsTable' | 'principalsTable';
-export type QueueName = 'eventsDlq' | 'ingestDlq' | 'telemetryErrors' | 'ruleErrors';
+export type TableName = 'eventsTable' | 'principalsTable' | 'deviceMetricsTable' | 'devicesTable' | 'alertsTable';
+export type QueueName = 'eventsDlq' | 'ingestDlq' | 'telemetryErrors' | 'ruleErrors' | 'alerts';
 /** Asymmetric signing keys (KMS in AWS, a key file in the local stack). */
 export type KeyName = 'tokenSigningKey';
-export type ResourceName = StreamName | TableName | QueueName | KeyName;
+/**
+ * Service endpoints a function must be told about: the IoT data plane's is per account (`xxx-ats.iot.<region>...`),
+ * looked up at deploy time in AWS; the local stack serves the same API itself.
+ */
+export type EndpointName = 'iotDataEndpoint';
+export type ResourceName = StreamName | TableName | QueueName | KeyName | EndpointName;
 export type FunctionName = keyof typeof functions;
 
 /** For a signing key: `read` = fetch the public key, `write` = sign. */
@@ -98,6 +103,12 @@ export interface TopicRuleSpec {
   errorQueue: QueueName;
 }
 
+export interface EndpointSpec {
+  service: 'iot-data';
+  /** MQTT topics (IoT policy resource patterns, `*` allowed) that `write` access may publish to. */
+  publishTopics: readonly string[];
+}
+
 export interface KeySpec {
   spec: 'ECC_NIST_P256';
   purpose: string;
@@ -131,6 +142,11 @@ const env = {
   principalsTable: { resource: 'principalsTable', env: 'PRINCIPALS_TABLE_NAME' },
   telemetryErrors: { resource: 'telemetryErrors', env: 'TELEMETRY_ERRORS_QUEUE_URL' },
   tokenSigningKey: { resource: 'tokenSigningKey', env: 'TOKEN_SIGNING_KEY' },
+  deviceMetricsTable: { resource: 'deviceMetricsTable', env: 'DEVICE_METRICS_TABLE_NAME' },
+  devicesTable: { resource: 'devicesTable', env: 'DEVICES_TABLE_NAME' },
+  alertsTable: { resource: 'alertsTable', env: 'ALERTS_TABLE_NAME' },
+  alertsQueue: { resource: 'alerts', env: 'ALERTS_QUEUE_URL' },
+  iotDataEndpoint: { resource: 'iotDataEndpoint', env: 'IOT_DATA_ENDPOINT' },
 } as const satisfies Record<string, Omit<ResourceBinding, 'access'>>;
 
 const bind = (b: Omit<ResourceBinding, 'access'>, access: Access): ResourceBinding => ({ ...b, access });
@@ -200,6 +216,49 @@ export const functions = {
     timeoutSeconds: 30,
     bindings: [bind(env.eventsTable, 'write')],
   },
+  deviceMetrics: {
+    entry: 'functions/consumers/device-metrics.ts',
+    description: 'Kinesis consumer: per device, metric and minute aggregates; the device registry',
+    memoryMb: 512,
+    timeoutSeconds: 30,
+    bindings: [bind(env.deviceMetricsTable, 'write'), bind(env.devicesTable, 'write')],
+    environment: { METRICS_RETENTION_DAYS: '30' },
+  },
+  alerts: {
+    entry: 'functions/consumers/alerts.ts',
+    description: 'Kinesis consumer: evaluates the alert rules, raises and resolves alerts (table, SQS, MQTT)',
+    memoryMb: 512,
+    timeoutSeconds: 30,
+    bindings: [bind(env.alertsTable, 'readWrite'), bind(env.alertsQueue, 'write'), bind(env.iotDataEndpoint, 'write')],
+  },
+  listEvents: {
+    entry: 'functions/queries/list-events.ts',
+    description: 'GET /events?type|source&since&until&limit&cursor',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.eventsTable, 'read')],
+  },
+  listDevices: {
+    entry: 'functions/queries/list-devices.ts',
+    description: 'GET /devices',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.devicesTable, 'read')],
+  },
+  getDeviceMetrics: {
+    entry: 'functions/queries/device-metrics.ts',
+    description: 'GET /devices/{id}/metrics?since&until&metric',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.deviceMetricsTable, 'read')],
+  },
+  listAlerts: {
+    entry: 'functions/queries/list-alerts.ts',
+    description: 'GET /alerts?deviceId&since&state',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.alertsTable, 'read')],
+  },
   getEvent: {
     entry: 'functions/queries/get-event.ts',
     description: 'GET /events/{id}',
@@ -219,7 +278,16 @@ export const functions = {
 export const routes = [
   { method: 'GET', path: '/healthz', permission: 'common.get.healthz', function: 'healthz' },
   { method: 'POST', path: '/events', permission: 'events.post.event_ingest', function: 'httpIngest' },
+  { method: 'GET', path: '/events', permission: 'events.get.event_list', function: 'listEvents' },
   { method: 'GET', path: '/events/{id}', permission: 'events.get.event_detail', function: 'getEvent' },
+  { method: 'GET', path: '/devices', permission: 'devices.get.device_list', function: 'listDevices' },
+  {
+    method: 'GET',
+    path: '/devices/{id}/metrics',
+    permission: 'devices.get.device_metrics',
+    function: 'getDeviceMetrics',
+  },
+  { method: 'GET', path: '/alerts', permission: 'alerts.get.alert_list', function: 'listAlerts' },
   { method: 'POST', path: '/auth/token', permission: 'auth.post.token_issue', function: 'tokenIssue' },
   { method: 'GET', path: '/.well-known/jwks.json', permission: 'auth.get.jwks', function: 'jwks', auth: 'none' },
 ] as const satisfies readonly RouteSpec[];
@@ -257,6 +325,33 @@ export const tables: Record<TableName, TableSpec> = {
     partitionKey: 'pk',
     globalIndexes: [],
   },
+  /** One item per device, metric and minute: `bucket` = `<metric>#<minute ISO>` (see ADR 0006). */
+  deviceMetricsTable: {
+    partitionKey: 'deviceId',
+    sortKey: 'bucket',
+    globalIndexes: [],
+    ttlAttribute: 'expiresAt',
+  },
+  /** The device registry: first seen, last seen, last reading. */
+  devicesTable: {
+    partitionKey: 'deviceId',
+    globalIndexes: [],
+  },
+  /**
+   * Alert items (`ALERT#<id>`) and one state item per device and rule (`STATE#<deviceId>#<ruleId>`) whose
+   * conditional updates make "one alert per cooldown window" hold across batches and shards.
+   */
+  alertsTable: {
+    partitionKey: 'pk',
+    globalIndexes: [
+      { name: 'byState', partitionKey: 'state', sortKey: 'raisedAtKey' },
+      { name: 'byDevice', partitionKey: 'deviceId', sortKey: 'raisedAtKey' },
+    ],
+  },
+};
+
+export const endpoints: Record<EndpointName, EndpointSpec> = {
+  iotDataEndpoint: { service: 'iot-data', publishTopics: ['devices/*/alerts'] },
 };
 
 export const queues: Record<QueueName, QueueSpec> = {
@@ -280,22 +375,31 @@ export const queues: Record<QueueName, QueueSpec> = {
     visibilityTimeoutSeconds: 30,
     purpose: 'Error action of the IoT topic rules: messages a rule failed to deliver',
   },
+  alerts: {
+    retentionDays: 4,
+    visibilityTimeoutSeconds: 60,
+    purpose: 'Raised and resolved alerts, for downstream notification (at least once: dedupe by alertId)',
+  },
 };
 
+/** The failure handling every consumer of the event stream shares (see ADR 0005). */
+const consumerDefaults = {
+  stream: 'eventStream',
+  batchSize: 100,
+  maxBatchingWindowSeconds: 1,
+  startingPosition: 'TRIM_HORIZON',
+  parallelizationFactor: 1,
+  bisectBatchOnError: true,
+  maxRetryAttempts: 3,
+  maxRecordAgeSeconds: 24 * 3600,
+  reportBatchItemFailures: true,
+  onFailure: 'eventsDlq',
+} as const satisfies Omit<StreamConsumerSpec, 'function'>;
+
 export const streamConsumers: readonly StreamConsumerSpec[] = [
-  {
-    stream: 'eventStream',
-    function: 'storeEvents',
-    batchSize: 100,
-    maxBatchingWindowSeconds: 1,
-    startingPosition: 'TRIM_HORIZON',
-    parallelizationFactor: 1,
-    bisectBatchOnError: true,
-    maxRetryAttempts: 3,
-    maxRecordAgeSeconds: 24 * 3600,
-    reportBatchItemFailures: true,
-    onFailure: 'eventsDlq',
-  },
+  { ...consumerDefaults, function: 'storeEvents' },
+  { ...consumerDefaults, function: 'deviceMetrics' },
+  { ...consumerDefaults, function: 'alerts' },
 ];
 
 export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
@@ -319,6 +423,7 @@ export const topology = {
   topicRules,
   iotAuthorizer,
   keys,
+  endpoints,
 } as const;
 
 export type Topology = typeof topology;
@@ -407,7 +512,7 @@ export function validateTopology(t: Topology = topology): string[] {
     problems.push(`IoT authorizer: unknown function ${t.iotAuthorizer.function}`);
   for (const [name, fn] of Object.entries(t.functions))
     for (const b of fn.bindings)
-      if (![t.streams, t.tables, t.queues, t.keys].some((group) => Object.hasOwn(group, b.resource)))
+      if (![t.streams, t.tables, t.queues, t.keys, t.endpoints].some((group) => Object.hasOwn(group, b.resource)))
         problems.push(`function ${name}: binding to unknown resource ${b.resource}`);
   return problems;
 }

@@ -147,13 +147,12 @@ export class IotBroker {
     }
   }
 
-  /** Publishes as the cloud side does (IoT data plane): used for alerts to devices. */
-  publish(topic: string, payload: string, qos: 0 | 1 = 1): Promise<void> {
+  /** Publishes as the cloud side does (the IoT data plane): alerts to devices. */
+  publish(topic: string, payload: Buffer, qos: 0 | 1 = 1): Promise<void> {
     return new Promise((resolve, reject) => {
       if (!this.aedes) return reject(new Error('broker not started'));
-      this.aedes.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false },
-        (error) => (error ? reject(error) : resolve()),
+      this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (error) =>
+        error ? reject(error) : resolve(),
       );
     });
   }

@@ -22,6 +22,7 @@ import { chooseEngines, Engine, type ServiceName } from './engines';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
 import { IotBroker } from './iot-broker';
+import { IotDataPlane } from './iot-data-plane';
 import { KinesisPoller } from './kinesis-poller';
 import { freePort } from './net';
 import {
@@ -159,7 +160,19 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       `file://${ensureSigningKeyFile(path.join(options.stateDir, 'keys', `${name}.pem`))}`,
     ]),
   ) as Record<keyof Topology['keys'], string>;
-  const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues, ...keyFiles };
+  // The IoT data plane's Publish API, served locally; it forwards to the broker (started below).
+  let broker: IotBroker | undefined;
+  const iotData = new IotDataPlane(async (topic, payload, qos) => {
+    if (!broker) throw new Error('broker not started');
+    await broker.publish(topic, payload, qos);
+  });
+  const iotDataUrl = `http://127.0.0.1:${await iotData.listen()}`;
+  cleanups.push(() => iotData.close());
+  const endpointUrls = Object.fromEntries(Object.keys(topology.endpoints).map((n) => [n, iotDataUrl])) as Record<
+    keyof Topology['endpoints'],
+    string
+  >;
+  const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues, ...keyFiles, ...endpointUrls };
 
   // Functions: each gets only the settings its topology bindings give it, as in AWS.
   const functions = {} as Record<FunctionName, LocalFunction>;
@@ -233,7 +246,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     invoke,
     log,
   });
-  const broker = new IotBroker({
+  broker = new IotBroker({
     rules: topology.topicRules,
     deliver: (_ruleName, rule, event) => {
       const spec = topology.functions[rule.function];
@@ -303,6 +316,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         messagesRouted: broker.messagesRouted,
         connectionsRefused: broker.connectionsRefused,
         publishesRefused: broker.publishesRefused,
+        dataPlanePublished: iotData.published,
       },
       engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),
     }),
@@ -347,6 +361,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       await Promise.allSettled([
         gateway.close(),
         broker.close(),
+        iotData.close(),
         new Promise<void>((r) => control.server.close(() => r())),
       ]);
       await Promise.allSettled(pollers.map((p) => p.stop()));
