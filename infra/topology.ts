@@ -268,10 +268,10 @@ export const functions = {
   },
   healthz: {
     entry: 'functions/queries/healthz.ts',
-    description: 'GET /healthz',
+    description: 'GET /healthz: versions; for admins, checks of the stream and the events table',
     memoryMb: 128,
-    timeoutSeconds: 3,
-    bindings: [],
+    timeoutSeconds: 5,
+    bindings: [bind(env.eventStream, 'read'), bind(env.eventsTable, 'read')],
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -23,6 +23,10 @@ const usage = `usage: tem <command>
   devices register DEVICE_ID  an MQTT device and its token (again: replaces the token)
   explain --key KEYID --route "METHOD PATH"
                               may this key call this route, and which rule decides
+  dlq peek [--queue Q] [--max N]
+                              what waits in a dead-letter queue (default eventsDlq), without taking it
+  dlq replay [--queue Q] [--max N]
+                              re-drive stream on-failure records: their records go to the stream again
   help                        this text
 
 Every command prints one JSON object on its last stdout line.`;
@@ -57,6 +61,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/devices')).runDevices(rest);
     case 'explain':
       return (await import('./commands/explain')).runExplain(rest);
+    case 'dlq':
+      return (await import('./commands/dlq')).runDlq(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -65,10 +65,23 @@ export interface EventPublisher {
   publish(records: readonly StreamRecord[]): Promise<PublishOutcome>;
 }
 
+export interface EventQuery {
+  /** Exactly one of `type` and `source`: each has its time-ordered index. */
+  by: { type: string } | { source: string };
+  /** ISO times; inclusive bounds on `occurredAt`. */
+  since?: string;
+  until?: string;
+  limit: number;
+  /** The store's resume key from a previous page. */
+  after?: Record<string, string | number>;
+}
+
 export interface EventStore {
   /** Stores the event unless one with its id exists; `false` means it was a duplicate (not an error). */
-  putIfAbsent(event: EventEnvelope): Promise<boolean>;
+  putIfAbsent(event: EventEnvelope, expiresAt?: number): Promise<boolean>;
   get(id: string): Promise<EventEnvelope | undefined>;
+  /** Newest first. */
+  list(query: EventQuery): Promise<{ items: EventEnvelope[]; next?: Record<string, unknown> }>;
 }
 
 export interface MessageSink {

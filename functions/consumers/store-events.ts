@@ -4,6 +4,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisSt
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import { requireEnv } from '../../shared/config';
+import { expiresAtFor } from '../../shared/domain/retention';
 import { decodeEnvelope } from '../../shared/domain/stream-records';
 import { logger } from '../../shared/observability';
 
@@ -12,7 +13,7 @@ const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
 async function storeRecord(record: KinesisStreamRecord): Promise<void> {
   const event = decodeEnvelope(record.kinesis.data);
-  const stored = await store.putIfAbsent(event);
+  const stored = await store.putIfAbsent(event, expiresAtFor(event));
   if (!stored) logger.debug('duplicate event ignored', { id: event.id });
 }
 

@@ -1,43 +1,65 @@
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { decodeCallerContext } from '../../shared/authorizer-context';
 import { createKinesisClient } from '../../shared/aws/clients';
 import { KinesisPublisher } from '../../shared/aws/kinesis-publisher';
 import { requireEnv } from '../../shared/config';
+import { Rejection } from '../../shared/domain/errors';
 import { parseBody, publishAll, toStreamRecord, validateEvents } from '../../shared/domain/ingest';
-import { HttpError, header, httpErrors, json } from '../../shared/http';
-import { logger } from '../../shared/observability';
+import { HttpError, header, httpErrors, json, REJECTION_STATUS } from '../../shared/http';
+import { logger, MetricUnit, metrics } from '../../shared/observability';
 
 const publisher = new KinesisPublisher(createKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** POST /events: 202 only once Kinesis acknowledged every record; 503 naming the ids that are not in. */
+/**
+ * POST /events: 202 only once Kinesis acknowledged every record; 503 naming the ids that are not in.
+ *
+ * Metrics (flushed per invocation by `logMetrics`): `EventsAccepted` = events in the stream, `EventsRejected` =
+ * events of a refused request (4xx; 1 when the body could not be read into events), `EventsFailed` = events the
+ * stream did not take (503).
+ */
 export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
   const caller = decodeCallerContext(event.requestContext.authorizer);
-  const raw = event.body ?? '';
-  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  const items = parseBody(body, header(event, 'content-type'));
-  const envelopes = validateEvents(items, {
-    principalId: caller.principalId,
-    principalName: caller.principalName,
-    traceId: event.requestContext.requestId,
-    receivedAt: new Date(),
-    eventTypes: caller.eventTypes,
-    mayClaimAnySource: caller.mayClaimAnySource,
-  });
-  const report = await publishAll(publisher, envelopes.map(toStreamRecord), {
-    remainingMs: () => context.getRemainingTimeInMillis(),
-    sleep,
-  });
-  if (report.failed.length > 0) {
-    logger.warn('events not accepted by the stream', { accepted: report.accepted.length, failed: report.failed });
-    throw new HttpError(503, 'Some events were not accepted; retry those listed in "failed"', {
-      accepted: report.accepted,
-      failed: report.failed.map((f) => f.id),
+  metrics.addMetadata('traceId', event.requestContext.requestId);
+  let count = 1;
+  try {
+    const raw = event.body ?? '';
+    const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+    const items = parseBody(body, header(event, 'content-type'));
+    count = items.length;
+    const envelopes = validateEvents(items, {
+      principalId: caller.principalId,
+      principalName: caller.principalName,
+      traceId: event.requestContext.requestId,
+      receivedAt: new Date(),
+      eventTypes: caller.eventTypes,
+      mayClaimAnySource: caller.mayClaimAnySource,
     });
+    const report = await publishAll(publisher, envelopes.map(toStreamRecord), {
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      sleep,
+    });
+    if (report.accepted.length > 0) metrics.addMetric('EventsAccepted', MetricUnit.Count, report.accepted.length);
+    if (report.failed.length > 0) {
+      metrics.addMetric('EventsFailed', MetricUnit.Count, report.failed.length);
+      logger.warn('events not accepted by the stream', { accepted: report.accepted.length, failed: report.failed });
+      throw new HttpError(503, 'Some events were not accepted; retry those listed in "failed"', {
+        accepted: report.accepted,
+        failed: report.failed.map((f) => f.id),
+      });
+    }
+    logger.info('events accepted', { count: report.accepted.length, principalId: caller.principalId });
+    return json(202, { accepted: report.accepted.length, ids: report.accepted });
+  } catch (error) {
+    if (error instanceof Rejection) {
+      metrics.addMetadata('status', String(REJECTION_STATUS[error.kind]));
+      metrics.addMetric('EventsRejected', MetricUnit.Count, count);
+    }
+    throw error;
   }
-  logger.info('events accepted', { count: report.accepted.length, principalId: caller.principalId });
-  return json(202, { accepted: report.accepted.length, ids: report.accepted });
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+// middy runs `onError` in reverse order: httpErrors answers first, then logMetrics flushes.
+export const handler = middy(lambdaHandler).use(logMetrics(metrics)).use(httpErrors());

@@ -1,4 +1,48 @@
-// Placeholder while this function is being written: fails loudly instead of pretending to work.
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createDocumentClient } from '../../shared/aws/clients';
+import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
+import { requireEnv } from '../../shared/config';
+import { Rejection } from '../../shared/domain/errors';
+import { EventTypeSchema } from '../../shared/domain/events';
+import {
+  decodeCursor,
+  encodeCursor,
+  onlyKnownParams,
+  type Page,
+  parseLimit,
+  parseTime,
+} from '../../shared/domain/listing';
+import { httpErrors, json } from '../../shared/http';
+
+const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
+
+/** GET /events?type=…|source=…&since&until&limit&cursor: newest first, from the type or source index. */
+export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  const params = onlyKnownParams(event.queryStringParameters, ['type', 'source', 'since', 'until', 'limit', 'cursor']);
+  const { type, source } = params;
+  if ((type === undefined) === (source === undefined))
+    throw new Rejection('invalid', 'give exactly one of type or source');
+  if (type !== undefined && !EventTypeSchema.safeParse(type).success)
+    throw new Rejection('invalid', 'type must be a dotted lower-case name such as payment.success');
+  if (source !== undefined && (source.length === 0 || source.length > 256))
+    throw new Rejection('invalid', 'source must be 1-256 characters');
+  const since = parseTime('since', params.since);
+  const until = parseTime('until', params.until);
+  if (since && until && since > until) throw new Rejection('invalid', 'since must not be after until');
+  const after = decodeCursor(params.cursor);
+  // A cursor resumes the query it came from: one from another type or source would skip or repeat events.
+  if (after && (after.type ?? after.source) !== (type ?? source))
+    throw new Rejection('invalid', 'cursor belongs to another query');
+  const page = await store.list({
+    by: type !== undefined ? { type } : { source: source as string },
+    ...(since ? { since } : {}),
+    ...(until ? { until } : {}),
+    limit: parseLimit(params.limit),
+    ...(after ? { after } : {}),
+  });
+  const body: Page<unknown> = { items: page.items, nextCursor: encodeCursor(page.next) };
+  return json(200, body);
 };
+
+export const handler = middy(lambdaHandler).use(httpErrors());

@@ -1,7 +1,8 @@
 import { type App, Stack, Validations } from 'aws-cdk-lib';
 import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { FunctionName, TableName } from '../topology';
+import type { IConstruct } from 'constructs';
+import type { EndpointName, FunctionName, TableName } from '../topology';
 import type { TelemetryEventMeshStack } from './stack';
 import type { TemFunction } from './tem-function';
 
@@ -13,6 +14,20 @@ export function addNagChecks(app: App): AwsSolutionsChecks {
   const checks = new AwsSolutionsChecks(app, { verbose: true });
   Validations.of(app).addPlugins(checks);
   return checks;
+}
+
+/**
+ * A CloudFormation value as cdk-nag 3 spells it in a granular finding id (`Resource::<value>`): `Fn::Join` flattened,
+ * `Ref` as `<Name>`, `Fn::GetAtt` as `<Id.Attr>`, so `arn:<AWS::Partition>:iot:<AWS::Region>:...` for a partition-
+ * and region-agnostic ARN, and the literal ARN when the stack has a concrete environment.
+ */
+function nagSpelling(value: unknown): string {
+  if (typeof value === 'string') return value.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  const v = value as { 'Fn::Join'?: [string, unknown[]]; Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  if (v['Fn::Join']) return v['Fn::Join'][1].map(nagSpelling).join(v['Fn::Join'][0]);
+  if (v.Ref) return `<${v.Ref}>`;
+  if (v['Fn::GetAtt']) return `<${v['Fn::GetAtt'][0]}.${v['Fn::GetAtt'][1]}>`;
+  return JSON.stringify(value);
 }
 
 /**
@@ -64,6 +79,36 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
           .join(', ')}) are addressed only as ${tableName}/index/*, scoped to that one table.`,
       });
     }
+  }
+
+  // iot:Publish is granted per topic pattern of the topology; a pattern with `*` (one topic per device) is a wildcard
+  // resource to cdk-nag. Acknowledged per function and per pattern, on the exact ARN, so a broader one stays a finding.
+  for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, TemFunction][]) {
+    for (const b of t.functions[name].bindings) {
+      if (!(b.resource in t.endpoints) || b.access === 'read') continue;
+      const endpoint = stack.endpoints[b.resource as EndpointName];
+      for (const [i, topic] of endpoint.spec.publishTopics.entries()) {
+        if (!topic.includes('*')) continue;
+        const arn = nagSpelling(stack.resolve(endpoint.publishTopicArns[i]));
+        Validations.of(fn.role as IConstruct).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${arn}]`,
+          reason:
+            `${name} may publish (iot:Publish only, no subscribe/receive) to the MQTT topic pattern ${topic} that ` +
+            `the topology declares for ${b.resource}: one topic per device, the * standing for the device id.`,
+        });
+      }
+    }
+  }
+
+  // The deploy-time endpoint lookups: one SDK call each, made by CDK's singleton AwsCustomResource provider.
+  for (const [name, endpoint] of Object.entries(stack.endpoints)) {
+    Validations.of(endpoint.lookup.node.findChild('CustomResourcePolicy')).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        `Looks up ${name} at deploy time with iot:DescribeEndpoint, which supports no resource-level permissions ` +
+        '(the IAM service authorization reference lists no resource type for it), so it can only be granted on *. ' +
+        'The policy holds that one read-only action.',
+    });
   }
 
   const api = stack.api;

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
@@ -12,11 +13,14 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import {
   type Access,
   assertValidTopology,
   topology as defaultTopology,
+  type EndpointName,
+  type EndpointSpec,
   type FunctionName,
   type KeyName,
   type QueueName,
@@ -40,6 +44,39 @@ export interface TelemetryEventMeshStackProps extends StackProps {
 
 const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
 
+/**
+ * API Gateway stage throttling for every method (seed: rate limiting), a ceiling against floods before the authorizer
+ * and the functions are invoked at all. Steady requests per second and the bucket size for bursts above it; both stay
+ * under the account's regional default (10 000 rps / 5 000 burst) so one stack cannot starve the account's other APIs.
+ */
+export const API_THROTTLING_RATE_LIMIT = 1000;
+export const API_THROTTLING_BURST_LIMIT = 2000;
+
+/** A stream consumer falling this far behind (IteratorAge, ms) is alarmed: events reach their tables late. */
+export const ITERATOR_AGE_ALARM_MS = 60_000;
+
+/**
+ * Queues whose messages are the normal output of the system, read by someone downstream, rather than failures: a
+ * backlog there is not an incident, so they get no "messages visible" alarm. Every other queue is an error sink (DLQ,
+ * on-failure destination, rejected input, rule error action) and is alarmed as soon as one message lands: secure
+ * default, a new queue is alarmed unless it is listed here. A failure destination cannot be listed (the stack refuses).
+ */
+export const QUEUES_WITHOUT_BACKLOG_ALARM: readonly QueueName[] = ['alerts'];
+
+/** The kind of alarm and what it watches, for the operator (and the tests). */
+export type AlarmKind = 'queueBacklog' | 'iteratorAge' | 'functionErrors';
+
+/** A deployed service endpoint: the host name looked up at deploy time and the URL a function's env var carries. */
+export interface DeployedEndpoint {
+  spec: EndpointSpec;
+  /** The custom resource that looks the address up (`iot:DescribeEndpoint`). */
+  lookup: cr.AwsCustomResource;
+  address: string;
+  url: string;
+  /** `arn:<partition>:iot:<region>:<account>:topic/<pattern>` per `spec.publishTopics` entry, in the same order. */
+  publishTopicArns: string[];
+}
+
 /** Builds one construct per entry of a topology record, keeping the record's keys. */
 function build<K extends string, S, R>(specs: Readonly<Record<K, S>>, make: (name: K, spec: S) => R): Record<K, R> {
   const out = {} as Record<K, R>;
@@ -54,6 +91,7 @@ export class TelemetryEventMeshStack extends Stack {
   readonly tables: Record<TableName, dynamodb.Table>;
   readonly queues: Record<QueueName, sqs.Queue>;
   readonly keys: Record<KeyName, kms.Key>;
+  readonly endpoints: Record<EndpointName, DeployedEndpoint>;
   readonly functions: Record<FunctionName, TemFunction>;
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
@@ -62,6 +100,8 @@ export class TelemetryEventMeshStack extends Stack {
   readonly iotAuthorizer: iot.CfnAuthorizer;
   readonly topicRules: Record<string, iot.CfnTopicRule>;
   readonly topicRuleRoles: Record<string, iam.Role>;
+  /** Every alarm, keyed `<kind>:<queue or function name>`. */
+  readonly alarms: Record<string, cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: TelemetryEventMeshStackProps = {}) {
     super(scope, id, props);
@@ -121,8 +161,61 @@ export class TelemetryEventMeshStack extends Stack {
       });
     });
 
+    // Service endpoints are per account and region: looked up at deploy time by one SDK call each, made by CDK's
+    // singleton AwsCustomResource provider function (shared by every lookup in the stack).
+    let lookupLogs: logs.LogGroup | undefined;
+    let lookupRole: iam.Role | undefined;
+    this.endpoints = build(t.endpoints, (name, spec) => {
+      lookupLogs ??= new logs.LogGroup(this, 'EndpointLookupLogs', { retention: logs.RetentionDays.ONE_MONTH });
+      if (!lookupRole) {
+        // Our own role instead of CDK's default (AWSLambdaBasicExecutionRole: logs on every group in the account):
+        // it may write to its log group and, through each lookup's policy, make exactly the calls declared below.
+        lookupRole = new iam.Role(this, 'EndpointLookupRole', {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+          description: 'Execution role of the deploy-time endpoint lookups (AwsCustomResource provider)',
+        });
+        lookupLogs.grantWrite(lookupRole);
+      }
+      switch (spec.service) {
+        case 'iot-data': {
+          // The ATS endpoint (Amazon Trust Services certificates); the legacy VeriSign one is not to be used.
+          const call: cr.AwsSdkCall = {
+            // SDK v3 names (the provider runs the Lambda runtime's SDK v3); IAM action iot:DescribeEndpoint.
+            service: '@aws-sdk/client-iot',
+            action: 'DescribeEndpoint',
+            parameters: { endpointType: 'iot:Data-ATS' },
+            physicalResourceId: cr.PhysicalResourceId.of(`${name}-iot-Data-ATS`),
+            outputPaths: ['endpointAddress'],
+          };
+          const lookup = new cr.AwsCustomResource(this, `${pascal(name)}Lookup`, {
+            onCreate: call,
+            onUpdate: call,
+            policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE }),
+            role: lookupRole,
+            logGroup: lookupLogs,
+            // The SDK in the Lambda runtime has DescribeEndpoint: no npm install at deploy time (no network needed).
+            installLatestAwsSdk: false,
+          });
+          const address = lookup.getResponseField('endpointAddress');
+          const publishTopicArns = spec.publishTopics.map((topic) =>
+            this.formatArn({
+              service: 'iot',
+              resource: 'topic',
+              resourceName: topic,
+              arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            }),
+          );
+          return { spec, lookup, address, url: `https://${address}`, publishTopicArns };
+        }
+      }
+    });
+
+    // Names are unique per kind only (the `alerts` function writes the `alerts` queue). Stateful resources keep their
+    // plain construct ids, which must never change (a new id replaces the table or queue); a function whose name is
+    // taken by one gets a `Function` suffix instead: replacing a function loses nothing.
+    const stateful = new Set<string>([t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys));
     this.functions = build(t.functions, (name, spec) => {
-      const fn = new TemFunction(this, pascal(name), {
+      const fn = new TemFunction(this, stateful.has(name) ? `${pascal(name)}Function` : pascal(name), {
         spec,
         repoRoot,
         environment: Object.fromEntries(spec.bindings.map((b) => [b.env, this.physicalName(b)])),
@@ -150,6 +243,16 @@ export class TelemetryEventMeshStack extends Stack {
         }),
       );
     }
+
+    const failureDestinations = new Set<QueueName>([
+      ...t.streamConsumers.map((c) => c.onFailure),
+      ...Object.values(t.functions).flatMap((f) => (f.async ? [f.async.onFailure] : [])),
+      ...Object.values(t.topicRules).map((r) => r.errorQueue),
+    ]);
+    const unalarmedFailure = QUEUES_WITHOUT_BACKLOG_ALARM.filter((q) => failureDestinations.has(q));
+    if (unalarmedFailure.length > 0)
+      throw new Error(`failure destinations must be alarmed: ${unalarmedFailure.join(', ')}`);
+    this.alarms = this.buildAlarms(t);
 
     const http = this.buildApi(t);
     this.api = http.api;
@@ -219,6 +322,9 @@ export class TelemetryEventMeshStack extends Stack {
     for (const [name, key] of Object.entries(this.keys)) {
       new CfnOutput(this, name, { value: key.keyArn, description: name });
     }
+    for (const [name, endpoint] of Object.entries(this.endpoints)) {
+      new CfnOutput(this, name, { value: endpoint.url, description: name });
+    }
     for (const [name, rule] of Object.entries(this.topicRules)) {
       new CfnOutput(this, `IotTopicRule${name}`, { value: rule.ref, description: `IoT topic rule ${name}` });
     }
@@ -251,6 +357,8 @@ export class TelemetryEventMeshStack extends Stack {
         dataTraceEnabled: false,
         metricsEnabled: true,
         tracingEnabled: true,
+        throttlingRateLimit: API_THROTTLING_RATE_LIMIT,
+        throttlingBurstLimit: API_THROTTLING_BURST_LIMIT,
       },
     });
 
@@ -314,15 +422,63 @@ export class TelemetryEventMeshStack extends Stack {
     return { api, authorizer, methods };
   }
 
+  /**
+   * Every failure path ends somewhere visible (issue 5): an alarm per error queue with a message in it, per stream
+   * consumer falling behind, per function erroring. The alarms have no actions: whether they page, mail or open a
+   * ticket is the operator's choice (add an SNS topic action per account), not this stack's.
+   */
+  private buildAlarms(t: Topology): Record<string, cloudwatch.Alarm> {
+    const alarms: Record<string, cloudwatch.Alarm> = {};
+    const period = Duration.minutes(5);
+    const add = (kind: AlarmKind, name: string, props: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'>) => {
+      alarms[`${kind}:${name}`] = new cloudwatch.Alarm(this, `${pascal(name)}${pascal(kind)}Alarm`, {
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        // No data means no messages, no records to read, no invocations: nothing is wrong.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...props,
+      });
+    };
+    for (const [name, queue] of Object.entries(this.queues) as [QueueName, sqs.Queue][]) {
+      if (QUEUES_WITHOUT_BACKLOG_ALARM.includes(name)) continue;
+      add('queueBacklog', name, {
+        alarmDescription: `${name} holds failed messages (${t.queues[name].purpose}): look, fix, replay`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
+    for (const c of t.streamConsumers) {
+      add('iteratorAge', c.function, {
+        alarmDescription: `${c.function} is more than ${ITERATOR_AGE_ALARM_MS} ms behind ${c.stream}`,
+        metric: this.functions[c.function].metric('IteratorAge', { period, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: ITERATOR_AGE_ALARM_MS,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    }
+    for (const [name, fn] of Object.entries(this.functions) as [FunctionName, TemFunction][]) {
+      add('functionErrors', name, {
+        alarmDescription: `${name} returned or threw errors`,
+        metric: fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
+    return alarms;
+  }
+
   private resource(name: ResourceBinding['resource']) {
     if (name in this.streams) return { kind: 'stream', stream: this.streams[name as StreamName] } as const;
     if (name in this.tables) return { kind: 'table', table: this.tables[name as TableName] } as const;
     if (name in this.queues) return { kind: 'queue', queue: this.queues[name as QueueName] } as const;
     if (name in this.keys) return { kind: 'key', key: this.keys[name as KeyName] } as const;
+    if (name in this.endpoints) return { kind: 'endpoint', endpoint: this.endpoints[name as EndpointName] } as const;
     throw new Error(`topology binds unknown resource ${name}`);
   }
 
-  /** What a binding's env var carries: the name (stream, table), URL (queue) or ARN (key) the SDK call needs. */
+  /**
+   * What a binding's env var carries: the name (stream, table), URL (queue, endpoint) or ARN (key) the SDK call needs.
+   */
   private physicalName(binding: ResourceBinding): string {
     const r = this.resource(binding.resource);
     switch (r.kind) {
@@ -334,6 +490,8 @@ export class TelemetryEventMeshStack extends Stack {
         return r.queue.queueUrl;
       case 'key':
         return r.key.keyArn;
+      case 'endpoint':
+        return r.endpoint.url;
     }
   }
 
@@ -358,6 +516,14 @@ export class TelemetryEventMeshStack extends Stack {
         // the key id). Nothing broader: the key never encrypts or decrypts.
         if (can('write')) r.key.grant(fn, 'kms:Sign', 'kms:GetPublicKey');
         else r.key.grant(fn, 'kms:GetPublicKey');
+        break;
+      case 'endpoint':
+        // The IoT data plane: `write` publishes to the declared topics and nothing else; there is nothing to `read`
+        // (retained messages and shadows are out of scope), so `read` grants nothing.
+        if (can('write'))
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['iot:Publish'], resources: r.endpoint.publishTopicArns }),
+          );
         break;
     }
   }

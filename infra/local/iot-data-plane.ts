@@ -17,8 +17,7 @@ export class IotDataPlane {
         res.end(JSON.stringify(body));
       };
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (req.method !== 'POST' || !url.pathname.startsWith('/topics/'))
-        return reply(404, { message: 'Not Found' });
+      if (req.method !== 'POST' || !url.pathname.startsWith('/topics/')) return reply(404, { message: 'Not Found' });
       const topic = decodeURIComponent(url.pathname.slice('/topics/'.length));
       const qos = url.searchParams.get('qos') === '1' ? 1 : 0;
       if (topic === '' || topic.includes('+') || topic.includes('#') || topic.startsWith('$'))

@@ -57,6 +57,8 @@ export async function runState(args: string[]): Promise<void> {
     ...Object.keys(topology.streams),
     ...Object.keys(topology.tables),
     ...Object.keys(topology.queues),
+    ...Object.keys(topology.keys),
+    ...Object.keys(topology.endpoints),
   ] as ResourceName[];
   const missing = ['HttpApiUrl', ...logicalNames].filter((k) => !outputs.get(k));
   if (missing.length > 0) throw new CliError(`stack ${options.stackName} lacks outputs: ${missing.join(', ')}`);

@@ -13,13 +13,26 @@ import { readLocalState } from './state';
  * - AWS (`tem state`): the default credential chain and the regional endpoint (no override).
  */
 export function dynamoConfig(info: StackInfo, env: NodeJS.ProcessEnv = process.env): DynamoDBClientConfig {
+  return clientConfig(info, 'dynamodb', env);
+}
+
+/** SDK client settings for one service of the stack the state file describes (see dynamoConfig). */
+export function clientConfig(
+  info: StackInfo,
+  service: 'dynamodb' | 'kinesis' | 'sqs',
+  env: NodeJS.ProcessEnv = process.env,
+): {
+  region: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+} {
   const target = info.target ?? 'embedded';
-  const endpoint = info.endpoints?.dynamodb;
+  const endpoint = info.endpoints?.[service];
   switch (target) {
     case 'aws':
       return { region: info.region };
     case 'localstack':
-      if (!endpoint) throw new CliError('the state file names no DynamoDB endpoint (endpoints.dynamodb)');
+      if (!endpoint) throw new CliError(`the state file names no ${service} endpoint (endpoints.${service})`);
       return {
         region: info.region,
         endpoint,
@@ -30,7 +43,7 @@ export function dynamoConfig(info: StackInfo, env: NodeJS.ProcessEnv = process.e
         },
       };
     case 'embedded':
-      if (!endpoint) throw new CliError('the state file names no DynamoDB endpoint (endpoints.dynamodb)');
+      if (!endpoint) throw new CliError(`the state file names no ${service} endpoint (endpoints.${service})`);
       return { region: info.region, endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
     default:
       throw new CliError(`the state file has an unknown target "${String(target)}"`);

@@ -29,8 +29,12 @@ export function createKinesisClient(): KinesisClient {
   return new KinesisClient({ requestHandler: requestHandler(), maxAttempts: 3 });
 }
 
+export function createDynamoClient(): DynamoDBClient {
+  return new DynamoDBClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+}
+
 export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: requestHandler(), maxAttempts: 3 }), {
+  return DynamoDBDocumentClient.from(createDynamoClient(), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }

@@ -1,7 +1,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type EventEnvelope, EventEnvelopeSchema, timeKey } from '../domain/events';
-import type { EventStore } from '../ports';
+import type { EventQuery, EventStore } from '../ports';
+
+/** Item attributes that are storage, not event: stripped before an event leaves the store. */
+function toEnvelope(item: Record<string, unknown>): EventEnvelope {
+  const { timeKey: _timeKey, expiresAt: _expiresAt, ...event } = item;
+  return EventEnvelopeSchema.parse(event);
+}
 
 export class DynamoEventStore implements EventStore {
   constructor(
@@ -9,12 +15,12 @@ export class DynamoEventStore implements EventStore {
     private readonly tableName: string,
   ) {}
 
-  async putIfAbsent(event: EventEnvelope): Promise<boolean> {
+  async putIfAbsent(event: EventEnvelope, expiresAt?: number): Promise<boolean> {
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...event, timeKey: timeKey(event) },
+          Item: { ...event, timeKey: timeKey(event), ...(expiresAt === undefined ? {} : { expiresAt }) },
           // The event id is the idempotency key: a redelivered record finds its item and changes nothing.
           ConditionExpression: 'attribute_not_exists(id)',
         }),
@@ -28,6 +34,29 @@ export class DynamoEventStore implements EventStore {
 
   async get(id: string): Promise<EventEnvelope | undefined> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { id } }));
-    return Item ? EventEnvelopeSchema.parse(Item) : undefined;
+    return Item ? toEnvelope(Item) : undefined;
+  }
+
+  async list(query: EventQuery): Promise<{ items: EventEnvelope[]; next?: Record<string, unknown> }> {
+    const [index, attribute, value] =
+      'type' in query.by ? ['byType', 'type', query.by.type] : ['bySource', 'source', query.by.source];
+    // timeKey = occurredAt#id: ISO times sort as strings; '~' sorts after every id character.
+    const { Items, LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: index,
+        KeyConditionExpression: '#k = :k AND timeKey BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#k': attribute },
+        ExpressionAttributeValues: {
+          ':k': value,
+          ':from': query.since ?? '0000',
+          ':to': `${query.until ?? '9999'}#~`,
+        },
+        ScanIndexForward: false,
+        Limit: query.limit,
+        ...(query.after ? { ExclusiveStartKey: query.after } : {}),
+      }),
+    );
+    return { items: (Items ?? []).map(toEnvelope), ...(LastEvaluatedKey ? { next: LastEvaluatedKey } : {}) };
   }
 }

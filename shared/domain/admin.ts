@@ -209,6 +209,6 @@ export async function explain(
     permission: route.permission,
     allowed: usable && decision.allowed,
     rule: usable ? decision.rule : `key-${keyStatus}`,
-    ...('grant' in decision ? { grant: decision.grant } : {}),
+    ...(usable && 'grant' in decision ? { grant: decision.grant } : {}),
   };
 }

@@ -1,7 +1,16 @@
 import type { z } from 'zod';
 import type { EventPublisher, StreamRecord } from '../ports';
 import { type FieldError, Rejection } from './errors';
-import { type EventEnvelope, EventInputSchema, MAX_CLOCK_SKEW_MS, type Receipt, toEnvelope } from './events';
+import {
+  type EventEnvelope,
+  EventInputSchema,
+  MAX_CLOCK_SKEW_MS,
+  MAX_STORED_ITEM_BYTES,
+  type Receipt,
+  storedItem,
+  storedItemBytes,
+  toEnvelope,
+} from './events';
 import { eventTypeAllowed } from './permissions';
 
 export const MAX_EVENTS_PER_REQUEST = 500;
@@ -91,6 +100,14 @@ export function validateEvents(items: readonly unknown[], producer: Producer): E
       throw new Rejection('too-large', `Event ${index} is ${bytes} bytes serialized; the limit is 1 MiB`, {
         errors: [{ index, path: '', message: 'event is over 1 MiB serialized' }],
       });
+    // The table caps an item at 400 KB: an event the consumer could not store must not be accepted.
+    const itemBytes = storedItemBytes(storedItem(envelope));
+    if (itemBytes > MAX_STORED_ITEM_BYTES)
+      throw new Rejection(
+        'too-large',
+        `Event ${index} is ${itemBytes} bytes as a stored item; the limit is ${MAX_STORED_ITEM_BYTES} bytes (400 KB)`,
+        { errors: [{ index, path: '', message: 'event is over 400 KB as a stored item' }] },
+      );
     envelopes.push(envelope);
   }
   if (errors.length > 0) throw new Rejection('invalid', 'One or more events are invalid', { errors });

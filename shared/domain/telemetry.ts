@@ -1,24 +1,51 @@
 import { z } from 'zod';
-import { deterministicId, type EventEnvelope } from './events';
+import { deterministicId, type EventEnvelope, MAX_CLOCK_SKEW_MS, MIN_NUMBER_MAGNITUDE } from './events';
 
 export const DeviceIdSchema = z.string().regex(/^[A-Za-z0-9_:-]{1,128}$/, 'must be 1-128 letters, digits, _ : or -');
 
-/** What a device publishes on `devices/<deviceId>/telemetry`. */
 /** Epoch milliseconds that a Date can hold (up to year 275760): beyond it a reading has no time at all. */
 const EpochMs = z.number().int().nonnegative().max(8.64e15);
 
+/**
+ * A metric value the event store can hold: finite, within ±(2^53-1) (the SDK's document client refuses more), and
+ * 0 or at least 1e-130 in magnitude (DynamoDB underflows below).
+ */
+const MetricValue = z
+  .number()
+  .min(-Number.MAX_SAFE_INTEGER)
+  .max(Number.MAX_SAFE_INTEGER)
+  .refine((n) => n === 0 || Math.abs(n) >= MIN_NUMBER_MAGNITUDE, {
+    message: 'must be 0 or at least 1e-130 in magnitude',
+  });
+
+/** What a device publishes on `devices/<deviceId>/telemetry`. */
 export const TelemetryPayloadSchema = z.object({
-  ts: z.union([z.iso.datetime({ offset: true }), EpochMs]).optional(),
+  ts: z
+    .union([z.iso.datetime({ offset: true }), EpochMs])
+    .optional()
+    .describe(
+      'When the reading was taken: ISO-8601 with Z or an offset, or epoch milliseconds; default: when IoT received it',
+    ),
   metrics: z
-    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.number().finite())
-    .refine((m) => Object.keys(m).length > 0, { message: 'must hold at least one metric' }),
-  seq: z.number().int().nonnegative().optional(),
+    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), MetricValue)
+    .refine((m) => Object.keys(m).length > 0, { message: 'must hold at least one metric' })
+    .describe('Metric name (a letter, then up to 63 letters, digits or _) to number; at least one'),
+  seq: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe("The device's own counter; part of the reading's identity"),
 });
 
 /** What the topic rule hands the function: the payload plus `topic(2) AS deviceId, timestamp() AS receivedAt`. */
 export const TelemetryRuleEventSchema = TelemetryPayloadSchema.extend({
   deviceId: DeviceIdSchema,
   receivedAt: EpochMs,
+}).superRefine((reading, ctx) => {
+  // As for HTTP events: a reading from more than 5 minutes in the future is a device clock gone wrong.
+  if (reading.ts !== undefined && new Date(reading.ts).getTime() > reading.receivedAt + MAX_CLOCK_SKEW_MS)
+    ctx.addIssue({ code: 'custom', path: ['ts'], message: 'is more than 5 minutes in the future' });
 });
 export type TelemetryRuleEvent = z.infer<typeof TelemetryRuleEventSchema>;
 

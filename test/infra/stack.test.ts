@@ -8,15 +8,25 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addNagChecks } from '../../infra/aws/nag';
-import { REPO_ROOT, TelemetryEventMeshStack } from '../../infra/aws/stack';
+import {
+  API_THROTTLING_BURST_LIMIT,
+  API_THROTTLING_RATE_LIMIT,
+  ITERATOR_AGE_ALARM_MS,
+  QUEUES_WITHOUT_BACKLOG_ALARM,
+  REPO_ROOT,
+  TelemetryEventMeshStack,
+} from '../../infra/aws/stack';
 import {
   type Access,
   authorizer,
+  type EndpointName,
+  endpoints,
   type FunctionName,
   functions,
   iotAuthorizer,
   type KeyName,
   keys,
+  type QueueName,
   queues,
   type ResourceName,
   routes,
@@ -52,13 +62,41 @@ const logicalId = (c: IConstruct | undefined): string => {
   return stack.getLogicalId(el);
 };
 const fnId = (name: FunctionName): string => logicalId(stack.functions[name]);
+const isKey = (name: ResourceName): name is KeyName => Object.hasOwn(keys, name);
+const isEndpoint = (name: ResourceName): name is EndpointName => Object.hasOwn(endpoints, name);
 const resourceId = (name: ResourceName): string =>
-  logicalId({ ...stack.streams, ...stack.tables, ...stack.queues, ...stack.keys }[name]);
+  logicalId(
+    isEndpoint(name)
+      ? stack.endpoints[name].lookup
+      : { ...stack.streams, ...stack.tables, ...stack.queues, ...stack.keys }[name],
+  );
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const functionNames = Object.keys(functions) as FunctionName[];
-const isKey = (name: ResourceName): name is KeyName => Object.hasOwn(keys, name);
-/** What a binding's env var holds: a key's ARN, else the Ref (stream/table name, queue URL). */
-const envValue = (name: ResourceName) => (isKey(name) ? arnOf(resourceId(name)) : { Ref: resourceId(name) });
+/** An endpoint's URL: `https://` + the address its deploy-time lookup returned. */
+const endpointUrl = (name: EndpointName) => ({
+  'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [resourceId(name), 'endpointAddress'] }]],
+});
+/** `arn:<partition>:iot:<region>:<account>:topic/<pattern>`, as the stack renders it (no concrete environment). */
+const iotTopicArn = (pattern: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':iot:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:topic/${pattern}`,
+    ],
+  ],
+});
+/** What a binding's env var holds: a key's ARN, an endpoint's URL, else the Ref (stream/table name, queue URL). */
+const envValue = (name: ResourceName) =>
+  isKey(name) ? arnOf(resourceId(name)) : isEndpoint(name) ? endpointUrl(name) : { Ref: resourceId(name) };
+/** The iot:Publish topic ARNs a binding allows: an endpoint's topics for `write`/`readWrite`, nothing else. */
+const publishArnsOf = (b: { resource: ResourceName; access: Access }) =>
+  isEndpoint(b.resource) && b.access !== 'read' ? endpoints[b.resource].publishTopics.map(iotTopicArn) : [];
 
 interface Statement {
   Action: string | string[];
@@ -87,15 +125,21 @@ const acknowledgementsOf = (c: IConstruct): Record<string, string> =>
   );
 
 describe('Lambda functions', () => {
-  it('builds one Node.js 22 arm64 function per topology function', () => {
-    template.resourceCountIs('AWS::Lambda::Function', functionNames.length);
-    template.allResourcesProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
-      Architectures: ['arm64'],
-      Handler: 'index.handler',
-      TracingConfig: { Mode: 'Active' },
-      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
-    });
+  it('builds one Node.js 22 arm64 function per topology function (plus the endpoint lookup provider)', () => {
+    // CDK's singleton AwsCustomResource provider is the only other function, and only when there are endpoints.
+    const provider = Object.keys(endpoints).length > 0 ? [logicalId(providerFunction())] : [];
+    expect(Object.keys(resourcesOf('AWS::Lambda::Function')).sort()).toEqual(
+      [...functionNames.map(fnId), ...provider].sort(),
+    );
+    for (const name of functionNames) {
+      expect(resourcesOf('AWS::Lambda::Function')[fnId(name)]?.Properties, name).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO' },
+      });
+    }
   });
 
   it.each(functionNames)('%s: memory, timeout, its settings and one env var per binding', (name) => {
@@ -147,6 +191,23 @@ describe('Lambda functions', () => {
 
     const referenced = new Set(statements.flatMap((s) => idsIn(s.Resource)));
     expect(referenced).toEqual(new Set(allowed.keys()));
+    // Resources that are no stack resource's attribute: X-Ray's * (below) and IoT topics of endpoint bindings.
+    const publishArns = spec.bindings.flatMap(publishArnsOf);
+    const unnamed = statements.filter((s) => idsIn(s.Resource).length === 0 && s.Resource !== '*');
+    expect(unnamed).toEqual(
+      publishArns.length > 0
+        ? [
+            {
+              Action: 'iot:Publish',
+              Effect: 'Allow',
+              Resource: publishArns.length === 1 ? publishArns[0] : publishArns,
+            },
+          ]
+        : [],
+    );
+    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('iot:'))).toEqual(
+      publishArns.length > 0 ? ['iot:Publish'] : [],
+    );
     // Actions that read or change data (not metadata such as DescribeTable/GetQueueUrl) stay within the access given.
     const reads =
       /^(dynamodb:(GetItem|BatchGetItem|Query|Scan)|kinesis:(GetRecords|SubscribeToShard)|sqs:ReceiveMessage)$/;
@@ -235,6 +296,10 @@ describe('data plane', () => {
         VisibilityTimeout: spec.visibilityTimeoutSeconds,
       });
     }
+  });
+
+  it('one event source mapping per stream consumer, nothing else', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', streamConsumers.length);
   });
 
   it.each(streamConsumers.map((c) => [c.function, c] as const))(
@@ -353,6 +418,21 @@ describe('HTTP API', () => {
       ],
     });
   });
+
+  it('stage v1 throttles every method (rate limit and burst from the named constants)', () => {
+    expect(API_THROTTLING_BURST_LIMIT).toBeGreaterThanOrEqual(API_THROTTLING_RATE_LIMIT);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: API_THROTTLING_RATE_LIMIT,
+          ThrottlingBurstLimit: API_THROTTLING_BURST_LIMIT,
+        }),
+      ],
+    });
+  });
 });
 
 describe('signing keys', () => {
@@ -422,6 +502,172 @@ describe('IoT device authorizer', () => {
   });
 });
 
+/** CDK's singleton provider function behind every AwsCustomResource of the stack. */
+function providerFunction(): IConstruct {
+  const provider = stack.node.children.find((c) => c.node.id.startsWith('AWS679f53fac002430cb0da5b7982bd2287'));
+  if (!provider) throw new Error('no AwsCustomResource provider function');
+  return provider;
+}
+
+describe('service endpoints', () => {
+  const endpointBindings = functionNames.flatMap((fn) =>
+    topology.functions[fn].bindings.filter((b) => isEndpoint(b.resource)).map((b) => [fn, b] as const),
+  );
+
+  it.each(Object.entries(endpoints))('%s: looked up at deploy time with iot:DescribeEndpoint (ATS)', (name) => {
+    const lookup = resourcesOf('Custom::AWS')[resourceId(name as EndpointName)];
+    const call = {
+      service: '@aws-sdk/client-iot',
+      action: 'DescribeEndpoint',
+      parameters: { endpointType: 'iot:Data-ATS' },
+      physicalResourceId: { id: `${name}-iot-Data-ATS` },
+      outputPaths: ['endpointAddress'],
+    };
+    expect(JSON.parse(String(lookup?.Properties.Create))).toEqual(call);
+    expect(JSON.parse(String(lookup?.Properties.Update))).toEqual(call);
+    expect(lookup?.Properties.Delete).toBeUndefined();
+    // Never `npm install` the SDK at deploy time: the runtime's SDK v3 has the call.
+    expect(lookup?.Properties.InstallLatestAwsSdk).toBe(false);
+    expect(lookup?.Properties.ServiceToken).toEqual(arnOf(logicalId(providerFunction())));
+    // Its policy: that one action, on * (DescribeEndpoint has no resource-level permissions).
+    const policy =
+      resourcesOf('AWS::IAM::Policy')[
+        logicalId(stack.endpoints[name as EndpointName].lookup.node.findChild('CustomResourcePolicy'))
+      ];
+    expect((policy?.Properties.PolicyDocument as { Statement: unknown }).Statement).toEqual([
+      { Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' },
+    ]);
+  });
+
+  it('the lookup provider runs with its own role: its log group (30 days) and the lookups, no managed policy', () => {
+    const fnProps = resourcesOf('AWS::Lambda::Function')[logicalId(providerFunction())]?.Properties ?? {};
+    const roleId = (fnProps.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(resourcesOf('AWS::IAM::Role')[roleId]?.Properties.ManagedPolicyArns).toBeUndefined();
+    const logGroupId = (fnProps.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(resourcesOf('AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBe(30);
+    expect(statementsOfRole(roleId)).toEqual([
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: arnOf(logGroupId) },
+      ...Object.keys(endpoints).map(() => ({ Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' })),
+    ]);
+  });
+
+  it.each(endpointBindings)('%s: env %s carries https:// + the looked-up address', (fn, b) => {
+    const variables = resourcesOf('AWS::Lambda::Function')[fnId(fn)]?.Properties.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(variables.Variables[b.env]).toEqual(endpointUrl(b.resource as EndpointName));
+  });
+
+  it.each(endpointBindings)('%s: exactly iot:Publish on the endpoint topics for write, nothing for read', (fn, b) => {
+    const iot = statementsOfRole(roleIdOf(fn)).filter((s) => [s.Action].flat().some((a) => a.startsWith('iot:')));
+    const arns = publishArnsOf(b);
+    expect(iot).toEqual(
+      arns.length > 0 ? [{ Action: 'iot:Publish', Effect: 'Allow', Resource: arns.length === 1 ? arns[0] : arns }] : [],
+    );
+  });
+
+  it('acknowledges IAM5 only for the exact topic patterns with a wildcard and the lookup policy', () => {
+    for (const [fn, b] of endpointBindings) {
+      const acks = Object.keys(acknowledgementsOf(stack.functions[fn].role as IConstruct)).filter((id) =>
+        id.includes(':iot:'),
+      );
+      const wildcardTopics =
+        b.access === 'read' ? [] : endpoints[b.resource as EndpointName].publishTopics.filter((t) => t.includes('*'));
+      expect(acks).toEqual(
+        wildcardTopics.map(
+          (t) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/${t}]`,
+        ),
+      );
+    }
+    for (const name of Object.keys(endpoints) as EndpointName[]) {
+      const policy = stack.endpoints[name].lookup.node.findChild('CustomResourcePolicy');
+      expect(Object.keys(acknowledgementsOf(policy))).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+    }
+  });
+});
+
+describe('alarms (every failure path ends somewhere visible)', () => {
+  type Alarm = Record<string, unknown>;
+  const alarms = () => Object.values(resourcesOf('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Alarm);
+  const alarmedQueues = (Object.keys(queues) as QueueName[]).filter((q) => !QUEUES_WITHOUT_BACKLOG_ALARM.includes(q));
+  const failureDestinations = new Set<QueueName>([
+    ...streamConsumers.map((c) => c.onFailure),
+    ...functionNames.flatMap((n) => {
+      const a = topology.functions[n].async;
+      return a ? [a.onFailure] : [];
+    }),
+    ...Object.values(topicRules).map((r) => r.errorQueue),
+  ]);
+
+  it('one per error queue, per stream consumer and per function; none has an action (the operator wires them)', () => {
+    template.resourceCountIs(
+      'AWS::CloudWatch::Alarm',
+      alarmedQueues.length + streamConsumers.length + functionNames.length,
+    );
+    for (const a of alarms()) {
+      expect(a.AlarmActions).toBeUndefined();
+      expect(a.OKActions).toBeUndefined();
+      expect(a.InsufficientDataActions).toBeUndefined();
+    }
+    // Every failure destination of the topology is among the alarmed queues.
+    expect([...failureDestinations].filter((q) => !alarmedQueues.includes(q))).toEqual([]);
+  });
+
+  it.each(alarmedQueues)('queue %s: messages visible >= 1 in one 5-minute datapoint', (q) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [resourceId(q), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('a queue opted out of the backlog alarm cannot be a failure destination (the stack refuses)', () => {
+    const [optedOut] = QUEUES_WITHOUT_BACKLOG_ALARM;
+    if (!optedOut) return;
+    const bad = {
+      ...topology,
+      streamConsumers: topology.streamConsumers.map((c) => ({ ...c, onFailure: optedOut })),
+    } as typeof topology;
+    expect(() => new TelemetryEventMeshStack(new App(), 'Bad', { topology: bad, repoRoot: stubRoot })).toThrow(
+      new RegExp(`failure destinations must be alarmed: ${optedOut}`),
+    );
+  });
+
+  it.each(streamConsumers.map((c) => c.function))('consumer %s: IteratorAge (Maximum) > the limit', (fn) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(fn) } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: ITERATOR_AGE_ALARM_MS,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it.each(functionNames)('function %s: Errors (Sum) >= 1 over 5 minutes', (fn) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(fn) } }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+});
+
 describe('IoT topic rules', () => {
   it.each(Object.entries(topicRules))('%s: SQL from the spec, Lambda action, SQS error action', (name, rule) => {
     template.hasResourceProperties('AWS::IoT::TopicRule', {
@@ -464,7 +710,7 @@ describe('IoT topic rules', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, every stream/table/queue/key under its logical name, topic rules, IoT authorizer', () => {
+  it('exposes the API URL, every stream/table/queue/key/endpoint under its logical name, topic rules, IoT authorizer', () => {
     const outputs = template.findOutputs('*');
     expect(outputs.HttpApiUrl).toBeDefined();
     for (const name of [...Object.keys(streams), ...Object.keys(tables), ...Object.keys(queues)]) {
@@ -475,6 +721,9 @@ describe('outputs', () => {
     }
     for (const name of Object.keys(keys)) {
       expect(outputs[name], name).toMatchObject({ Description: name, Value: arnOf(resourceId(name as KeyName)) });
+    }
+    for (const name of Object.keys(endpoints) as EndpointName[]) {
+      expect(outputs[name], name).toMatchObject({ Description: name, Value: endpointUrl(name) });
     }
     // Ref of an AWS::IoT::Authorizer is its name.
     expect(outputs.IotDeviceAuthorizer?.Value).toEqual({ Ref: logicalId(stack.iotAuthorizer) });

@@ -1,0 +1,105 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { QueueName } from '../../infra/topology';
+import { topology } from '../../infra/topology';
+import { KinesisOnFailureRecord, StreamReplayer, streamNameOf } from '../../shared/aws/stream-replay';
+import { parseArgs } from '../lib/args';
+import { CliError, result } from '../lib/output';
+import { readLocalState } from '../lib/state';
+import { clientConfig } from '../lib/stores';
+
+const USAGE = 'usage: tem dlq peek|replay [--queue eventsDlq] [--max N]';
+
+/** Which queues hold stream on-failure records: the consumers' on-failure destinations. */
+const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))];
+
+/**
+ * `tem dlq peek` shows what waits in a dead-letter queue without taking it; `tem dlq replay` re-drives stream
+ * on-failure records: it reads the records they point at from the stream and writes them to the stream again, then
+ * deletes the message. Run it after fixing the cause; consumers are idempotent, so a replay never double-counts.
+ */
+export async function runDlq(args: string[]): Promise<void> {
+  const [action, ...rest] = args;
+  if (action !== 'peek' && action !== 'replay') throw new CliError(USAGE, 2);
+  const parsed = parseArgs(rest, { usage: USAGE, single: ['queue', 'max'] });
+  if (parsed.positionals.length > 0) throw new CliError(USAGE, 2);
+  const queue = (parsed.value('queue') ?? 'eventsDlq') as QueueName;
+  if (!Object.hasOwn(topology.queues, queue))
+    throw new CliError(`unknown queue ${queue}; queues: ${Object.keys(topology.queues).join(', ')}`, 2);
+  const maxFlag = parsed.value('max');
+  const max = maxFlag === undefined ? 100 : Number(maxFlag);
+  if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new CliError('--max must be 1..10000', 2);
+  const info = readLocalState();
+  const queueUrl = info.resources[queue];
+  const sqs = new SQSClient(clientConfig(info, 'sqs'));
+  try {
+    if (action === 'peek') return result(await peek(sqs, queueUrl, max));
+    if (!streamDlqs.includes(queue))
+      throw new CliError(`replay re-drives stream on-failure records; ${queue} holds other messages (peek it)`, 2);
+    const kinesis = new KinesisClient({ ...clientConfig(info, 'kinesis'), requestHandler: new NodeHttpHandler() });
+    try {
+      return result(await replay(sqs, new StreamReplayer(kinesis), queueUrl, max));
+    } finally {
+      kinesis.destroy();
+    }
+  } finally {
+    sqs.destroy();
+  }
+}
+
+async function peek(sqs: SQSClient, queueUrl: string, max: number) {
+  const { Messages } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: Math.min(10, max),
+      VisibilityTimeout: 0,
+      WaitTimeSeconds: 1,
+    }),
+  );
+  return { queue: queueUrl, messages: (Messages ?? []).map((m) => JSON.parse(m.Body ?? 'null') as unknown) };
+}
+
+async function replay(sqs: SQSClient, replayer: StreamReplayer, queueUrl: string, max: number) {
+  let messages = 0;
+  let replayedRecords = 0;
+  const skipped: { messageId: string | undefined; reason: string }[] = [];
+  const seen = new Set<string>();
+  while (messages + skipped.length < max) {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 60,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    const fresh = (Messages ?? []).filter((m) => !seen.has(m.MessageId ?? ''));
+    if (fresh.length === 0) break;
+    for (const message of fresh) {
+      seen.add(message.MessageId ?? '');
+      const parsed = KinesisOnFailureRecord.safeParse(JSON.parse(message.Body ?? 'null'));
+      if (!parsed.success) {
+        skipped.push({ messageId: message.MessageId, reason: 'not a stream on-failure record' });
+        continue;
+      }
+      const batch = parsed.data.KinesisBatchInfo;
+      const records = await replayer.readRange(batch);
+      if (records.length === 0) {
+        // Kept in the queue: the records are past the stream's retention, or the range is wrong; a person decides.
+        skipped.push({ messageId: message.MessageId, reason: 'records no longer in the stream' });
+        continue;
+      }
+      const written = await replayer.replay(streamNameOf(batch.streamArn), records);
+      if (written < records.length) {
+        skipped.push({ messageId: message.MessageId, reason: `only ${written} of ${records.length} records written` });
+        continue;
+      }
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+      messages++;
+      replayedRecords += written;
+      process.stdout.write(`replayed ${written} record(s) of ${batch.shardId} from ${batch.startSequenceNumber}\n`);
+    }
+  }
+  return { queue: queueUrl, messages, replayedRecords, skipped };
+}
