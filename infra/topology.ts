@@ -23,8 +23,11 @@ export type EndpointName = 'iotDataEndpoint';
 export type ResourceName = StreamName | TableName | QueueName | KeyName | EndpointName;
 export type FunctionName = keyof typeof functions;
 
-/** For a signing key: `read` = fetch the public key, `write` = sign. */
-export type Access = 'read' | 'write' | 'readWrite';
+/**
+ * `describe` = the resource's status only (health checks); `read` / `write` = its data. For a signing key: `read`
+ * = fetch the public key, `write` = sign.
+ */
+export type Access = 'describe' | 'read' | 'write' | 'readWrite';
 
 /** A function's dependency on a resource: the env var that carries its physical name and the access it needs. */
 export interface ResourceBinding {
@@ -71,6 +74,11 @@ export interface TableSpec {
 }
 
 export interface QueueSpec {
+  /**
+   * `errorSink`: where failures end (a DLQ, an error queue): anything in it needs a person, so it is alarmed.
+   * `delivery`: a normal hand-off to downstream consumers.
+   */
+  kind: 'errorSink' | 'delivery';
   /** Messages kept this long, so an operator has time to look and replay. */
   retentionDays: number;
   visibilityTimeoutSeconds: number;
@@ -271,7 +279,7 @@ export const functions = {
     description: 'GET /healthz: versions; for admins, checks of the stream and the events table',
     memoryMb: 128,
     timeoutSeconds: 5,
-    bindings: [bind(env.eventStream, 'read'), bind(env.eventsTable, 'read')],
+    bindings: [bind(env.eventStream, 'describe'), bind(env.eventsTable, 'describe')],
   },
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -356,26 +364,31 @@ export const endpoints: Record<EndpointName, EndpointSpec> = {
 
 export const queues: Record<QueueName, QueueSpec> = {
   eventsDlq: {
+    kind: 'errorSink',
     retentionDays: 14,
     visibilityTimeoutSeconds: 30,
     purpose: 'On-failure destination of the stream consumers: batches that exhausted their retries',
   },
   ingestDlq: {
+    kind: 'errorSink',
     retentionDays: 14,
     visibilityTimeoutSeconds: 30,
     purpose: 'On-failure destination of asynchronously invoked ingest functions (IoT rule target)',
   },
   telemetryErrors: {
+    kind: 'errorSink',
     retentionDays: 14,
     visibilityTimeoutSeconds: 30,
     purpose: 'Device telemetry rejected by validation, with the reason',
   },
   ruleErrors: {
+    kind: 'errorSink',
     retentionDays: 14,
     visibilityTimeoutSeconds: 30,
     purpose: 'Error action of the IoT topic rules: messages a rule failed to deliver',
   },
   alerts: {
+    kind: 'delivery',
     retentionDays: 4,
     visibilityTimeoutSeconds: 60,
     purpose: 'Raised and resolved alerts, for downstream notification (at least once: dedupe by alertId)',

@@ -1,4 +1,84 @@
-// Placeholder while this function is being written: fails loudly instead of pretending to work.
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import middy from '@middy/core';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { createDocumentClient } from '../../shared/aws/clients';
+import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
+import { ConfigError, intEnv, requireEnv } from '../../shared/config';
+import { applyReadings, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
+import { decodeEnvelope } from '../../shared/domain/stream-records';
+import { logger } from '../../shared/observability';
+
+const client = createDocumentClient();
+const metrics = new DynamoDeviceMetricsStore(client, requireEnv('DEVICE_METRICS_TABLE_NAME'));
+const registry = new DynamoDeviceRegistry(client, requireEnv('DEVICES_TABLE_NAME'));
+const retentionDays = intEnv('METRICS_RETENTION_DAYS', 30);
+if (retentionDays < 1) throw new ConfigError(`METRICS_RETENTION_DAYS must be at least 1, got ${retentionDays}`);
+const processor = new BatchProcessor(EventType.KinesisDataStreams);
+
+/** What the batch pass made of a record; the record handler only reports it. */
+type Outcome = { kind: 'done' } | { kind: 'reading'; eventId: string } | { kind: 'poison'; error: unknown };
+
+function classify(record: KinesisStreamRecord, readings: Reading[]): Outcome {
+  let event: ReturnType<typeof decodeEnvelope>;
+  try {
+    event = decodeEnvelope(record.kinesis.data);
+  } catch (error) {
+    return { kind: 'poison', error };
+  }
+  const outcome = readingFromEvent(event);
+  switch (outcome.kind) {
+    case 'ignored':
+      return { kind: 'done' };
+    case 'invalid':
+      // A retry cannot fix the data: skip it, loudly, rather than block the shard until the DLQ.
+      logger.warn('telemetry skipped', { id: event.id, source: event.source, reason: outcome.reason });
+      return { kind: 'done' };
+    case 'reading':
+      if (outcome.dropped.length > 0)
+        logger.warn('telemetry metrics dropped', { id: event.id, source: event.source, dropped: outcome.dropped });
+      readings.push(outcome.reading);
+      return { kind: 'reading', eventId: outcome.reading.eventId };
+  }
+}
+
+/**
+ * Aggregates the batch's telemetry per device, metric and minute, and updates the device registry. The writes are
+ * made per group for the whole batch first; then each record is reported through Powertools: a record fails when it
+ * is not an event at all, or when a write its reading belongs to failed. Every write is idempotent per event id, so
+ * the mapping's retry (which also re-delivers records that had succeeded) counts nothing twice.
+ */
+export const lambdaHandler = async (
+  event: KinesisStreamEvent,
+  context: Context,
+): Promise<KinesisStreamBatchResponse> => {
+  const readings: Reading[] = [];
+  const outcomes = new Map<string, Outcome>();
+  for (const record of event.Records) outcomes.set(record.kinesis.sequenceNumber, classify(record, readings));
+
+  const applied = await applyReadings(readings, { metrics, registry }, { retentionDays });
+  for (const failure of applied.failures)
+    logger.error('device metrics write failed', {
+      what: failure.what,
+      events: failure.eventIds.length,
+      error: failure.error,
+    });
+
+  const report = async (record: KinesisStreamRecord): Promise<void> => {
+    const outcome = outcomes.get(record.kinesis.sequenceNumber);
+    if (outcome === undefined) throw new Error('record was not in the batch pass');
+    if (outcome.kind === 'poison') throw outcome.error;
+    if (outcome.kind === 'reading' && applied.failedEventIds.has(outcome.eventId))
+      throw new Error(`device metrics of event ${outcome.eventId} not stored`);
+  };
+  const response = await processPartialResponse(event, report, processor, { context });
+  logger.debug('batch aggregated', {
+    records: event.Records.length,
+    readings: readings.length,
+    updates: applied.updates,
+  });
+  if (response.batchItemFailures.length > 0)
+    logger.warn('records failed', { failed: response.batchItemFailures.length, batch: event.Records.length });
+  return response;
 };
+
+export const handler = middy(lambdaHandler);

@@ -1,4 +1,17 @@
-// Placeholder while this function is being written: fails loudly instead of pretending to work.
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createDocumentClient } from '../../shared/aws/clients';
+import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
+import { requireEnv } from '../../shared/config';
+import { listAlerts, parseAlertQuery } from '../../shared/domain/alerts';
+import { httpErrors, json } from '../../shared/http';
+
+const store = new DynamoAlertStore(createDocumentClient(), requireEnv('ALERTS_TABLE_NAME'));
+
+/** `GET /alerts?deviceId&state&since&until&limit&cursor` -> `{"items":[...],"nextCursor":...}`, newest first. */
+export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  const query = parseAlertQuery(event.queryStringParameters);
+  return json(200, await listAlerts(store, query));
 };
+
+export const handler = middy(lambdaHandler).use(httpErrors());

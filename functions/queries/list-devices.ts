@@ -1,4 +1,18 @@
-// Placeholder while this function is being written: fails loudly instead of pretending to work.
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createDocumentClient } from '../../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
+import { requireEnv } from '../../shared/config';
+import { parseListDevicesQuery } from '../../shared/domain/device-metrics';
+import { onlyKnownParams } from '../../shared/domain/listing';
+import { httpErrors, json } from '../../shared/http';
+
+const registry = new DynamoDeviceRegistry(createDocumentClient(), requireEnv('DEVICES_TABLE_NAME'));
+
+/** GET /devices?limit&cursor → `{"items":[{deviceId, firstSeen, lastSeen, lastReading}], "nextCursor"}`. */
+export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  const query = parseListDevicesQuery(onlyKnownParams(event.queryStringParameters, ['limit', 'cursor']));
+  return json(200, await registry.list(query));
 };
+
+export const handler = middy(lambdaHandler).use(httpErrors());

@@ -62,9 +62,10 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
         'Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
         'permissions, so CDK grants them on *. Every other statement of the role names a specific resource.',
     });
-    // grantReadData/grantWriteData cover the table's GSIs through <table>/index/*.
+    // grantReadData/grantWriteData cover the table's GSIs through <table>/index/*; `describe` names the table only.
     const indexed = new Set(
       t.functions[name].bindings
+        .filter((b) => b.access !== 'describe')
         .map((b) => b.resource)
         .filter((r): r is TableName => r in t.tables)
         .filter((r) => t.tables[r].globalIndexes.length > 0),
@@ -85,7 +86,7 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
   // resource to cdk-nag. Acknowledged per function and per pattern, on the exact ARN, so a broader one stays a finding.
   for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, TemFunction][]) {
     for (const b of t.functions[name].bindings) {
-      if (!(b.resource in t.endpoints) || b.access === 'read') continue;
+      if (!(b.resource in t.endpoints) || (b.access !== 'write' && b.access !== 'readWrite')) continue;
       const endpoint = stack.endpoints[b.resource as EndpointName];
       for (const [i, topic] of endpoint.spec.publishTopics.entries()) {
         if (!topic.includes('*')) continue;

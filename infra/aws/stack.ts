@@ -56,12 +56,15 @@ export const API_THROTTLING_BURST_LIMIT = 2000;
 export const ITERATOR_AGE_ALARM_MS = 60_000;
 
 /**
- * Queues whose messages are the normal output of the system, read by someone downstream, rather than failures: a
- * backlog there is not an incident, so they get no "messages visible" alarm. Every other queue is an error sink (DLQ,
- * on-failure destination, rejected input, rule error action) and is alarmed as soon as one message lands: secure
- * default, a new queue is alarmed unless it is listed here. A failure destination cannot be listed (the stack refuses).
+ * What a `describe` binding (health checks: the resource's status, never its data) grants, per kind of resource: one
+ * metadata action on that one resource. An endpoint has no status to read: it grants nothing.
  */
-export const QUEUES_WITHOUT_BACKLOG_ALARM: readonly QueueName[] = ['alerts'];
+const DESCRIBE_ACTIONS = {
+  stream: 'kinesis:DescribeStreamSummary',
+  table: 'dynamodb:DescribeTable',
+  queue: 'sqs:GetQueueAttributes',
+  key: 'kms:DescribeKey',
+} as const;
 
 /** The kind of alarm and what it watches, for the operator (and the tests). */
 export type AlarmKind = 'queueBacklog' | 'iteratorAge' | 'functionErrors';
@@ -107,6 +110,17 @@ export class TelemetryEventMeshStack extends Stack {
     super(scope, id, props);
     const t = props.topology ?? defaultTopology;
     assertValidTopology(t);
+    const failureDestinations = new Set<QueueName>([
+      ...t.streamConsumers.map((c) => c.onFailure),
+      ...Object.values(t.functions).flatMap((f) => (f.async ? [f.async.onFailure] : [])),
+      ...Object.values(t.topicRules).map((r) => r.errorQueue),
+    ]);
+    // Only `errorSink` queues are alarmed: a failure landing in a `delivery` queue would go unnoticed.
+    const unalarmedFailure = [...failureDestinations].filter((q) => t.queues[q].kind !== 'errorSink');
+    if (unalarmedFailure.length > 0)
+      throw new Error(
+        `failure destinations must be alarmed errorSink queues, not delivery: ${unalarmedFailure.join(', ')}`,
+      );
     this.topology = t;
     const repoRoot = props.repoRoot ?? REPO_ROOT;
 
@@ -244,14 +258,6 @@ export class TelemetryEventMeshStack extends Stack {
       );
     }
 
-    const failureDestinations = new Set<QueueName>([
-      ...t.streamConsumers.map((c) => c.onFailure),
-      ...Object.values(t.functions).flatMap((f) => (f.async ? [f.async.onFailure] : [])),
-      ...Object.values(t.topicRules).map((r) => r.errorQueue),
-    ]);
-    const unalarmedFailure = QUEUES_WITHOUT_BACKLOG_ALARM.filter((q) => failureDestinations.has(q));
-    if (unalarmedFailure.length > 0)
-      throw new Error(`failure destinations must be alarmed: ${unalarmedFailure.join(', ')}`);
     this.alarms = this.buildAlarms(t);
 
     const http = this.buildApi(t);
@@ -439,8 +445,9 @@ export class TelemetryEventMeshStack extends Stack {
         ...props,
       });
     };
+    // Error sinks only: a message in one needs a person. A delivery queue's backlog is normal output, not an incident.
     for (const [name, queue] of Object.entries(this.queues) as [QueueName, sqs.Queue][]) {
-      if (QUEUES_WITHOUT_BACKLOG_ALARM.includes(name)) continue;
+      if (t.queues[name].kind !== 'errorSink') continue;
       add('queueBacklog', name, {
         alarmDescription: `${name} holds failed messages (${t.queues[name].purpose}): look, fix, replay`,
         metric: queue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
@@ -497,7 +504,13 @@ export class TelemetryEventMeshStack extends Stack {
 
   private grant(fn: TemFunction, binding: ResourceBinding): void {
     const r = this.resource(binding.resource);
-    const can = (access: Exclude<Access, 'readWrite'>) => binding.access === access || binding.access === 'readWrite';
+    if (binding.access === 'describe') {
+      this.grantDescribe(fn, r);
+      return;
+    }
+    // `describe` is handled above and implies neither: only read, write and readWrite reach here.
+    const access: Exclude<Access, 'describe'> = binding.access;
+    const can = (level: 'read' | 'write') => access === level || access === 'readWrite';
     switch (r.kind) {
       case 'stream':
         if (can('read')) r.stream.grantRead(fn);
@@ -526,5 +539,28 @@ export class TelemetryEventMeshStack extends Stack {
           );
         break;
     }
+  }
+
+  /**
+   * The resource's status and nothing else: exactly one metadata action on that one resource, never its data (no
+   * GetRecords, GetItem, Query, ReceiveMessage, Sign...) and, for a table, not its indexes.
+   */
+  private grantDescribe(fn: TemFunction, r: ReturnType<TelemetryEventMeshStack['resource']>): void {
+    const target = (() => {
+      switch (r.kind) {
+        case 'stream':
+          return { action: DESCRIBE_ACTIONS.stream, arn: r.stream.streamArn };
+        case 'table':
+          return { action: DESCRIBE_ACTIONS.table, arn: r.table.tableArn };
+        case 'queue':
+          return { action: DESCRIBE_ACTIONS.queue, arn: r.queue.queueArn };
+        case 'key':
+          return { action: DESCRIBE_ACTIONS.key, arn: r.key.keyArn };
+        case 'endpoint':
+          // The endpoint's address is all there is to know about it, and the env var already carries it.
+          return undefined;
+      }
+    })();
+    if (target) fn.addToRolePolicy(new iam.PolicyStatement({ actions: [target.action], resources: [target.arn] }));
   }
 }

@@ -48,22 +48,130 @@ export async function bundleFunctions(
   ) as Record<FunctionName, string>;
 }
 
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 type LogSink = (functionName: string, line: string) => void;
 
+interface Invocation {
+  event: unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** How many containers one function may run at once locally (Lambda scales much further; a laptop does not). */
+const DEFAULT_MAX_CONTAINERS = 4;
+
 /**
- * One local function: a worker thread ("container") with the function's own environment. A timeout kills the
- * container and the next invocation cold-starts a new one, as Lambda does.
+ * One execution environment: a worker thread with the function's own environment and module instance. Like a
+ * Lambda container it runs ONE invocation at a time, so module-level state behaves as it does in AWS.
+ */
+class Container {
+  private readonly worker: Worker;
+  readonly ready: Promise<void>;
+  private current: { id: string; invocation: Invocation; timer: NodeJS.Timeout } | undefined;
+  dead = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly spec: FunctionSpec,
+    bundleUrl: string,
+    env: Record<string, string>,
+    log: LogSink,
+    private readonly onDead: (container: Container) => void,
+  ) {
+    this.worker = new Worker(runtimeFile, {
+      workerData: { bundle: bundleUrl, functionName: name, memoryMb: spec.memoryMb },
+      env,
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb },
+    });
+    const forward = (stream: NodeJS.ReadableStream) => {
+      let buffered = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        let nl = buffered.indexOf('\n');
+        while (nl >= 0) {
+          log(name, buffered.slice(0, nl));
+          buffered = buffered.slice(nl + 1);
+          nl = buffered.indexOf('\n');
+        }
+      });
+    };
+    forward(this.worker.stdout);
+    forward(this.worker.stderr);
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'init-error') {
+          reject(new FunctionError(name, message.error.errorType, message.error.errorMessage));
+          this.kill();
+        } else if (message.type === 'result') this.settle(message);
+      });
+      const fail = (why: string) => {
+        const error = new FunctionError(name, 'Runtime.ExitError', why);
+        reject(error);
+        this.finish()?.reject(error);
+        this.kill();
+      };
+      this.worker.on('error', (error) => fail(error.message));
+      this.worker.on('exit', () => fail('container exited'));
+    });
+    // An init failure is reported to the invocation that waits for it; keep it from being an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** Taken by an invocation that waits for this container's cold start. */
+  reserved = false;
+
+  get busy(): boolean {
+    return this.reserved || this.current !== undefined;
+  }
+
+  run(invocation: Invocation): void {
+    const id = randomUUID();
+    const timeoutMs = this.spec.timeoutSeconds * 1000;
+    const timer = setTimeout(() => {
+      this.finish()?.reject(
+        new FunctionError(this.name, 'Sandbox.Timedout', `Task timed out after ${this.spec.timeoutSeconds}.00 seconds`),
+      );
+      // As in Lambda, a timed-out environment is not reused.
+      this.kill();
+    }, timeoutMs);
+    this.current = { id, invocation, timer };
+    this.worker.postMessage({ id, event: invocation.event, deadline: Date.now() + timeoutMs, requestId: id });
+  }
+
+  private finish(): Invocation | undefined {
+    const current = this.current;
+    if (!current) return undefined;
+    clearTimeout(current.timer);
+    this.current = undefined;
+    return current.invocation;
+  }
+
+  private settle(message: ResultMessage): void {
+    if (this.current?.id !== message.id) return;
+    const invocation = this.finish();
+    if (message.ok) invocation?.resolve(message.result);
+    else invocation?.reject(new FunctionError(this.name, message.error.errorType, message.error.errorMessage));
+    this.onDead(this); // not dead: a "settled" signal that lets the pool hand it the next invocation
+  }
+
+  kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    void this.worker.terminate();
+    this.onDead(this);
+  }
+}
+
+/**
+ * One local function: a pool of containers that grows on demand up to a limit (a cold start each), with
+ * invocations queued when every container is busy. A timeout or crash discards that container only.
  */
 export class LocalFunction {
-  private worker: Worker | undefined;
-  private ready: Promise<void> | undefined;
-  private readonly pending = new Map<string, Pending>();
+  private readonly containers = new Set<Container>();
+  private readonly queue: Invocation[] = [];
+  private readonly maxContainers: number;
   invocations = 0;
   coldStarts = 0;
 
@@ -73,110 +181,63 @@ export class LocalFunction {
     private readonly bundleUrl: string,
     private readonly env: Record<string, string>,
     private readonly log: LogSink,
-  ) {}
-
-  private start(): Promise<void> {
-    if (this.ready) return this.ready;
-    this.coldStarts++;
-    const worker = new Worker(runtimeFile, {
-      workerData: { bundle: this.bundleUrl, functionName: this.name, memoryMb: this.spec.memoryMb },
-      env: this.env,
-      stdout: true,
-      stderr: true,
-      resourceLimits: { maxOldGenerationSizeMb: this.spec.memoryMb },
-    });
-    this.worker = worker;
-    const forward = (stream: NodeJS.ReadableStream) => {
-      let buffered = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        let nl = buffered.indexOf('\n');
-        while (nl >= 0) {
-          this.log(this.name, buffered.slice(0, nl));
-          buffered = buffered.slice(nl + 1);
-          nl = buffered.indexOf('\n');
-        }
-      });
-    };
-    forward(worker.stdout);
-    forward(worker.stderr);
-    this.ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: WorkerMessage) => {
-        if (message.type === 'ready') resolve();
-        else if (message.type === 'init-error') {
-          reject(new FunctionError(this.name, message.error.errorType, message.error.errorMessage));
-          this.discard(worker);
-        } else if (message.type === 'result') this.settle(message);
-      });
-      worker.on('error', (error) => {
-        reject(new FunctionError(this.name, 'Runtime.ExitError', error.message));
-        this.failAll(new FunctionError(this.name, 'Runtime.ExitError', error.message));
-        this.discard(worker);
-      });
-      worker.on('exit', () => {
-        this.failAll(new FunctionError(this.name, 'Runtime.ExitError', 'container exited'));
-        this.discard(worker);
-      });
-    });
-    // An init failure is reported to each invocation; keep it from surfacing as an unhandled rejection here.
-    this.ready.catch(() => {});
-    return this.ready;
-  }
-
-  private discard(worker: Worker): void {
-    if (this.worker !== worker) return;
-    this.worker = undefined;
-    this.ready = undefined;
-    void worker.terminate();
-  }
-
-  private settle(message: ResultMessage): void {
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    this.pending.delete(message.id);
-    clearTimeout(pending.timer);
-    if (message.ok) pending.resolve(message.result);
-    else pending.reject(new FunctionError(this.name, message.error.errorType, message.error.errorMessage));
-  }
-
-  private failAll(error: Error): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-      this.pending.delete(id);
-    }
+    maxContainers = DEFAULT_MAX_CONTAINERS,
+  ) {
+    this.maxContainers = maxContainers;
   }
 
   /** Synchronous (RequestResponse) invocation: the handler's result, or a FunctionError. */
-  async invoke(event: unknown): Promise<unknown> {
+  invoke(event: unknown): Promise<unknown> {
     this.invocations++;
-    await this.start();
-    const worker = this.worker;
-    if (!worker) throw new FunctionError(this.name, 'Runtime.ExitError', 'container not available');
-    const id = randomUUID();
-    const timeoutMs = this.spec.timeoutSeconds * 1000;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new FunctionError(
-            this.name,
-            'Sandbox.Timedout',
-            `Task timed out after ${this.spec.timeoutSeconds}.00 seconds`,
-          ),
-        );
-        this.discard(worker);
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, event, deadline: Date.now() + timeoutMs, requestId: id });
+      this.queue.push({ event, resolve, reject });
+      this.dispatch();
     });
   }
 
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let idle: Container | undefined;
+      for (const c of this.containers) if (!c.dead && !c.busy) idle = c;
+      if (!idle && this.containers.size < this.maxContainers) idle = this.coldStart();
+      if (!idle) return;
+      const invocation = this.queue.shift() as Invocation;
+      const container = idle;
+      // Reserved while its init finishes (a cold start), then it runs this invocation.
+      container.reserved = true;
+      container.ready.then(
+        () => {
+          container.reserved = false;
+          if (container.dead) {
+            this.queue.unshift(invocation);
+            this.dispatch();
+            return;
+          }
+          container.run(invocation);
+        },
+        (error: Error) => {
+          container.reserved = false;
+          invocation.reject(error);
+        },
+      );
+    }
+  }
+
+  private coldStart(): Container {
+    this.coldStarts++;
+    const container = new Container(this.name, this.spec, this.bundleUrl, this.env, this.log, (c) => {
+      if (c.dead) this.containers.delete(c);
+      this.dispatch();
+    });
+    this.containers.add(container);
+    return container;
+  }
+
   async stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.ready = undefined;
-    if (worker) await worker.terminate();
+    for (const c of this.containers) c.kill();
+    this.containers.clear();
+    for (const invocation of this.queue.splice(0))
+      invocation.reject(new FunctionError(this.name, 'Runtime.ExitError', 'stack stopping'));
   }
 }
 

@@ -3,10 +3,23 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } fro
 import { type EventEnvelope, EventEnvelopeSchema, timeKey } from '../domain/events';
 import type { EventQuery, EventStore } from '../ports';
 
-/** Item attributes that are storage, not event: stripped before an event leaves the store. */
+/**
+ * `data` is the producer's payload, opaque to the store: it is kept as a JSON string, because a DynamoDB map would
+ * refuse numbers the payload may legitimately hold (beyond 38 digits, 1e126, or 2^53 through the document client).
+ */
+function toItem(event: EventEnvelope, expiresAt?: number): Record<string, unknown> {
+  return {
+    ...event,
+    data: JSON.stringify(event.data),
+    timeKey: timeKey(event),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+  };
+}
+
+/** Item attributes that are storage, not event, are stripped before an event leaves the store. */
 function toEnvelope(item: Record<string, unknown>): EventEnvelope {
-  const { timeKey: _timeKey, expiresAt: _expiresAt, ...event } = item;
-  return EventEnvelopeSchema.parse(event);
+  const { timeKey: _timeKey, expiresAt: _expiresAt, data, ...event } = item;
+  return EventEnvelopeSchema.parse({ ...event, data: typeof data === 'string' ? JSON.parse(data) : data });
 }
 
 export class DynamoEventStore implements EventStore {
@@ -20,7 +33,7 @@ export class DynamoEventStore implements EventStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...event, timeKey: timeKey(event), ...(expiresAt === undefined ? {} : { expiresAt }) },
+          Item: toItem(event, expiresAt),
           // The event id is the idempotency key: a redelivered record finds its item and changes nothing.
           ConditionExpression: 'attribute_not_exists(id)',
         }),

@@ -7,54 +7,46 @@ export const EventTypeSchema = z
   .max(128)
   .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must be a dotted lower-case name such as payment.success');
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i; // Crockford base32 is case-insensitive
-export const EventIdSchema = z
-  .string()
-  .refine((s) => UUID.test(s) || ULID.test(s), { message: 'must be a UUID or a ULID' });
+// One pattern without flags, so the JSON Schema export carries it as is. ULID: Crockford base32, either case.
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const ULID = '[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}';
+export const EventIdSchema = z.string().regex(new RegExp(`^(?:${UUID}|${ULID})$`), 'must be a UUID or a ULID');
 
 /** How far in the future a producer's clock may be before `occurredAt` is refused. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 /**
- * Limits of what the event store can hold, checked at the boundary so that an accepted event is also a storable one
- * (a record the consumer cannot write would only retry, bisect and end in the events DLQ).
+ * Limits on `data`, checked at the boundary so that an accepted event is also one every part downstream can handle
+ * (a record the consumer cannot write would only retry, bisect and end in the events DLQ):
  *
- * - DynamoDB nests maps and lists up to 32 levels, the item being the first: `data` may nest 31.
- * - Numbers: the SDK's document client refuses to marshal a number outside the safe-integer range (RFC 8259 §6
- *   calls that range the interoperable one), and DynamoDB refuses a non-zero magnitude under 1e-130.
- * - Map keys: DynamoDB refuses an empty attribute name; `__proto__` does not survive a round trip through a
- *   JavaScript object (zod and the SDK's unmarshalling both drop it), so it is refused rather than silently lost.
- * - Size: an item is at most 400 KB (`MAX_STORED_ITEM_BYTES`), checked on the whole envelope in `validateEvents`.
+ * - Depth: at most 32 levels of objects and arrays, `data` being the first. Serializing a much deeper value
+ *   overflows the call stack (`JSON.stringify` throws), and 32 is DynamoDB's own nesting limit.
+ * - Numbers: finite. JSON allows `1e400`, which JavaScript reads as Infinity and would store as `null`.
+ * - Keys: no top-level `__proto__`: zod's copy of the record, and the store's reading back, both drop it.
+ * - Size: see `storedItem` / `MAX_STORED_ITEM_BYTES`, checked on the whole envelope in `validateEvents`.
  */
-export const MAX_DATA_DEPTH = 31;
-export const MIN_NUMBER_MAGNITUDE = 1e-130;
+export const MAX_DATA_DEPTH = 32;
 export const MAX_STORED_ITEM_BYTES = 400 * 1024;
-/** At most this many storability problems are reported per event. */
+/** DynamoDB refuses a non-zero number of smaller magnitude (for numbers stored as numbers, e.g. device metrics). */
+export const MIN_NUMBER_MAGNITUDE = 1e-130;
+/** At most this many problems are reported per event. */
 const MAX_DATA_PROBLEMS = 10;
-
-export const numberProblem = (n: number): string | undefined => {
-  if (!Number.isFinite(n)) return 'must be a finite number';
-  const magnitude = Math.abs(n);
-  if (magnitude > Number.MAX_SAFE_INTEGER) return `must be within ±${Number.MAX_SAFE_INTEGER}`;
-  if (magnitude !== 0 && magnitude < MIN_NUMBER_MAGNITUDE) return 'must be 0 or at least 1e-130 in magnitude';
-  return undefined;
-};
 
 export interface DataProblem {
   path: (string | number)[];
   message: string;
 }
 
-/** Why a JSON value cannot be stored as event data (empty when it can). Iterative: any depth is safe to inspect. */
+/** Why a JSON value cannot be event data (empty when it can). Iterative: any depth is safe to inspect. */
 export function dataProblems(data: unknown, limit = MAX_DATA_PROBLEMS): DataProblem[] {
   const problems: DataProblem[] = [];
+  if (typeof data === 'object' && data !== null && !Array.isArray(data) && Object.hasOwn(data, '__proto__'))
+    problems.push({ path: ['__proto__'], message: 'is a reserved key' });
   const stack: { value: unknown; path: (string | number)[]; depth: number }[] = [{ value: data, path: [], depth: 0 }];
   while (stack.length > 0 && problems.length < limit) {
     const { value, path, depth } = stack.pop() as (typeof stack)[number];
     if (typeof value === 'number') {
-      const message = numberProblem(value);
-      if (message) problems.push({ path, message });
+      if (!Number.isFinite(value)) problems.push({ path, message: 'must be a finite number' });
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -67,19 +59,24 @@ export function dataProblems(data: unknown, limit = MAX_DATA_PROBLEMS): DataProb
       : Object.entries(value);
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, child] = entries[i] as [string | number, unknown];
-      if (key === '') problems.push({ path, message: 'has an empty key' });
-      else if (key === '__proto__') problems.push({ path: [...path, key], message: 'is a reserved key' });
-      else stack.push({ value: child, path: [...path, key], depth: depth + 1 });
+      stack.push({ value: child, path: [...path, key], depth: depth + 1 });
     }
   }
   return problems.slice(0, limit);
 }
 
-/** Event data: a JSON object the event store can hold. */
-export const EventDataSchema = z.record(z.string(), z.unknown()).superRefine((data, ctx) => {
-  for (const problem of dataProblems(data))
-    ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
-});
+/**
+ * Event data: a JSON object the event store can hold. Checked on the raw input, before zod copies the record (the
+ * copy would already have dropped a top-level `__proto__` key).
+ */
+export const EventDataSchema = z.preprocess(
+  (data, ctx) => {
+    for (const problem of dataProblems(data))
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input: data });
+    return data;
+  },
+  z.record(z.string(), z.unknown()),
+);
 
 /** What a producer sends for one event. */
 export const EventInputSchema = z.strictObject({
@@ -97,20 +94,20 @@ export const EventInputSchema = z.strictObject({
     .optional()
     .describe('ISO-8601 time with Z or an offset; default: receipt time; at most 5 minutes in the future'),
   data: EventDataSchema.describe(
-    `JSON object; nests at most ${MAX_DATA_DEPTH} levels, numbers within ±2^53-1, no empty or __proto__ keys`,
+    `JSON object; nests at most ${MAX_DATA_DEPTH} levels; finite numbers; no top-level __proto__ key`,
   ),
 });
 export type EventInput = z.infer<typeof EventInputSchema>;
 
 /** What travels on the stream and is stored: the input plus what the boundary knows. */
 export const EventEnvelopeSchema = z.object({
-  id: z.string().min(1),
+  id: z.string().min(1).describe("The producer's id, a random UUID, or (telemetry) a UUID derived from the reading"),
   type: EventTypeSchema,
-  source: z.string().min(1),
-  occurredAt: z.string(),
-  receivedAt: z.string(),
-  principalId: z.string().min(1),
-  traceId: z.string().min(1),
+  source: z.string().min(1).describe('The given source, else the principal name; a device id for telemetry'),
+  occurredAt: z.string().describe('UTC ISO-8601 with milliseconds; the receipt time when the producer gave none'),
+  receivedAt: z.string().describe('UTC ISO-8601: when the boundary received the event'),
+  principalId: z.string().min(1).describe('Who sent it: the API principal, or device:<deviceId>'),
+  traceId: z.string().min(1).describe('The API Gateway request id (HTTP), or the event id (telemetry)'),
   data: z.record(z.string(), z.unknown()),
 });
 export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
@@ -171,11 +168,12 @@ function numberBytes(n: number): number {
 }
 
 /**
- * The stored item of an envelope, for sizing: what the event store writes (the envelope, its index sort key and,
- * for events that expire, an epoch-seconds `expiresAt`, counted here at its widest).
+ * The item the event store writes for an envelope, for sizing: the envelope with `data` as a JSON string (as
+ * `DynamoEventStore` keeps it), its index sort key and, for events that expire, an epoch-seconds `expiresAt`, counted
+ * here at its widest. A unit test checks this against what the store really writes.
  */
 export function storedItem(envelope: EventEnvelope): Record<string, unknown> {
-  return { ...envelope, timeKey: timeKey(envelope), expiresAt: 99_999_999_999 };
+  return { ...envelope, data: JSON.stringify(envelope.data), timeKey: timeKey(envelope), expiresAt: 99_999_999_999 };
 }
 
 /** Sort key shared by the time-ordered indexes: time first, id to keep equal times distinct. */

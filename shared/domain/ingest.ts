@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { EventPublisher, StreamRecord } from '../ports';
 import { type FieldError, Rejection } from './errors';
 import {
@@ -21,6 +21,18 @@ export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** PutRecords caps a call at 500 records and 5 MiB. */
 const MAX_CALL_RECORDS = 500;
 const MAX_CALL_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The body of `POST /events` as `application/json`, for documentation (docs/schemas/ingest-request.schema.json):
+ * one event, or `{"events": [...]}` with 1 to 500 events. `parseBody` + `validateEvents` enforce the same shape
+ * (and answer 413 rather than 400 past 500 events); NDJSON carries one event per line instead.
+ */
+export const IngestRequestSchema = z.union([
+  EventInputSchema,
+  z.object({
+    events: z.array(EventInputSchema).min(1).max(MAX_EVENTS_PER_REQUEST),
+  }),
+]);
 
 export interface Producer extends Receipt {
   /** Event-type patterns the principal may emit. */

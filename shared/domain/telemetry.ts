@@ -30,12 +30,7 @@ export const TelemetryPayloadSchema = z.object({
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), MetricValue)
     .refine((m) => Object.keys(m).length > 0, { message: 'must hold at least one metric' })
     .describe('Metric name (a letter, then up to 63 letters, digits or _) to number; at least one'),
-  seq: z
-    .number()
-    .int()
-    .nonnegative()
-    .optional()
-    .describe("The device's own counter; part of the reading's identity"),
+  seq: z.number().int().nonnegative().optional().describe("The device's own counter; part of the reading's identity"),
 });
 
 /** What the topic rule hands the function: the payload plus `topic(2) AS deviceId, timestamp() AS receivedAt`. */
@@ -43,8 +38,11 @@ export const TelemetryRuleEventSchema = TelemetryPayloadSchema.extend({
   deviceId: DeviceIdSchema,
   receivedAt: EpochMs,
 }).superRefine((reading, ctx) => {
-  // As for HTTP events: a reading from more than 5 minutes in the future is a device clock gone wrong.
-  if (reading.ts !== undefined && new Date(reading.ts).getTime() > reading.receivedAt + MAX_CLOCK_SKEW_MS)
+  // As for HTTP events: a reading from more than 5 minutes in the future is a device clock gone wrong. (zod runs
+  // this refinement even when a field failed, so only compare fields that are themselves valid.)
+  const ts = reading.ts === undefined ? Number.NaN : new Date(reading.ts).getTime();
+  if (!EpochMs.safeParse(reading.receivedAt).success || Number.isNaN(ts)) return;
+  if (ts > reading.receivedAt + MAX_CLOCK_SKEW_MS)
     ctx.addIssue({ code: 'custom', path: ['ts'], message: 'is more than 5 minutes in the future' });
 });
 export type TelemetryRuleEvent = z.infer<typeof TelemetryRuleEventSchema>;

@@ -12,7 +12,6 @@ import {
   API_THROTTLING_BURST_LIMIT,
   API_THROTTLING_RATE_LIMIT,
   ITERATOR_AGE_ALARM_MS,
-  QUEUES_WITHOUT_BACKLOG_ALARM,
   REPO_ROOT,
   TelemetryEventMeshStack,
 } from '../../infra/aws/stack';
@@ -67,7 +66,7 @@ const isEndpoint = (name: ResourceName): name is EndpointName => Object.hasOwn(e
 const resourceId = (name: ResourceName): string =>
   logicalId(
     isEndpoint(name)
-      ? stack.endpoints[name].lookup
+      ? stack.endpoints[name].lookup.node.findChild('Resource')
       : { ...stack.streams, ...stack.tables, ...stack.queues, ...stack.keys }[name],
   );
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
@@ -94,26 +93,54 @@ const iotTopicArn = (pattern: string) => ({
 /** What a binding's env var holds: a key's ARN, an endpoint's URL, else the Ref (stream/table name, queue URL). */
 const envValue = (name: ResourceName) =>
   isKey(name) ? arnOf(resourceId(name)) : isEndpoint(name) ? endpointUrl(name) : { Ref: resourceId(name) };
+/** Does the access let a function change the resource's data (sign, for a key; publish, for an endpoint)? */
+const writes = (access: Access): boolean => access === 'write' || access === 'readWrite';
 /** The iot:Publish topic ARNs a binding allows: an endpoint's topics for `write`/`readWrite`, nothing else. */
 const publishArnsOf = (b: { resource: ResourceName; access: Access }) =>
-  isEndpoint(b.resource) && b.access !== 'read' ? endpoints[b.resource].publishTopics.map(iotTopicArn) : [];
+  isEndpoint(b.resource) && writes(b.access) ? endpoints[b.resource].publishTopics.map(iotTopicArn) : [];
+/**
+ * The one action `describe` (a health check: the resource's status, never its data) grants per kind of resource,
+ * written out here rather than taken from the stack; an endpoint has no status to read, so nothing.
+ */
+const describeActionOf = (name: ResourceName): string | undefined =>
+  Object.hasOwn(streams, name)
+    ? 'kinesis:DescribeStreamSummary'
+    : Object.hasOwn(tables, name)
+      ? 'dynamodb:DescribeTable'
+      : Object.hasOwn(queues, name)
+        ? 'sqs:GetQueueAttributes'
+        : isKey(name)
+          ? 'kms:DescribeKey'
+          : undefined;
 
 interface Statement {
   Action: string | string[];
   Resource: unknown;
 }
-/** The statements of every IAM policy attached to a role. */
-const statementsOfRole = (roleId: string): Statement[] =>
-  Object.values(resourcesOf('AWS::IAM::Policy'))
+/** The statements of every IAM policy attached to a role (of this test's stack, or of a variant's template). */
+const statementsOfRole = (roleId: string, from: Template = template): Statement[] =>
+  Object.values(from.findResources('AWS::IAM::Policy') as Resources)
     .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
     .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
-const roleIdOf = (name: FunctionName): string => {
-  const role = resourcesOf('AWS::Lambda::Function')[fnId(name)]?.Properties.Role as
-    | { 'Fn::GetAtt': [string, string] }
-    | undefined;
+const roleIdOf = (name: FunctionName, from: Template = template): string => {
+  const fns = from.findResources('AWS::Lambda::Function') as Resources;
+  const role = fns[fnId(name)]?.Properties.Role as { 'Fn::GetAtt': [string, string] } | undefined;
   if (!role) throw new Error(`function ${name} has no role in the template`);
   return role['Fn::GetAtt'][0];
 };
+/** Every `<action> on <resource>` a set of statements allows, one per action and resource (statements are products). */
+const grantsOf = (statements: Statement[]): string[] =>
+  statements.flatMap((s) =>
+    [s.Action].flat().flatMap((a) => [s.Resource].flat().map((r) => `${a} on ${JSON.stringify(r)}`)),
+  );
+/** A variant of this test's stack, built from another topology against the same stand-in repository. */
+const variantTemplate = (t: typeof topology, id: string): Template =>
+  Template.fromStack(
+    new TelemetryEventMeshStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), id, {
+      topology: t,
+      repoRoot: stubRoot,
+    }),
+  );
 
 /** The cdk-nag acknowledgements recorded on one construct (not its parents), rule id -> reason. */
 const acknowledgementsOf = (c: IConstruct): Record<string, string> =>
@@ -123,6 +150,9 @@ const acknowledgementsOf = (c: IConstruct): Record<string, string> =>
       .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
       .map((m) => m.data as Record<string, string>),
   );
+/** The acknowledged rule ids of one construct, without the metadata's `Annotation::`-style prefix. */
+const acknowledgedIdsOf = (c: IConstruct): string[] =>
+  Object.keys(acknowledgementsOf(c)).map((id) => id.slice(id.indexOf('AwsSolutions-')));
 
 describe('Lambda functions', () => {
   it('builds one Node.js 22 arm64 function per topology function (plus the endpoint lookup provider)', () => {
@@ -175,14 +205,20 @@ describe('Lambda functions', () => {
       [...JSON.stringify(resource).matchAll(/"Fn::GetAtt":\["([^"]+)"/g)].map((m) => m[1] ?? '');
 
     // What the topology lets this function do with each resource: its bindings, plus the consumer/destination wiring.
-    const allowed = new Map<string, Set<'read' | 'write'>>([[logGroupId, new Set(['write'])]]);
+    // `describe` is a level of its own, not a lesser `read`: the resource's status, none of its data.
+    type Level = 'describe' | 'read' | 'write';
+    const allowed = new Map<string, Set<Level>>([[logGroupId, new Set(['write'])]]);
+    const nameOf = new Map<string, ResourceName>();
     const allow = (resource: ResourceName, access: Access) => {
       const set = allowed.get(resourceId(resource)) ?? new Set();
-      if (access !== 'write') set.add('read');
-      if (access !== 'read') set.add('write');
+      if (access === 'describe') set.add('describe');
+      if (access === 'read' || access === 'readWrite') set.add('read');
+      if (access === 'write' || access === 'readWrite') set.add('write');
       allowed.set(resourceId(resource), set);
+      nameOf.set(resourceId(resource), resource);
     };
-    for (const b of spec.bindings) allow(b.resource, b.access);
+    // Endpoints are no stack resource: their grants are IoT topics, checked below.
+    for (const b of spec.bindings) if (!isEndpoint(b.resource)) allow(b.resource, b.access);
     if (spec.async) allow(spec.async.onFailure, 'write');
     for (const c of streamConsumers.filter((c) => c.function === name)) {
       allow(c.stream, 'read');
@@ -208,17 +244,21 @@ describe('Lambda functions', () => {
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('iot:'))).toEqual(
       publishArns.length > 0 ? ['iot:Publish'] : [],
     );
-    // Actions that read or change data (not metadata such as DescribeTable/GetQueueUrl) stay within the access given.
-    const reads =
-      /^(dynamodb:(GetItem|BatchGetItem|Query|Scan)|kinesis:(GetRecords|SubscribeToShard)|sqs:ReceiveMessage)$/;
-    const writes =
+    // Actions that read or change data (not metadata such as DescribeTable/GetQueueUrl) stay within the access given;
+    // a resource the function may only describe allows that one status action and nothing else, metadata included.
+    const readActions =
+      /^(dynamodb:(GetItem|BatchGetItem|Query|Scan)|kinesis:(GetRecords|GetShardIterator|SubscribeToShard)|sqs:ReceiveMessage)$/;
+    const writeActions =
       /^(dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:PutRecords?|sqs:(SendMessage|DeleteMessage)|logs:PutLogEvents|kms:Sign)$/;
     const excess = statements.flatMap((s) =>
       idsIn(s.Resource).flatMap((id) =>
         [s.Action].flat().flatMap((action) => {
           const may = allowed.get(id);
-          if (reads.test(action) && !may?.has('read')) return [`${action} on ${id}`];
-          if (writes.test(action) && !may?.has('write')) return [`${action} on ${id}`];
+          const name = nameOf.get(id);
+          if (readActions.test(action) && !may?.has('read')) return [`${action} on ${id}`];
+          if (writeActions.test(action) && !may?.has('write')) return [`${action} on ${id}`];
+          const describeOnly = may?.has('describe') && !may.has('read') && !may.has('write');
+          if (describeOnly && (!name || action !== describeActionOf(name))) return [`${action} on ${id} (describe)`];
           return [];
         }),
       ),
@@ -244,6 +284,97 @@ describe('Lambda functions', () => {
         DestinationConfig: { OnFailure: { Destination: arnOf(resourceId(a.onFailure)) } },
       });
     }
+  });
+});
+
+describe("describe access (health checks: a resource's status, never its data)", () => {
+  /** The topology's `describe` bindings, per function: [function, its described resources]. */
+  const describers = functionNames.flatMap((fn) => {
+    const described = topology.functions[fn].bindings.filter((b) => b.access === 'describe').map((b) => b.resource);
+    return described.length > 0 ? [[fn, described] as const] : [];
+  });
+  /** Data actions, read or write: none may reach a resource bound for `describe` only. */
+  const dataActions =
+    /^(dynamodb:(GetItem|BatchGetItem|Query|Scan|PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:(GetRecords|GetShardIterator|SubscribeToShard|PutRecords?)|sqs:(ReceiveMessage|SendMessage|DeleteMessage)|kms:(Sign|GetPublicKey)|iot:Publish)$/;
+  /** A role's grants beyond its log group and X-Ray (both checked for every function above). */
+  const resourceGrantsOf = (fn: FunctionName, from: Template = template): string[] =>
+    grantsOf(statementsOfRole(roleIdOf(fn, from), from)).filter((g) => !/^(logs|xray):/.test(g));
+  /** Exactly the one status action per described resource, on that resource's ARN (for a table: not its indexes). */
+  const expectedGrants = (resources: readonly ResourceName[]): string[] =>
+    resources.flatMap((r) => {
+      const action = describeActionOf(r);
+      return action ? [`${action} on ${JSON.stringify(arnOf(resourceId(r)))}`] : [];
+    });
+
+  it('the topology binds healthz to the event stream and the events table for describe', () => {
+    expect(describers).toContainEqual(['healthz', expect.arrayContaining(['eventStream', 'eventsTable'])]);
+  });
+
+  it.each(describers)('%s: exactly the status action per described resource, no data action', (fn, resources) => {
+    const others = topology.functions[fn].bindings.filter((b) => b.access !== 'describe');
+    const grants = resourceGrantsOf(fn);
+    // A function bound only for describe (healthz) holds nothing else at all.
+    if (others.length === 0 && !topology.functions[fn].async && !streamConsumers.some((c) => c.function === fn))
+      expect(grants.sort()).toEqual(expectedGrants(resources).sort());
+    for (const r of resources) {
+      // Any grant naming the resource, its indexes included.
+      const onIt = grants.filter((g) => g.includes(`"${resourceId(r)}"`));
+      expect(onIt, r).toEqual(expectedGrants([r]));
+    }
+    expect(
+      grants.filter((g) => dataActions.test(g.split(' ')[0] ?? '')),
+      fn,
+    ).toEqual([]);
+  });
+
+  it('healthz: DescribeStreamSummary on the stream, DescribeTable on the events table, no GetRecords/GetItem/Query', () => {
+    const [, resources] = describers.find(([fn]) => fn === 'healthz') ?? [];
+    const stream = resources?.find((r) => Object.hasOwn(streams, r));
+    const table = resources?.find((r) => Object.hasOwn(tables, r));
+    if (!stream || !table) throw new Error('healthz describes no stream or no table');
+    const grants = resourceGrantsOf('healthz');
+    expect(grants).toContain(`kinesis:DescribeStreamSummary on ${JSON.stringify(arnOf(resourceId(stream)))}`);
+    expect(grants).toContain(`dynamodb:DescribeTable on ${JSON.stringify(arnOf(resourceId(table)))}`);
+    const actions = statementsOfRole(roleIdOf('healthz')).flatMap((s) => [s.Action].flat());
+    expect(actions.filter((a) => /^(kinesis:GetRecords|dynamodb:(GetItem|Query))$/.test(a))).toEqual([]);
+    expect(actions.filter((a) => /^(kinesis|dynamodb):/.test(a)).sort()).toEqual([
+      'dynamodb:DescribeTable',
+      'kinesis:DescribeStreamSummary',
+    ]);
+  });
+
+  it.each(functionNames)('%s: IAM5 for table indexes acknowledged exactly where the role is granted them', (fn) => {
+    // `describe` names the table only: its indexes' `<table>/index/*` is neither granted nor acknowledged.
+    const indexGrants = grantsOf(statementsOfRole(roleIdOf(fn)))
+      .flatMap((g) => [...g.matchAll(/\{"Fn::GetAtt":\["([^"]+)","Arn"\]\},"\/index\/\*"/g)].map((m) => m[1]))
+      .map((id) => `AwsSolutions-IAM5[Resource::<${id}.Arn>/index/*]`);
+    const indexAcks = acknowledgedIdsOf(stack.functions[fn].role as IConstruct).filter((id) => id.includes('/index/'));
+    expect(indexAcks.sort()).toEqual([...new Set(indexGrants)].sort());
+  });
+
+  it('describe on a queue, a key and an endpoint: GetQueueAttributes, DescribeKey, nothing', () => {
+    // The topology describes no queue, key or endpoint yet: a variant binds healthz to one of each as well.
+    const queue = Object.keys(queues)[0] as QueueName;
+    const key = Object.keys(keys)[0] as KeyName;
+    const endpoint = Object.keys(endpoints)[0] as EndpointName;
+    const extra = [queue, key, endpoint].map((resource, i) => ({
+      resource,
+      env: `DESCRIBED_${i}`,
+      access: 'describe',
+    }));
+    const variant = {
+      ...topology,
+      functions: {
+        ...topology.functions,
+        healthz: { ...topology.functions.healthz, bindings: [...topology.functions.healthz.bindings, ...extra] },
+      },
+    } as unknown as typeof topology;
+    const grants = resourceGrantsOf('healthz', variantTemplate(variant, 'DescribeAll'));
+    expect(grants).toContain(`sqs:GetQueueAttributes on ${JSON.stringify(arnOf(resourceId(queue)))}`);
+    expect(grants).toContain(`kms:DescribeKey on ${JSON.stringify(arnOf(resourceId(key)))}`);
+    expect(grants.sort()).toEqual(
+      expectedGrants([...topology.functions.healthz.bindings.map((b) => b.resource), queue, key, endpoint]).sort(),
+    );
   });
 });
 
@@ -451,24 +582,31 @@ describe('signing keys', () => {
   const keyBindings = functionNames.flatMap((fn) =>
     topology.functions[fn].bindings.filter((b) => isKey(b.resource)).map((b) => [fn, b.resource, b.access] as const),
   );
+  /** What a key binding allows: DescribeKey to describe, GetPublicKey to read, plus Sign to sign. */
+  const keyActionsFor = (access: Access): string[] =>
+    access === 'describe'
+      ? ['kms:DescribeKey']
+      : writes(access)
+        ? ['kms:Sign', 'kms:GetPublicKey']
+        : ['kms:GetPublicKey'];
   it.each(keyBindings)('%s -> %s (%s): GetPublicKey, plus Sign only to sign; nothing else', (fn, key, access) => {
     const keyArn = JSON.stringify(arnOf(resourceId(key)));
     const actions = statementsOfRole(roleIdOf(fn))
       .filter((s) => JSON.stringify(s.Resource).includes(keyArn))
       .flatMap((s) => [s.Action].flat());
-    expect(new Set(actions)).toEqual(
-      new Set(access === 'read' ? ['kms:GetPublicKey'] : ['kms:Sign', 'kms:GetPublicKey']),
-    );
+    expect(new Set(actions)).toEqual(new Set(keyActionsFor(access)));
   });
 
   it('no function holds a KMS action it is not bound for', () => {
     for (const fn of functionNames) {
-      const bound = topology.functions[fn].bindings.some((b) => isKey(b.resource));
+      const mayUse = topology.functions[fn].bindings
+        .filter((b) => isKey(b.resource))
+        .flatMap((b) => keyActionsFor(b.access));
       const kmsActions = statementsOfRole(roleIdOf(fn))
         .flatMap((s) => [s.Action].flat())
         .filter((a) => a.startsWith('kms:'));
       expect(
-        kmsActions.filter((a) => !bound || !['kms:Sign', 'kms:GetPublicKey'].includes(a)),
+        kmsActions.filter((a) => !mayUse.includes(a)),
         fn,
       ).toEqual([]);
     }
@@ -511,7 +649,7 @@ function providerFunction(): IConstruct {
 
 describe('service endpoints', () => {
   const endpointBindings = functionNames.flatMap((fn) =>
-    topology.functions[fn].bindings.filter((b) => isEndpoint(b.resource)).map((b) => [fn, b] as const),
+    topology.functions[fn].bindings.filter((b) => isEndpoint(b.resource)).map((b) => [fn, b.env, b] as const),
   );
 
   it.each(Object.entries(endpoints))('%s: looked up at deploy time with iot:DescribeEndpoint (ATS)', (name) => {
@@ -534,7 +672,7 @@ describe('service endpoints', () => {
       resourcesOf('AWS::IAM::Policy')[
         logicalId(stack.endpoints[name as EndpointName].lookup.node.findChild('CustomResourcePolicy'))
       ];
-    expect((policy?.Properties.PolicyDocument as { Statement: unknown }).Statement).toEqual([
+    expect((policy?.Properties.PolicyDocument as { Statement: unknown } | undefined)?.Statement).toEqual([
       { Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' },
     ]);
   });
@@ -551,28 +689,61 @@ describe('service endpoints', () => {
     ]);
   });
 
-  it.each(endpointBindings)('%s: env %s carries https:// + the looked-up address', (fn, b) => {
+  it.each(endpointBindings)('%s: env %s carries https:// + the looked-up address', (fn, _env, b) => {
     const variables = resourcesOf('AWS::Lambda::Function')[fnId(fn)]?.Properties.Environment as {
       Variables: Record<string, unknown>;
     };
     expect(variables.Variables[b.env]).toEqual(endpointUrl(b.resource as EndpointName));
   });
 
-  it.each(endpointBindings)('%s: exactly iot:Publish on the endpoint topics for write, nothing for read', (fn, b) => {
-    const iot = statementsOfRole(roleIdOf(fn)).filter((s) => [s.Action].flat().some((a) => a.startsWith('iot:')));
-    const arns = publishArnsOf(b);
-    expect(iot).toEqual(
-      arns.length > 0 ? [{ Action: 'iot:Publish', Effect: 'Allow', Resource: arns.length === 1 ? arns[0] : arns }] : [],
-    );
-  });
+  it.each(endpointBindings)(
+    '%s: %s gives exactly iot:Publish on the endpoint topics for write, nothing for read',
+    (fn, _env, b) => {
+      const iot = statementsOfRole(roleIdOf(fn)).filter((s) => [s.Action].flat().some((a) => a.startsWith('iot:')));
+      const arns = publishArnsOf(b);
+      expect(iot).toEqual(
+        arns.length > 0
+          ? [{ Action: 'iot:Publish', Effect: 'Allow', Resource: arns.length === 1 ? arns[0] : arns }]
+          : [],
+      );
+    },
+  );
+
+  it.each(['read', 'describe'] as const)(
+    '%s access to an endpoint grants nothing but still carries the URL',
+    (access) => {
+      const readOnly = {
+        ...topology,
+        functions: Object.fromEntries(
+          Object.entries(topology.functions).map(([n, f]) => [
+            n,
+            { ...f, bindings: f.bindings.map((b) => (isEndpoint(b.resource) ? { ...b, access } : b)) },
+          ]),
+        ),
+      } as unknown as typeof topology;
+      const variant = variantTemplate(readOnly, `Endpoint${access}`);
+      const policies = Object.values(variant.findResources('AWS::IAM::Policy')) as Resources[string][];
+      const iotActions = policies
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .flatMap((s) => [s.Action].flat())
+        .filter((a) => a.startsWith('iot:') && a !== 'iot:DescribeEndpoint');
+      expect(iotActions).toEqual([]);
+      expect(endpointBindings.length).toBeGreaterThan(0);
+      // Logical ids depend on the construct path inside the stack only, so the main stack's helpers apply.
+      const variantFunctions = variant.findResources('AWS::Lambda::Function') as Resources;
+      for (const [fn, env, b] of endpointBindings) {
+        const variables = variantFunctions[fnId(fn)]?.Properties.Environment as { Variables: Record<string, unknown> };
+        expect(variables.Variables[env], fn).toEqual(endpointUrl(b.resource as EndpointName));
+      }
+    },
+  );
 
   it('acknowledges IAM5 only for the exact topic patterns with a wildcard and the lookup policy', () => {
-    for (const [fn, b] of endpointBindings) {
-      const acks = Object.keys(acknowledgementsOf(stack.functions[fn].role as IConstruct)).filter((id) =>
-        id.includes(':iot:'),
-      );
-      const wildcardTopics =
-        b.access === 'read' ? [] : endpoints[b.resource as EndpointName].publishTopics.filter((t) => t.includes('*'));
+    for (const [fn, , b] of endpointBindings) {
+      const acks = acknowledgedIdsOf(stack.functions[fn].role as IConstruct).filter((id) => id.includes(':iot:'));
+      const wildcardTopics = writes(b.access)
+        ? endpoints[b.resource as EndpointName].publishTopics.filter((t) => t.includes('*'))
+        : [];
       expect(acks).toEqual(
         wildcardTopics.map(
           (t) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/${t}]`,
@@ -581,7 +752,7 @@ describe('service endpoints', () => {
     }
     for (const name of Object.keys(endpoints) as EndpointName[]) {
       const policy = stack.endpoints[name].lookup.node.findChild('CustomResourcePolicy');
-      expect(Object.keys(acknowledgementsOf(policy))).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+      expect(acknowledgedIdsOf(policy)).toEqual(['AwsSolutions-IAM5[Resource::*]']);
     }
   });
 });
@@ -589,7 +760,9 @@ describe('service endpoints', () => {
 describe('alarms (every failure path ends somewhere visible)', () => {
   type Alarm = Record<string, unknown>;
   const alarms = () => Object.values(resourcesOf('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Alarm);
-  const alarmedQueues = (Object.keys(queues) as QueueName[]).filter((q) => !QUEUES_WITHOUT_BACKLOG_ALARM.includes(q));
+  const queueNames = Object.keys(queues) as QueueName[];
+  const alarmedQueues = queueNames.filter((q) => queues[q].kind === 'errorSink');
+  const deliveryQueues = queueNames.filter((q) => queues[q].kind === 'delivery');
   const failureDestinations = new Set<QueueName>([
     ...streamConsumers.map((c) => c.onFailure),
     ...functionNames.flatMap((n) => {
@@ -599,7 +772,7 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     ...Object.values(topicRules).map((r) => r.errorQueue),
   ]);
 
-  it('one per error queue, per stream consumer and per function; none has an action (the operator wires them)', () => {
+  it('one per errorSink queue, per stream consumer and per function; none has an action (the operator wires them)', () => {
     template.resourceCountIs(
       'AWS::CloudWatch::Alarm',
       alarmedQueues.length + streamConsumers.length + functionNames.length,
@@ -611,6 +784,20 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     }
     // Every failure destination of the topology is among the alarmed queues.
     expect([...failureDestinations].filter((q) => !alarmedQueues.includes(q))).toEqual([]);
+  });
+
+  it('a backlog alarm for exactly the errorSink queues, none for a delivery queue', () => {
+    expect(alarmedQueues.length + deliveryQueues.length).toBe(queueNames.length);
+    const backlogAlarms = Object.keys(stack.alarms).filter((k) => k.startsWith('queueBacklog:'));
+    expect(backlogAlarms.sort()).toEqual(alarmedQueues.map((q) => `queueBacklog:${q}`).sort());
+    const watched = alarms()
+      .filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')
+      .map((a) => JSON.stringify(a.Dimensions));
+    for (const q of deliveryQueues)
+      expect(
+        watched.filter((d) => d.includes(`"${resourceId(q)}"`)),
+        q,
+      ).toEqual([]);
   });
 
   it.each(alarmedQueues)('queue %s: messages visible >= 1 in one 5-minute datapoint', (q) => {
@@ -628,15 +815,27 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     });
   });
 
-  it('a queue opted out of the backlog alarm cannot be a failure destination (the stack refuses)', () => {
-    const [optedOut] = QUEUES_WITHOUT_BACKLOG_ALARM;
-    if (!optedOut) return;
+  /** The topology's failure destinations by where they come from, each to be turned into a delivery queue. */
+  const failureSources = [
+    ['stream consumer on-failure', streamConsumers[0]?.onFailure],
+    ['async on-failure', functionNames.map((n) => topology.functions[n].async?.onFailure).find(Boolean)],
+    ['topic rule error queue', Object.values(topicRules)[0]?.errorQueue],
+  ] as const;
+  it.each(failureSources)('a %s that is a delivery queue is refused (it would go unalarmed)', (_source, q) => {
+    if (!q) throw new Error('the topology has no such failure destination');
+    const bad = { ...topology, queues: { ...topology.queues, [q]: { ...topology.queues[q], kind: 'delivery' } } };
+    expect(() => variantTemplate(bad, 'Bad')).toThrow(
+      new RegExp(`failure destinations must be alarmed errorSink queues, not delivery: ${q}$`),
+    );
+  });
+
+  it.each(deliveryQueues)('delivery queue %s used as a failure destination is refused', (q) => {
     const bad = {
       ...topology,
-      streamConsumers: topology.streamConsumers.map((c) => ({ ...c, onFailure: optedOut })),
+      streamConsumers: topology.streamConsumers.map((c) => ({ ...c, onFailure: q })),
     } as typeof topology;
-    expect(() => new TelemetryEventMeshStack(new App(), 'Bad', { topology: bad, repoRoot: stubRoot })).toThrow(
-      new RegExp(`failure destinations must be alarmed: ${optedOut}`),
+    expect(() => variantTemplate(bad, 'Bad')).toThrow(
+      new RegExp(`failure destinations must be alarmed errorSink queues, not delivery: ${q}$`),
     );
   });
 

@@ -79,7 +79,13 @@ describe.runIf(isEmbedded())('fault injection: the Kinesis engine goes away', ()
       expect(r.status).toBe(503);
       expect(r.body).toMatchObject({ accepted: [], failed: [id] });
       // The gateway itself stays up while an engine is down.
-      expect((await api('GET', '/healthz')).status).toBe(200);
+      // ...and says what is wrong: an admin's health check reports the stream down.
+      const health = await api('GET', '/healthz');
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({
+        status: 'degraded',
+        checks: expect.arrayContaining([{ name: 'eventStream', ok: false, ms: expect.any(Number) }]),
+      });
     } finally {
       await control('/engines/kinesis/start');
     }

@@ -142,12 +142,9 @@ describe.runIf(Boolean(stack().mqtt))(
         'telemetry in the events table',
       );
       expect(items).toHaveLength(1);
-      expect(items[0]).toMatchObject({
-        type: 'device.telemetry',
-        source: deviceId,
-        data: { metrics: { temperature: 21.5, humidity: 40 }, seq: 1 },
-      });
+      expect(items[0]).toMatchObject({ type: 'device.telemetry', source: deviceId });
       const byApi = await api('GET', `/events/${items[0]?.id}`);
+      expect(byApi.body).toMatchObject({ data: { metrics: { temperature: 21.5, humidity: 40 }, seq: 1 } });
       expect(byApi.status).toBe(200);
     });
 

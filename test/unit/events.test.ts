@@ -1,12 +1,18 @@
+import { readFileSync } from 'node:fs';
+import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import {
+  dataProblems,
   deterministicId,
   EventEnvelopeSchema,
   EventInputSchema,
+  MAX_DATA_DEPTH,
   type Receipt,
+  storedItemBytes,
   timeKey,
   toEnvelope,
 } from '../../shared/domain/events';
+import { decodeEnvelope } from '../../shared/domain/stream-records';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const receipt: Receipt = {
@@ -176,5 +182,88 @@ describe('deterministicId', () => {
       expect(['8', '9', 'a', 'b']).toContain(id[19]);
       expect(EventInputSchema.safeParse({ id, type: 'a.b', data: {} }).success).toBe(true);
     }
+  });
+});
+
+describe('dataProblems (what the event table can hold)', () => {
+  const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
+  const messages = (data: unknown) => dataProblems(data).map((p) => `${p.path.join('.')}: ${p.message}`);
+
+  it(`accepts data nesting ${MAX_DATA_DEPTH} levels and refuses ${MAX_DATA_DEPTH + 1}`, () => {
+    // data itself is the first level
+    expect(dataProblems(nested(MAX_DATA_DEPTH))).toEqual([]);
+    expect(messages(nested(MAX_DATA_DEPTH + 1))).toEqual([
+      `${Array(MAX_DATA_DEPTH).fill('a').join('.')}: nests deeper than 31 levels of objects and arrays`,
+    ]);
+  });
+
+  it.each([
+    [2 ** 53 - 1, true],
+    [-(2 ** 53 - 1), true],
+    [2 ** 53, false],
+    [1e300, false],
+    [1e-130, true],
+    [-1e-130, true],
+    [9e-131, false],
+    [5e-324, false],
+    [0, true],
+    [-0, true],
+    [0.1, true],
+    [Number.NaN, false],
+  ])('number %d storable: %s', (n, ok) => {
+    expect(dataProblems({ n }).length === 0).toBe(ok);
+  });
+
+  it('refuses empty keys and __proto__ keys at any depth, reporting at most 10 problems', () => {
+    expect(messages({ x: [{ '': 1 }] })).toEqual(['x.0: has an empty key']);
+    expect(messages(JSON.parse('{"x":{"__proto__":1}}'))).toEqual(['x.__proto__: is a reserved key']);
+    expect(dataProblems(Array.from({ length: 50 }, () => 2 ** 60))).toHaveLength(10);
+  });
+
+  it('survives a nesting far deeper than the call stack', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 500_000; i++) deep = [deep];
+    expect(dataProblems({ deep })).toHaveLength(1);
+  });
+
+  it('surfaces through EventInputSchema with the full path', () => {
+    const result = EventInputSchema.safeParse({ type: 'a.b', data: { list: [1, 2 ** 60] } });
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual(['data.list.1']);
+  });
+
+  it('catches a top-level __proto__ key in data (which a copy of the record would silently drop)', () => {
+    const result = EventInputSchema.safeParse(JSON.parse('{"type":"a.b","data":{"__proto__":{"x":1},"y":2}}'));
+    expect(result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'data.__proto__: is a reserved key',
+    ]);
+  });
+});
+
+describe('storedItemBytes (DynamoDB item size, as documented; calibrated against DynamoDB Local)', () => {
+  it.each<[string, Record<string, unknown>, number]>([
+    ['string', { id: 'abc' }, 2 + 3],
+    ['multi-byte string', { s: 'é€' }, 1 + 5],
+    ['number: 1 byte per 2 significant digits + 1', { n: 123456.789 }, 1 + 6],
+    ['small number', { n: 1 }, 1 + 2],
+    ['boolean and null', { b: true, z: null }, 1 + 1 + 1 + 1],
+    ['empty map and list', { m: {}, l: [] }, 1 + 3 + 1 + 3],
+    ['list: 3 bytes + 1 per element', { l: [true, 'ab'] }, 1 + 3 + 2 + 1 + 2],
+    ['map: 3 bytes + 1 per entry + names', { m: { k: 'v', kk: 1 } }, 1 + 3 + 2 + 1 + 1 + 2 + 2],
+  ])('%s', (_name, item, bytes) => {
+    expect(storedItemBytes(item)).toBe(bytes);
+  });
+});
+
+describe('Kinesis stream event fixture', () => {
+  it('decodes to a valid envelope with decodeEnvelope, partitioned by its source', () => {
+    const fixture = JSON.parse(
+      readFileSync(new URL('../events/kinesis/stream-event.json', import.meta.url), 'utf8'),
+    ) as KinesisStreamEvent;
+    const [record] = fixture.Records;
+    if (!record) throw new Error('fixture has no record');
+    const envelope = decodeEnvelope(record.kinesis.data);
+    expect(envelope).toMatchObject({ id: '0190f4d2-7a5b-7c3e-9f00-0123456789ab', type: 'order.created' });
+    expect(record.kinesis.partitionKey).toBe(envelope.source);
+    expect(EventInputSchema.safeParse({ type: envelope.type, data: envelope.data }).success).toBe(true);
   });
 });

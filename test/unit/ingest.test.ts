@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FieldError, Rejection } from '../../shared/domain/errors';
+import { MAX_STORED_ITEM_BYTES, storedItem, storedItemBytes } from '../../shared/domain/events';
 import {
   chunkForPutRecords,
   MAX_EVENTS_PER_REQUEST,
@@ -11,6 +14,17 @@ import {
   validateEvents,
 } from '../../shared/domain/ingest';
 import type { EventPublisher, PublishOutcome, StreamRecord } from '../../shared/ports';
+
+// The handler reads its settings at import and publishes through this adapter: replaced by a recording fake.
+const stream = vi.hoisted(() => {
+  process.env.EVENT_STREAM_NAME = 'unit-stream';
+  return { publish: vi.fn() };
+});
+vi.mock('../../shared/aws/kinesis-publisher', () => ({
+  KinesisPublisher: class {
+    publish = stream.publish;
+  },
+}));
 
 const RECEIVED_AT = new Date('2024-05-01T12:00:00.000Z');
 const producer: Producer = {
@@ -179,12 +193,58 @@ describe('validateEvents', () => {
     const [envelope] = validateEvents([base], producer);
     if (!envelope) throw new Error('no envelope');
     const overhead = Buffer.byteLength(JSON.stringify(envelope)) + Buffer.byteLength(envelope.source);
-    const fits = event({ id, data: { blob: 'x'.repeat(MAX_RECORD_BYTES - overhead) } });
+    // A control character is 1 byte in the table but 6 ("\u0001") in JSON: 1 MiB of JSON, far under 400 KB stored.
+    const blob = (jsonBytes: number) => '\u0001'.repeat(Math.floor(jsonBytes / 6)) + 'x'.repeat(jsonBytes % 6);
+    const fits = event({ id, data: { blob: blob(MAX_RECORD_BYTES - overhead) } });
     expect(validateEvents([fits], producer)).toHaveLength(1);
-    const over = event({ id, data: { blob: 'x'.repeat(MAX_RECORD_BYTES - overhead + 1) } });
+    const over = event({ id, data: { blob: blob(MAX_RECORD_BYTES - overhead + 1) } });
     const r = rejectionOf(() => validateEvents([event(), over], producer));
     expect(r.kind).toBe('too-large');
     expect(fieldErrors(r)).toEqual([{ index: 1, path: '', message: 'event is over 1 MiB serialized' }]);
+  });
+
+  it('accepts an event of exactly 400 KB as a stored item and refuses one byte more as too-large', () => {
+    const id = '0190f4d2-7a5b-7c3e-9f00-0123456789ab';
+    const [envelope] = validateEvents([event({ id, data: { blob: '' } })], producer);
+    if (!envelope) throw new Error('no envelope');
+    const overhead = storedItemBytes(storedItem(envelope));
+    const fits = event({ id, data: { blob: 'x'.repeat(MAX_STORED_ITEM_BYTES - overhead) } });
+    expect(validateEvents([fits], producer)).toHaveLength(1);
+    const over = event({ id, data: { blob: 'x'.repeat(MAX_STORED_ITEM_BYTES - overhead + 1) } });
+    const r = rejectionOf(() => validateEvents([event(), over], producer));
+    expect(r.kind).toBe('too-large');
+    expect(r.message).toContain('400 KB');
+    expect(fieldErrors(r)).toEqual([{ index: 1, path: '', message: 'event is over 400 KB as a stored item' }]);
+  });
+
+  it('refuses data the table cannot hold as invalid, with the path of each problem', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = [deep];
+    const r = rejectionOf(() =>
+      validateEvents(
+        [
+          event({ data: { big: 2 ** 53, nested: { tiny: 1e-200 } } }),
+          event({ data: { '': 1 } }),
+          JSON.parse('{"type":"payment.success","data":{"a":{"__proto__":{"x":1}}}}'),
+          event({ data: { deep } }),
+        ],
+        producer,
+      ),
+    );
+    expect(r.kind).toBe('invalid');
+    expect(fieldErrors(r).map((e) => [e.index, e.path])).toEqual([
+      [0, 'data.big'],
+      [0, 'data.nested.tiny'],
+      [1, 'data'],
+      [2, 'data.a.__proto__'],
+      [3, `data.deep${'.0'.repeat(30)}`],
+    ]);
+  });
+
+  it('a very deep body is an invalid event, not a crash', () => {
+    const body = `{"type":"a.b","data":{"x":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+    const r = rejectionOf(() => validateEvents(parseBody(body, 'application/json'), producer));
+    expect(r.kind).toBe('invalid');
   });
 });
 
@@ -387,5 +447,108 @@ describe('publishAll', () => {
     expect(report.failed.map((f) => f.id)).toEqual(ids(1000).slice(500));
     expect(publisher.calls.length).toBeGreaterThan(2);
     for (const call of publisher.calls.slice(1)) expect(call[0]).toBe('id-500');
+  });
+});
+
+describe('httpIngest handler (API Gateway fixture, stream faked)', () => {
+  const fixture = JSON.parse(
+    readFileSync(new URL('../events/apigw/post-events.json', import.meta.url), 'utf8'),
+  ) as APIGatewayProxyEvent;
+  const context = { getRemainingTimeInMillis: () => 3000, functionName: 'httpIngest' } as unknown as Context;
+  let stdout: string[];
+
+  beforeEach(() => {
+    stdout = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    stream.publish.mockReset();
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  /** The CloudWatch EMF lines the invocation wrote (one per flush). */
+  const emf = () =>
+    stdout
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: unknown[] } });
+
+  const invoke = async (change: Partial<APIGatewayProxyEvent> = {}) => {
+    const { handler } = await import('../../functions/ingest/http-ingest');
+    return handler({ ...fixture, ...change }, context);
+  };
+
+  it('publishes the fixture batch partitioned by source, answers 202 and counts EventsAccepted', async () => {
+    stream.publish.mockResolvedValue({ failed: [] });
+    const response = await invoke();
+    expect(response.statusCode).toBe(202);
+    const body = JSON.parse(response.body) as { accepted: number; ids: string[] };
+    expect(body.accepted).toBe(2);
+    expect(body.ids[0]).toBe('0190f4d2-7a5b-7c3e-9f00-0123456789ab');
+    const [records] = stream.publish.mock.calls[0] as [StreamRecord[]];
+    expect(records.map((r) => r.partitionKey)).toEqual(['svc-orders', 'svc-orders']);
+    const envelope = JSON.parse(Buffer.from(records[0]?.data ?? []).toString('utf8'));
+    expect(envelope).toMatchObject({
+      principalId: 'svc-orders-7f3a',
+      traceId: fixture.requestContext.requestId,
+      source: 'svc-orders',
+      occurredAt: '2024-05-24T11:59:58.000Z',
+    });
+    expect(emf()).toEqual([
+      expect.objectContaining({
+        EventsAccepted: 2,
+        service: 'tem',
+        traceId: fixture.requestContext.requestId,
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            {
+              Namespace: 'TelemetryEventMesh',
+              Dimensions: [['service']],
+              Metrics: [{ Name: 'EventsAccepted', Unit: 'Count' }],
+            },
+          ],
+        }),
+      }),
+    ]);
+  });
+
+  it('counts every event of a refused request as EventsRejected, with the status', async () => {
+    const body = JSON.stringify({
+      events: [
+        { type: 'order.created', data: {} },
+        { type: 'Bad', data: {} },
+      ],
+    });
+    const response = await invoke({ body });
+    expect(response.statusCode).toBe(400);
+    expect(stream.publish).not.toHaveBeenCalled();
+    expect(emf()).toEqual([expect.objectContaining({ EventsRejected: 2, status: '400' })]);
+  });
+
+  it('counts a body it cannot read as one rejected event', async () => {
+    const response = await invoke({ headers: { ...fixture.headers, 'content-type': 'text/plain' } });
+    expect(response.statusCode).toBe(415);
+    expect(emf()).toEqual([expect.objectContaining({ EventsRejected: 1, status: '415' })]);
+  });
+
+  it('an event type outside the caller’s patterns is a 403 and counted as rejected', async () => {
+    const response = await invoke({ body: JSON.stringify({ type: 'user.created', data: {} }) });
+    expect(response.statusCode).toBe(403);
+    expect(emf()).toEqual([expect.objectContaining({ EventsRejected: 1, status: '403' })]);
+  });
+
+  it('a partial stream failure is a 503 naming the ids; accepted and failed are both counted', async () => {
+    stream.publish.mockImplementation(async (records: StreamRecord[]) => ({
+      failed: records.slice(1).map((r) => ({ id: r.id, errorCode: 'ProvisionedThroughputExceededException' })),
+    }));
+    const shortBudget = { ...context, getRemainingTimeInMillis: () => 1000 } as Context;
+    const { handler } = await import('../../functions/ingest/http-ingest');
+    const response = await handler(fixture, shortBudget);
+    expect(response.statusCode).toBe(503);
+    const body = JSON.parse(response.body) as { accepted: string[]; failed: string[]; message: string };
+    expect(body.accepted).toEqual(['0190f4d2-7a5b-7c3e-9f00-0123456789ab']);
+    expect(body.failed).toHaveLength(1);
+    expect(emf()).toEqual([expect.objectContaining({ EventsAccepted: 1, EventsFailed: 1 })]);
   });
 });

@@ -1,11 +1,35 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventEnvelopeSchema } from '../../shared/domain/events';
 import {
   TELEMETRY_EVENT_TYPE,
+  TelemetryPayloadSchema,
   type TelemetryRuleEvent,
   TelemetryRuleEventSchema,
   telemetryToEnvelope,
 } from '../../shared/domain/telemetry';
+
+// The handler reads its settings at import; its stream and error queue are replaced by recording fakes.
+const fakes = vi.hoisted(() => {
+  process.env.EVENT_STREAM_NAME = 'unit-stream';
+  process.env.TELEMETRY_ERRORS_QUEUE_URL = 'http://unit.invalid/queue';
+  return { publish: vi.fn(), send: vi.fn() };
+});
+vi.mock('../../shared/aws/kinesis-publisher', () => ({
+  KinesisPublisher: class {
+    publish = fakes.publish;
+  },
+}));
+vi.mock('../../shared/aws/sqs-sink', () => ({
+  SqsSink: class {
+    send = fakes.send;
+  },
+}));
+
+const fixture = JSON.parse(
+  readFileSync(new URL('../events/iot/telemetry-rule-event.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
 
 const RECEIVED = Date.parse('2024-05-01T12:00:05.000Z');
 const reading: TelemetryRuleEvent = {
@@ -79,10 +103,10 @@ describe('telemetryToEnvelope', () => {
 
   // Date only represents +-8.64e15 ms: a ts beyond it must be refused as invalid (telemetry error queue), not crash
   // the conversion (which would retry and land in the ingest DLQ).
-  it('refuses a ts beyond the Date range, and converts the largest one it accepts', () => {
+  it('refuses a ts beyond the Date range, and converts the largest one the payload schema accepts', () => {
     expect(TelemetryRuleEventSchema.safeParse({ ...reading, ts: 9e15 }).success).toBe(false);
-    const edge = TelemetryRuleEventSchema.parse({ ...reading, ts: 8.64e15 });
-    expect(() => telemetryToEnvelope(edge)).not.toThrow();
+    const payload = TelemetryPayloadSchema.parse({ metrics: reading.metrics, ts: 8.64e15 });
+    expect(() => telemetryToEnvelope({ ...payload, deviceId: 'd', receivedAt: 8.64e15 })).not.toThrow();
   });
 
   it('gives the same id whatever the order of the metrics keys', () => {
@@ -115,13 +139,111 @@ describe('TelemetryRuleEventSchema', () => {
     ['NaN ts', { ts: Number.NaN }, 'ts'],
     ['ts not ISO', { ts: '2024-05-01 12:00' }, 'ts'],
     ['negative seq', { seq: -1 }, 'seq'],
+    ['metric over 2^53', { metrics: { temp: 2 ** 53 } }, 'metrics.temp'],
+    ['metric under 1e-130', { metrics: { temp: 1e-131 } }, 'metrics.temp'],
+    ['ts 5 minutes and 1 ms ahead of receipt', { ts: RECEIVED + 5 * 60_000 + 1 }, 'ts'],
+    ['ISO ts a year ahead', { ts: '2025-05-01T12:00:00Z' }, 'ts'],
   ])('rejects %s', (_name, change, path) => {
     const paths = issuePaths({ ...reading, ...change });
     expect(paths.length).toBeGreaterThan(0);
     expect(paths.every((p) => p === path)).toBe(true);
   });
 
+  it('accepts a ts exactly 5 minutes ahead of receipt, a metric of 0 and the extreme storable ones', () => {
+    expect(issuePaths({ ...reading, ts: RECEIVED + 5 * 60_000 })).toEqual([]);
+    expect(issuePaths({ ...reading, metrics: { a: 0, b: -(2 ** 53 - 1), c: 1e-130, d: -1e-130 } })).toEqual([]);
+  });
+
+  it('parses the IoT rule fixture (what the topic rule hands the function)', () => {
+    const parsed = TelemetryRuleEventSchema.parse(fixture);
+    expect(telemetryToEnvelope(parsed)).toMatchObject({
+      type: 'device.telemetry',
+      source: 'sensor-1',
+      occurredAt: '2024-05-24T11:59:58.250Z',
+      principalId: 'device:sensor-1',
+      data: { metrics: { temperature: 81.5, humidity: 40 }, seq: 1042 },
+    });
+  });
+
   it('accepts a 128-character deviceId', () => {
     expect(issuePaths({ ...reading, deviceId: 'd'.repeat(128) })).toEqual([]);
+  });
+});
+
+describe('telemetryIngest handler (IoT rule fixture, stream and queue faked)', () => {
+  // A budget too short to retry: a refused record fails the invocation at once.
+  const context = { getRemainingTimeInMillis: () => 1000, functionName: 'telemetryIngest' } as unknown as Context;
+  let stdout: string[];
+
+  beforeEach(() => {
+    stdout = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    fakes.publish.mockReset().mockResolvedValue({ failed: [] });
+    fakes.send.mockReset().mockResolvedValue(undefined);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  const emf = () =>
+    stdout
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  const invoke = async (event: unknown) => {
+    const { handler } = await import('../../functions/ingest/telemetry-ingest');
+    return handler(event, context);
+  };
+
+  it('publishes a valid reading with the device id as partition key and counts TelemetryAccepted', async () => {
+    const result = await invoke(fixture);
+    expect(result).toEqual({ id: expect.any(String) });
+    const [records] = fakes.publish.mock.calls[0] as [{ partitionKey: string }[]];
+    expect(records.map((r) => r.partitionKey)).toEqual(['sensor-1']);
+    expect(fakes.send).not.toHaveBeenCalled();
+    expect(emf()).toEqual([expect.objectContaining({ TelemetryAccepted: 1, service: 'tem' })]);
+  });
+
+  it('sends an invalid reading to the error queue with the reason and counts TelemetryRejected', async () => {
+    const result = await invoke({ ...fixture, metrics: { temperature: 'hot' } });
+    expect(result).toEqual({ rejected: true });
+    expect(fakes.publish).not.toHaveBeenCalled();
+    expect(fakes.send).toHaveBeenCalledWith(
+      expect.objectContaining({
+        reason: 'invalid telemetry',
+        deviceId: 'sensor-1',
+        issues: [expect.objectContaining({ path: 'metrics.temperature' })],
+      }),
+    );
+    expect(emf()).toEqual([
+      expect.objectContaining({
+        TelemetryRejected: 1,
+        deviceId: 'sensor-1',
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            {
+              Namespace: 'TelemetryEventMesh',
+              Dimensions: [['service']],
+              Metrics: [{ Name: 'TelemetryRejected', Unit: 'Count' }],
+            },
+          ],
+        }),
+      }),
+    ]);
+  });
+
+  it('does not count a rejection whose reason could not be queued: the invocation fails and is retried', async () => {
+    fakes.send.mockRejectedValue(new Error('queue down'));
+    await expect(invoke({ ...fixture, metrics: {} })).rejects.toThrow('queue down');
+    expect(emf().filter((line) => 'TelemetryRejected' in line)).toEqual([]);
+  });
+
+  it('throws when the stream does not take the reading (async invoke retries it)', async () => {
+    fakes.publish.mockImplementation(async (records: { id: string }[]) => ({
+      failed: records.map((r) => ({ id: r.id, errorCode: 'InternalFailure' })),
+    }));
+    await expect(invoke(fixture)).rejects.toThrow('not accepted');
   });
 });
