@@ -11,10 +11,26 @@ import { logger } from '../../shared/observability';
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
-async function storeRecord(record: KinesisStreamRecord): Promise<void> {
-  const event = decodeEnvelope(record.kinesis.data);
-  const stored = await store.putIfAbsent(event, expiresAtFor(event));
-  if (!stored) logger.debug('duplicate event ignored', { id: event.id });
+/**
+ * The sequence numbers of the first record of each event id in the batch. Records are written in parallel, so two
+ * copies of one id in a batch would race for the conditional put; only the first copy (in stream order) is written,
+ * and "the first delivery wins" holds. If that write fails, the batch is retried from it, copies included.
+ */
+function firstCopies(event: KinesisStreamEvent): Set<string> {
+  const seen = new Set<string>();
+  const first = new Set<string>();
+  for (const record of event.Records) {
+    let id: string;
+    try {
+      id = decodeEnvelope(record.kinesis.data).id;
+    } catch {
+      first.add(record.kinesis.sequenceNumber); // undecodable: let the record handler fail it
+      continue;
+    }
+    if (!seen.has(id)) first.add(record.kinesis.sequenceNumber);
+    seen.add(id);
+  }
+  return first;
 }
 
 /**
@@ -25,6 +41,16 @@ export const lambdaHandler = async (
   event: KinesisStreamEvent,
   context: Context,
 ): Promise<KinesisStreamBatchResponse> => {
+  const first = firstCopies(event);
+  const storeRecord = async (record: KinesisStreamRecord): Promise<void> => {
+    const envelope = decodeEnvelope(record.kinesis.data);
+    if (!first.has(record.kinesis.sequenceNumber)) {
+      logger.debug('later copy in the same batch ignored', { id: envelope.id });
+      return;
+    }
+    const stored = await store.putIfAbsent(envelope, expiresAtFor(envelope));
+    if (!stored) logger.debug('duplicate event ignored', { id: envelope.id });
+  };
   const response = await processPartialResponse(event, storeRecord, processor, { context });
   if (response.batchItemFailures.length > 0)
     logger.warn('records failed', { failed: response.batchItemFailures.length, batch: event.Records.length });

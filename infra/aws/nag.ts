@@ -1,8 +1,9 @@
 import { type App, Stack, Validations } from 'aws-cdk-lib';
 import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { EndpointName, FunctionName, TableName } from '../topology';
+import type { EndpointName, FunctionName, QueueName, TableName } from '../topology';
 import type { TelemetryEventMeshStack } from './stack';
 import type { TemFunction } from './tem-function';
 
@@ -38,12 +39,24 @@ function nagSpelling(value: unknown): string {
 export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
   const t = stack.topology;
 
-  for (const queue of Object.values(stack.queues)) {
+  // SQS3 (no DLQ) is acknowledged only where the queue *is* the dead-letter / error destination. A `delivery` queue is
+  // not: it has its own dead-letter queue (built by the stack), so the rule passes on it and needs no acknowledgement.
+  for (const [name, queue] of Object.entries(stack.queues) as [QueueName, Queue][]) {
+    if (t.queues[name].kind !== 'errorSink') continue;
     Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
         'These queues are the dead-letter / error destinations themselves (stream consumer on-failure, async invoke ' +
         'on-failure, rejected telemetry, IoT rule error action); a DLQ of a DLQ would only hide failures.',
+    });
+  }
+  for (const [name, dlq] of Object.entries(stack.deadLetterQueues) as [QueueName, Queue][]) {
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        `The dead-letter queue of the delivery queue ${name} (maxReceiveCount ` +
+        `${stack.queues[name].deadLetterQueue?.maxReceiveCount}), alarmed on any visible message; a DLQ of a DLQ ` +
+        'would only hide failures.',
     });
   }
 

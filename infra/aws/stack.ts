@@ -52,6 +52,18 @@ const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.sli
 export const API_THROTTLING_RATE_LIMIT = 1000;
 export const API_THROTTLING_BURST_LIMIT = 2000;
 
+/**
+ * A message of a `delivery` queue received this many times without being deleted (its consumer failed on it each
+ * time) moves to the queue's own dead-letter queue, which is alarmed like an errorSink queue.
+ */
+export const DELIVERY_MAX_RECEIVE_COUNT = 5;
+
+/** A dead-letter queue keeps its messages the SQS maximum, so an operator has time to look and redrive. */
+export const DEAD_LETTER_RETENTION_DAYS = 14;
+
+/** The logical name of a delivery queue's dead-letter queue: its output key and alarm name (`alertsDeadLetter`). */
+export const deadLetterName = (queue: QueueName): string => `${queue}DeadLetter`;
+
 /** A stream consumer falling this far behind (IteratorAge, ms) is alarmed: events reach their tables late. */
 export const ITERATOR_AGE_ALARM_MS = 60_000;
 
@@ -93,6 +105,8 @@ export class TelemetryEventMeshStack extends Stack {
   readonly streams: Record<StreamName, kinesis.Stream>;
   readonly tables: Record<TableName, dynamodb.Table>;
   readonly queues: Record<QueueName, sqs.Queue>;
+  /** The dead-letter queue of every `delivery` queue (none for an errorSink queue), keyed by the delivery queue. */
+  readonly deadLetterQueues: Partial<Record<QueueName, sqs.Queue>>;
   readonly keys: Record<KeyName, kms.Key>;
   readonly endpoints: Record<EndpointName, DeployedEndpoint>;
   readonly functions: Record<FunctionName, TemFunction>;
@@ -121,6 +135,14 @@ export class TelemetryEventMeshStack extends Stack {
       throw new Error(
         `failure destinations must be alarmed errorSink queues, not delivery: ${unalarmedFailure.join(', ')}`,
       );
+    // A delivery queue's dead-letter queue takes `<name>DeadLetter` as its output key: no topology name may take it too.
+    const resourceNames = new Set<string>([t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys));
+    const takenDeadLetterNames = (Object.keys(t.queues) as QueueName[])
+      .filter((q) => t.queues[q].kind === 'delivery')
+      .map(deadLetterName)
+      .filter((n) => resourceNames.has(n));
+    if (takenDeadLetterNames.length > 0)
+      throw new Error(`dead-letter queue names already used by the topology: ${takenDeadLetterNames.join(', ')}`);
     this.topology = t;
     const repoRoot = props.repoRoot ?? REPO_ROOT;
 
@@ -155,12 +177,26 @@ export class TelemetryEventMeshStack extends Stack {
       return table;
     });
 
+    // A delivery queue gets a dead-letter queue of its own: a message its consumers keep failing on is parked there
+    // (and alarmed) instead of being retried until retention drops it. errorSink queues are the end of the line.
+    this.deadLetterQueues = {};
     this.queues = build(t.queues, (name, spec) => {
+      let deadLetterQueue: sqs.DeadLetterQueue | undefined;
+      if (spec.kind === 'delivery') {
+        const dlq = new sqs.Queue(this, pascal(deadLetterName(name)), {
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
+        });
+        this.deadLetterQueues[name] = dlq;
+        deadLetterQueue = { queue: dlq, maxReceiveCount: DELIVERY_MAX_RECEIVE_COUNT };
+      }
       return new sqs.Queue(this, pascal(name), {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         retentionPeriod: Duration.days(spec.retentionDays),
         visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+        deadLetterQueue,
       });
     });
 
@@ -227,7 +263,10 @@ export class TelemetryEventMeshStack extends Stack {
     // Names are unique per kind only (the `alerts` function writes the `alerts` queue). Stateful resources keep their
     // plain construct ids, which must never change (a new id replaces the table or queue); a function whose name is
     // taken by one gets a `Function` suffix instead: replacing a function loses nothing.
-    const stateful = new Set<string>([t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys));
+    const stateful = new Set<string>([
+      ...[t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys),
+      ...(Object.keys(this.deadLetterQueues) as QueueName[]).map(deadLetterName),
+    ]);
     this.functions = build(t.functions, (name, spec) => {
       const fn = new TemFunction(this, stateful.has(name) ? `${pascal(name)}Function` : pascal(name), {
         spec,
@@ -324,6 +363,12 @@ export class TelemetryEventMeshStack extends Stack {
     }
     for (const [name, queue] of Object.entries(this.queues)) {
       new CfnOutput(this, name, { value: queue.queueUrl, description: name });
+    }
+    for (const [name, dlq] of Object.entries(this.deadLetterQueues) as [QueueName, sqs.Queue][]) {
+      new CfnOutput(this, deadLetterName(name), {
+        value: dlq.queueUrl,
+        description: `${deadLetterName(name)}: dead-letter queue of ${name}`,
+      });
     }
     for (const [name, key] of Object.entries(this.keys)) {
       new CfnOutput(this, name, { value: key.keyArn, description: name });
@@ -451,6 +496,17 @@ export class TelemetryEventMeshStack extends Stack {
       add('queueBacklog', name, {
         alarmDescription: `${name} holds failed messages (${t.queues[name].purpose}): look, fix, replay`,
         metric: queue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
+    // A delivery queue's dead-letter queue is an error sink too: its consumers failed on a message repeatedly.
+    for (const [name, dlq] of Object.entries(this.deadLetterQueues) as [QueueName, sqs.Queue][]) {
+      add('queueBacklog', deadLetterName(name), {
+        alarmDescription:
+          `${deadLetterName(name)} holds ${name} messages its consumers failed on ${DELIVERY_MAX_RECEIVE_COUNT} ` +
+          `times (${t.queues[name].purpose}): look, fix, redrive`,
+        metric: dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       });

@@ -71,6 +71,19 @@ const resourceId = (name: ResourceName): string =>
   );
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const functionNames = Object.keys(functions) as FunctionName[];
+const queueNames = Object.keys(queues) as QueueName[];
+const errorSinkQueues = queueNames.filter((q) => queues[q].kind === 'errorSink');
+const deliveryQueues = queueNames.filter((q) => queues[q].kind === 'delivery');
+/** A delivery queue's dead-letter queue, as the stack built it (each delivery queue must have one). */
+const deadLetterQueueOf = (q: QueueName): sqs.Queue => {
+  const dlq = stack.deadLetterQueues[q];
+  if (!dlq) throw new Error(`delivery queue ${q} has no dead-letter queue`);
+  return dlq;
+};
+const dlqId = (q: QueueName): string => logicalId(deadLetterQueueOf(q));
+/** Written out here rather than taken from the stack: what a delivery queue's redrive is expected to be. */
+const MAX_RECEIVE_COUNT = 5;
+const DEAD_LETTER_RETENTION_SECONDS = 14 * 86_400;
 /** An endpoint's URL: `https://` + the address its deploy-time lookup returned. */
 const endpointUrl = (name: EndpointName) => ({
   'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [resourceId(name), 'endpointAddress'] }]],
@@ -417,8 +430,8 @@ describe('data plane', () => {
     );
   });
 
-  it('encrypts every queue and keeps retention/visibility from the topology', () => {
-    template.resourceCountIs('AWS::SQS::Queue', Object.keys(queues).length);
+  it('encrypts every queue and keeps retention/visibility from the topology (plus one DLQ per delivery queue)', () => {
+    template.resourceCountIs('AWS::SQS::Queue', queueNames.length + deliveryQueues.length);
     template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     for (const [name, spec] of Object.entries(queues)) {
       expect(resourcesOf('AWS::SQS::Queue')[resourceId(name as ResourceName)]?.Properties).toMatchObject({
@@ -427,6 +440,65 @@ describe('data plane', () => {
         VisibilityTimeout: spec.visibilityTimeoutSeconds,
       });
     }
+  });
+
+  it('every queue, dead-letter queues included, denies requests without TLS', () => {
+    const policies = Object.values(resourcesOf('AWS::SQS::QueuePolicy'));
+    const queueIds = [...queueNames.map(resourceId), ...deliveryQueues.map(dlqId)];
+    for (const id of queueIds) {
+      const statements = policies
+        .filter((p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: id }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: unknown[] }).Statement);
+      expect(statements, id).toContainEqual({
+        Action: 'sqs:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Resource: arnOf(id),
+      });
+    }
+  });
+
+  it.each(errorSinkQueues)('errorSink queue %s: no redrive (it is the end of the line)', (q) => {
+    expect(resourcesOf('AWS::SQS::Queue')[resourceId(q)]?.Properties.RedrivePolicy).toBeUndefined();
+    expect(stack.deadLetterQueues[q]).toBeUndefined();
+  });
+
+  it.each(deliveryQueues)(
+    `delivery queue %s: redrives to its own dead-letter queue after ${MAX_RECEIVE_COUNT} receives`,
+    (q) => {
+      expect(resourcesOf('AWS::SQS::Queue')[resourceId(q)]?.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: arnOf(dlqId(q)),
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      });
+      // A stateful construct id: `<Name>DeadLetter`, which must never change (a new id replaces the queue).
+      expect(deadLetterQueueOf(q).node.id).toBe(`${q.charAt(0).toUpperCase()}${q.slice(1)}DeadLetter`);
+      // The dead-letter queue: encrypted, 14 days, and itself redriving nowhere.
+      const dlq = resourcesOf('AWS::SQS::Queue')[dlqId(q)]?.Properties;
+      expect(dlq).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: DEAD_LETTER_RETENTION_SECONDS });
+      expect(dlq?.RedrivePolicy).toBeUndefined();
+      // Its own: no other queue (of the topology or another delivery queue's) is or redrives to it.
+      expect(queueNames.map(resourceId)).not.toContain(dlqId(q));
+      const redrivingToIt = Object.values(resourcesOf('AWS::SQS::Queue')).filter(
+        (r) =>
+          JSON.stringify(r.Properties.RedrivePolicy) ===
+          JSON.stringify({ deadLetterTargetArn: arnOf(dlqId(q)), maxReceiveCount: MAX_RECEIVE_COUNT }),
+      );
+      expect(redrivingToIt).toHaveLength(1);
+    },
+  );
+
+  it('a topology name that a dead-letter queue would take is refused', () => {
+    const [q] = deliveryQueues;
+    if (!q) throw new Error('the topology has no delivery queue');
+    const clash = `${q}DeadLetter`;
+    const bad = {
+      ...topology,
+      queues: { ...topology.queues, [clash]: { ...topology.queues[q], kind: 'errorSink' } },
+    } as unknown as typeof topology;
+    expect(() => variantTemplate(bad, 'Bad')).toThrow(
+      new RegExp(`dead-letter queue names already used by the topology: ${clash}$`),
+    );
   });
 
   it('one event source mapping per stream consumer, nothing else', () => {
@@ -760,9 +832,7 @@ describe('service endpoints', () => {
 describe('alarms (every failure path ends somewhere visible)', () => {
   type Alarm = Record<string, unknown>;
   const alarms = () => Object.values(resourcesOf('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Alarm);
-  const queueNames = Object.keys(queues) as QueueName[];
-  const alarmedQueues = queueNames.filter((q) => queues[q].kind === 'errorSink');
-  const deliveryQueues = queueNames.filter((q) => queues[q].kind === 'delivery');
+  const alarmedQueues = errorSinkQueues;
   const failureDestinations = new Set<QueueName>([
     ...streamConsumers.map((c) => c.onFailure),
     ...functionNames.flatMap((n) => {
@@ -772,10 +842,11 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     ...Object.values(topicRules).map((r) => r.errorQueue),
   ]);
 
-  it('one per errorSink queue, per stream consumer and per function; none has an action (the operator wires them)', () => {
+  it('one per errorSink queue, per delivery queue DLQ, per stream consumer and per function; none has an action', () => {
+    // No action: the operator wires them.
     template.resourceCountIs(
       'AWS::CloudWatch::Alarm',
-      alarmedQueues.length + streamConsumers.length + functionNames.length,
+      alarmedQueues.length + deliveryQueues.length + streamConsumers.length + functionNames.length,
     );
     for (const a of alarms()) {
       expect(a.AlarmActions).toBeUndefined();
@@ -786,10 +857,15 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     expect([...failureDestinations].filter((q) => !alarmedQueues.includes(q))).toEqual([]);
   });
 
-  it('a backlog alarm for exactly the errorSink queues, none for a delivery queue', () => {
+  it("a backlog alarm for exactly the errorSink queues and the delivery queues' DLQs, none for a delivery queue", () => {
     expect(alarmedQueues.length + deliveryQueues.length).toBe(queueNames.length);
     const backlogAlarms = Object.keys(stack.alarms).filter((k) => k.startsWith('queueBacklog:'));
-    expect(backlogAlarms.sort()).toEqual(alarmedQueues.map((q) => `queueBacklog:${q}`).sort());
+    expect(backlogAlarms.sort()).toEqual(
+      [
+        ...alarmedQueues.map((q) => `queueBacklog:${q}`),
+        ...deliveryQueues.map((q) => `queueBacklog:${q}DeadLetter`),
+      ].sort(),
+    );
     const watched = alarms()
       .filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')
       .map((a) => JSON.stringify(a.Dimensions));
@@ -800,11 +876,16 @@ describe('alarms (every failure path ends somewhere visible)', () => {
       ).toEqual([]);
   });
 
-  it.each(alarmedQueues)('queue %s: messages visible >= 1 in one 5-minute datapoint', (q) => {
+  /** [what is alarmed, the queue's logical id]: every errorSink queue and every delivery queue's dead-letter queue. */
+  const backlogAlarmed = [
+    ...alarmedQueues.map((q) => [`queue ${q}`, q, () => resourceId(q)] as const),
+    ...deliveryQueues.map((q) => [`dead-letter queue of ${q}`, q, () => dlqId(q)] as const),
+  ];
+  it.each(backlogAlarmed)('%s: messages visible >= 1 in one 5-minute datapoint', (_what, _q, id) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [resourceId(q), 'QueueName'] } }],
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(), 'QueueName'] } }],
       Statistic: 'Maximum',
       Period: 300,
       EvaluationPeriods: 1,
@@ -918,6 +999,9 @@ describe('outputs', () => {
         Value: { Ref: resourceId(name as ResourceName) },
       });
     }
+    for (const q of deliveryQueues) {
+      expect(outputs[`${q}DeadLetter`], q).toMatchObject({ Value: { Ref: dlqId(q) } });
+    }
     for (const name of Object.keys(keys)) {
       expect(outputs[name], name).toMatchObject({ Description: name, Value: arnOf(resourceId(name as KeyName)) });
     }
@@ -949,6 +1033,25 @@ describe('guards', () => {
       (v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
     );
     expect(findings).toEqual([]);
+  });
+
+  it('acknowledges SQS3 (no DLQ) on errorSink queues and dead-letter queues only, never on a delivery queue', () => {
+    for (const q of errorSinkQueues) {
+      expect(acknowledgedIdsOf(stack.queues[q]), q).toEqual(['AwsSolutions-SQS3']);
+      expect(Object.values(acknowledgementsOf(stack.queues[q]))[0], q).toMatch(
+        /^These queues are the dead-letter \/ error destinations themselves/,
+      );
+    }
+    for (const q of deliveryQueues) {
+      // It has a DLQ now: SQS3 passes on its own, so an acknowledgement would only hide a regression.
+      expect(acknowledgedIdsOf(stack.queues[q]), q).toEqual([]);
+      expect(acknowledgedIdsOf(deadLetterQueueOf(q)), q).toEqual(['AwsSolutions-SQS3']);
+      expect(Object.values(acknowledgementsOf(deadLetterQueueOf(q)))[0], q).toContain(`delivery queue ${q}`);
+    }
+    // Nothing above the queues acknowledges SQS3 for all of them.
+    for (let c: IConstruct | undefined = stack; c; c = c.node.scope) {
+      expect(acknowledgedIdsOf(c).filter((id) => id.startsWith('AwsSolutions-SQS3'))).toEqual([]);
+    }
   });
 
   it('cdk-nag is wired to fail synthesis on a finding', () => {
