@@ -73,6 +73,15 @@ export interface TableSpec {
   ttlAttribute?: string;
 }
 
+/**
+ * A `delivery` queue's consumers are outside this system: a message they fail on this many times moves to the
+ * queue's own dead-letter queue (`<name>DeadLetter`), in both targets.
+ */
+export const DELIVERY_MAX_RECEIVE_COUNT = 5;
+
+/** The dead-letter queue a delivery queue gets. */
+export const deadLetterName = (queue: string): string => `${queue}DeadLetter`;
+
 export interface QueueSpec {
   /**
    * `errorSink`: where failures end (a DLQ, an error queue): anything in it needs a person, so it is alarmed.

@@ -18,6 +18,8 @@ import type { Construct } from 'constructs';
 import {
   type Access,
   assertValidTopology,
+  DELIVERY_MAX_RECEIVE_COUNT,
+  deadLetterName,
   topology as defaultTopology,
   type EndpointName,
   type EndpointSpec,
@@ -56,13 +58,12 @@ export const API_THROTTLING_BURST_LIMIT = 2000;
  * A message of a `delivery` queue received this many times without being deleted (its consumer failed on it each
  * time) moves to the queue's own dead-letter queue, which is alarmed like an errorSink queue.
  */
-export const DELIVERY_MAX_RECEIVE_COUNT = 5;
 
 /** A dead-letter queue keeps its messages the SQS maximum, so an operator has time to look and redrive. */
 export const DEAD_LETTER_RETENTION_DAYS = 14;
 
-/** The logical name of a delivery queue's dead-letter queue: its output key and alarm name (`alertsDeadLetter`). */
-export const deadLetterName = (queue: QueueName): string => `${queue}DeadLetter`;
+/** The logical name of a delivery queue's dead-letter queue (from the topology): its output key and alarm name. */
+export { deadLetterName };
 
 /** A stream consumer falling this far behind (IteratorAge, ms) is alarmed: events reach their tables late. */
 export const ITERATOR_AGE_ALARM_MS = 60_000;

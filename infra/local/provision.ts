@@ -13,7 +13,14 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { QueueName, StreamName, TableName, Topology } from '../topology';
+import {
+  DELIVERY_MAX_RECEIVE_COUNT,
+  deadLetterName,
+  type QueueName,
+  type StreamName,
+  type TableName,
+  type Topology,
+} from '../topology';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -150,21 +157,28 @@ export async function provisionTables(topology: Topology, clients: LocalClients)
 
 export async function provisionQueues(topology: Topology, clients: LocalClients): Promise<Provisioned['queues']> {
   const out = {} as Provisioned['queues'];
-  for (const [logical, spec] of Object.entries(topology.queues) as [QueueName, Topology['queues'][QueueName]][]) {
-    const name = physicalName(logical);
+  const create = async (name: string, attributes: Record<string, string>): Promise<string> => {
     const { QueueUrl } = await retrying(`create queue ${name}`, () =>
-      clients.sqs.send(
-        new CreateQueueCommand({
-          QueueName: name,
-          Attributes: {
-            MessageRetentionPeriod: String(spec.retentionDays * 86400),
-            VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
-          },
-        }),
-      ),
+      clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })),
     );
     if (!QueueUrl) throw new Error(`create queue ${name}: no URL returned`);
-    out[logical] = QueueUrl;
+    return QueueUrl;
+  };
+  for (const [logical, spec] of Object.entries(topology.queues) as [QueueName, Topology['queues'][QueueName]][]) {
+    const attributes: Record<string, string> = {
+      MessageRetentionPeriod: String(spec.retentionDays * 86400),
+      VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
+    };
+    if (spec.kind === 'delivery') {
+      // As in the CDK stack: a delivery queue redrives to its own dead-letter queue.
+      const dlqName = physicalName(deadLetterName(logical));
+      await create(dlqName, { MessageRetentionPeriod: String(14 * 86400) });
+      attributes.RedrivePolicy = JSON.stringify({
+        deadLetterTargetArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${dlqName}`,
+        maxReceiveCount: DELIVERY_MAX_RECEIVE_COUNT,
+      });
+    }
+    out[logical] = await create(physicalName(logical), attributes);
   }
   return out;
 }

@@ -18,6 +18,7 @@ import {
 import {
   type Access,
   authorizer,
+  DELIVERY_MAX_RECEIVE_COUNT,
   type EndpointName,
   endpoints,
   type FunctionName,
@@ -82,7 +83,7 @@ const deadLetterQueueOf = (q: QueueName): sqs.Queue => {
 };
 const dlqId = (q: QueueName): string => logicalId(deadLetterQueueOf(q));
 /** Written out here rather than taken from the stack: what a delivery queue's redrive is expected to be. */
-const MAX_RECEIVE_COUNT = 5;
+const MAX_RECEIVE_COUNT = DELIVERY_MAX_RECEIVE_COUNT;
 const DEAD_LETTER_RETENTION_SECONDS = 14 * 86_400;
 /** An endpoint's URL: `https://` + the address its deploy-time lookup returned. */
 const endpointUrl = (name: EndpointName) => ({

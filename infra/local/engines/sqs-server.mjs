@@ -9,6 +9,9 @@ if (!Number.isInteger(port) || port <= 0) {
 await createSqsServer({
   port,
   hostname: '127.0.0.1',
+  // The account the other local ARNs use (infra/local/provision.ts LOCAL_ACCOUNT).
+  accountId: '000000000000',
+  region: 'us-east-1',
   emulateQueueCreationLifecycle: false,
   validateDlqDestination: true,
 });
