@@ -11,7 +11,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { LocalStackInfo } from '../infra/local/stack';
@@ -75,12 +80,22 @@ async function main() {
     );
     const batches = Array.from({ length: Math.ceil(EVENTS / BATCH) }, (_, b) => b);
 
-    // Baseline 1: raw PutRecords into the same engine, same batch size and payload.
+    // Baseline 1: raw PutRecords into the same engine, same batch size and payload, on a stream of its own (the
+    // consumers never see these records).
+    const baselineStream = 'tem-bench-baseline';
+    await kinesis.send(new CreateStreamCommand({ StreamName: baselineStream, ShardCount: 2 }));
+    for (;;) {
+      const { StreamDescriptionSummary } = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: baselineStream }),
+      );
+      if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     let t0 = performance.now();
     await pool(batches, CONCURRENCY, async (b) => {
       await kinesis.send(
         new PutRecordsCommand({
-          StreamName: info.resources.eventStream,
+          StreamName: baselineStream,
           Records: Array.from({ length: BATCH }, (_, i) => ({
             PartitionKey: `baseline-${i % 16}`,
             Data: Buffer.from(JSON.stringify({ id: crypto.randomUUID(), ...event(b * BATCH + i, 'baseline') })),
@@ -91,9 +106,35 @@ async function main() {
     const rawPutPerSec = EVENTS / ((performance.now() - t0) / 1000);
     log(`baseline: raw PutRecords ${rawPutPerSec.toFixed(0)} records/s`);
 
+    // Baseline 2: raw conditional puts into the events table, the write the store consumer makes per event.
+    const PUTS = 2000;
+    t0 = performance.now();
+    await pool(
+      Array.from({ length: PUTS }, (_, i) => i),
+      CONCURRENCY * 4,
+      async (i) => {
+        await dynamo.send(
+          new PutCommand({
+            TableName: info.resources.eventsTable,
+            Item: { id: `baseline-${i}-${crypto.randomUUID()}`, type: 'bench.baseline', source: 'b', timeKey: `${i}` },
+            ConditionExpression: 'attribute_not_exists(id)',
+          }),
+        );
+      },
+    );
+    const rawDynamoPerSec = PUTS / ((performance.now() - t0) / 1000);
+    log(`baseline: raw conditional puts ${rawDynamoPerSec.toFixed(0)}/s`);
+
+    const stats = async () =>
+      (await (await fetch(`${info.control}/stats`)).json()) as {
+        pollers: { function: string; recordsProcessed: number }[];
+      };
+    const stored = async () => (await stats()).pollers.find((p) => p.function === 'storeEvents')?.recordsProcessed ?? 0;
+    const storedBefore = await stored();
+
     // System: POST /events through the gateway, authorizer and ingest function.
     const latencies: number[] = [];
-    t0 = performance.now();
+    const ingestStart = performance.now();
     await pool(batches, CONCURRENCY, async (b) => {
       const started = performance.now();
       const response = await fetch(`${info.http}/events`, {
@@ -105,9 +146,23 @@ async function main() {
         throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);
       latencies.push(performance.now() - started);
     });
-    const httpPerSec = EVENTS / ((performance.now() - t0) / 1000);
+    const httpPerSec = EVENTS / ((performance.now() - ingestStart) / 1000);
     latencies.sort((a, b) => a - b);
-    log(`system: HTTP ingest ${httpPerSec.toFixed(0)} events/s (batch p50 ${percentile(latencies, 50).toFixed(0)} ms)`);
+    log(
+      `system: HTTP ingest ${httpPerSec.toFixed(0)} events/s (batch of ${BATCH} p50 ${percentile(latencies, 50).toFixed(0)} ms)`,
+    );
+
+    // Fan-out: from the first POST until the store consumer has stored them all (Kinesis -> Lambda -> DynamoDB).
+    let processed = await stored();
+    while (processed - storedBefore < EVENTS && performance.now() - ingestStart < 600_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      processed = await stored();
+    }
+    const pipelineSeconds = (performance.now() - ingestStart) / 1000;
+    const storePerSec = (processed - storedBefore) / pipelineSeconds;
+    log(
+      `system: POST -> stored for ${processed - storedBefore} events in ${pipelineSeconds.toFixed(1)} s = ${storePerSec.toFixed(0)}/s`,
+    );
 
     // Single-event latency, the producer's view of one POST.
     const single: number[] = [];
@@ -122,54 +177,23 @@ async function main() {
     }
     single.sort((a, b) => a - b);
 
-    // Baseline 2: raw conditional puts into the events table, as many as the consumers have to store.
-    t0 = performance.now();
-    await pool(
-      Array.from({ length: 2000 }, (_, i) => i),
-      CONCURRENCY * 4,
-      async (i) => {
-        await dynamo.send(
-          new PutCommand({
-            TableName: info.resources.eventsTable,
-            Item: { id: `baseline-${i}-${crypto.randomUUID()}`, type: 'bench.baseline', source: 'b', timeKey: `${i}` },
-            ConditionExpression: 'attribute_not_exists(id)',
-          }),
-        );
-      },
-    );
-    const rawDynamoPerSec = 2000 / ((performance.now() - t0) / 1000);
-
-    // Fan-out: how long until the store consumer has caught up with everything written above.
-    const statsOf = async () =>
-      (await (await fetch(`${info.control}/stats`)).json()) as {
-        pollers: { function: string; recordsProcessed: number }[];
-      };
-    const expected = EVENTS * 2 + 200;
-    t0 = performance.now();
-    const startCount = (await statsOf()).pollers.find((p) => p.function === 'storeEvents')?.recordsProcessed ?? 0;
-    let processed = startCount;
-    while (processed < expected && performance.now() - t0 < 300_000) {
-      await new Promise((r) => setTimeout(r, 250));
-      processed = (await statsOf()).pollers.find((p) => p.function === 'storeEvents')?.recordsProcessed ?? 0;
-    }
-    const drainSeconds = (performance.now() - t0) / 1000;
-    const storePerSec = (processed - startCount) / Math.max(drainSeconds, 0.001);
-    log(
-      `system: store consumer drained at ${storePerSec.toFixed(0)} records/s after ingest (baseline raw puts ${rawDynamoPerSec.toFixed(0)}/s)`,
-    );
-
     const pids = [info.pid, ...Object.values(info.engines).map((e) => e.pid ?? 0)].filter((p) => p > 0);
-    const memory = rssMb(pids);
+    const round = (n: number) => Number(n.toFixed(1));
     const report = {
       events: EVENTS,
       httpIngestPerSec: Math.round(httpPerSec),
       rawPutRecordsPerSec: Math.round(rawPutPerSec),
       httpVsRawPutRatio: Number((httpPerSec / rawPutPerSec).toFixed(3)),
-      singlePostLatencyMs: { p50: percentile(single, 50), p95: percentile(single, 95), p99: percentile(single, 99) },
-      storeConsumerPerSec: Math.round(storePerSec),
+      singlePostLatencyMs: {
+        p50: round(percentile(single, 50)),
+        p95: round(percentile(single, 95)),
+        p99: round(percentile(single, 99)),
+      },
+      pipelineSeconds: round(pipelineSeconds),
+      storedPerSec: Math.round(storePerSec),
       rawConditionalPutsPerSec: Math.round(rawDynamoPerSec),
-      storeVsRawPutRatio: Number((storePerSec / rawDynamoPerSec).toFixed(3)),
-      rssMb: memory,
+      storedVsRawPutRatio: Number((storePerSec / rawDynamoPerSec).toFixed(3)),
+      rssMb: rssMb(pids),
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {
