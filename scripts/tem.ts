@@ -21,6 +21,7 @@ const usage = `usage: tem <command>
   token --sub SUBJECT --role ROLE [--ttl SECONDS]
                               a JWT from the local stack's own issuer (development; ttl 1..86400, default 900)
   devices register DEVICE_ID  an MQTT device and its token (again: replaces the token)
+  devices revoke DEVICE_ID    refuse the device's token from its next CONNECT
   explain --key KEYID --route "METHOD PATH"
                               may this key call this route, and which rule decides
   dlq peek [--queue Q] [--max N]

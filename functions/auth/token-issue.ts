@@ -27,6 +27,7 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
     subject: caller.principalId,
     roles: caller.role.split(',').filter(Boolean),
     name: caller.principalName,
+    keyId: caller.keyId,
     ttlSeconds,
   });
   logger.info('token issued', { principalId: caller.principalId, keyId: caller.keyId, expiresAt });

@@ -68,8 +68,10 @@ export const lambdaHandler = async (event: unknown, context: Context): Promise<I
   return {
     isAuthenticated: true,
     principalId: deviceId.replace(/[^A-Za-z0-9]/g, '').slice(0, 128) || 'device',
+    // IoT Core keeps a connection's policy until the refresh: 300 s (its minimum) bounds how long a revoked device
+    // or permission stays usable on a live connection.
     disconnectAfterInSeconds: 86_400,
-    refreshAfterInSeconds: 3_600,
+    refreshAfterInSeconds: 300,
     policyDocuments: [JSON.stringify(policy)],
   };
 };

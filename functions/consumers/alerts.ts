@@ -38,9 +38,8 @@ export const lambdaHandler = async (
     }
     await batch.apply(record.kinesis.sequenceNumber, outcome.reading);
   };
-  // A processor per invocation: the local stack runs concurrent invocations in one module instance, and a shared
-  // processor keeps its records and failures on itself. In order (not in parallel): one device's readings must be
-  // judged in stream order.
+  // A processor per invocation keeps no state between batches. In order (not in parallel): one device's readings
+  // must be judged in stream order.
   const processor = new BatchProcessor(EventType.KinesisDataStreams);
   let response: KinesisStreamBatchResponse;
   try {

@@ -165,6 +165,17 @@ export async function registerDevice(
   return { deviceId, token, principalId };
 }
 
+/** Refuses the device's token from now on (its next CONNECT; authorizers drop cached decisions within seconds). */
+export async function revokeDevice(
+  store: PrincipalStore,
+  deviceId: string,
+): Promise<{ deviceId: string; status: 'revoked'; epoch: number }> {
+  const device = await store.getDevice(deviceId);
+  if (!device) throw new Rejection('not-found', `no device ${deviceId}`);
+  await store.putDevice({ ...device, status: 'revoked' });
+  return { deviceId, status: 'revoked', epoch: await store.bumpAuthEpoch() };
+}
+
 export interface Explanation {
   keyId: string;
   principalId: string;

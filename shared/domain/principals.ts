@@ -107,7 +107,14 @@ export async function authenticateBearer(
 ): Promise<AuthResult> {
   const verified = await verifier.verify(token);
   if (!verified.ok) return { ok: false, reason: verified.reason };
-  const { issuer, subject, roles, expiresAt, own } = verified.token;
+  const { issuer, subject, roles, expiresAt, own, keyId } = verified.token;
+  if (keyId !== undefined) {
+    // A token lives no longer than the API key it was exchanged for.
+    const key = await store.getApiKey(keyId);
+    if (!key || key.status !== 'active') return { ok: false, reason: 'revoked', keyId };
+    if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now())
+      return { ok: false, reason: 'expired', keyId };
+  }
   const principalId = own ? subject : `${issuer}#${subject}`;
   const record = await store.getPrincipal(principalId);
   const { grants, eventTypes } = record ? grantsFor([record.role], record) : grantsFor(roles);

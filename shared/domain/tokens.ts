@@ -42,6 +42,8 @@ export interface IssueRequest {
   roles: readonly string[];
   ttlSeconds: number;
   name?: string;
+  /** The API key the token was exchanged for: revoking that key revokes the token too. */
+  keyId?: string;
 }
 
 /** Builds and signs a compact JWS by hand, because the signature may come from KMS rather than a local key. */
@@ -60,6 +62,7 @@ export async function issueToken(
     sub: request.subject,
     roles: request.roles,
     ...(request.name ? { name: request.name } : {}),
+    ...(request.keyId ? { key: request.keyId } : {}),
     iat,
     nbf: iat,
     exp,
@@ -77,6 +80,8 @@ export interface VerifiedToken {
   /** Epoch ms: a cached decision must not outlive it. */
   expiresAt: number;
   own: boolean;
+  /** For this system's own tokens: the API key they were issued for. */
+  keyId?: string;
 }
 
 export type TokenFailure =
@@ -178,6 +183,7 @@ export class TokenVerifier {
           roles: rolesFrom(payload[verifier.rolesClaim]),
           expiresAt: (payload.exp as number) * 1000,
           own: verifier.own,
+          ...(verifier.own && typeof payload.key === 'string' ? { keyId: payload.key } : {}),
         },
       };
     } catch (error) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { describe, expect, inject, it } from 'vitest';
-import { createApiKey, registerDevice } from '../../shared/domain/admin';
+import { createApiKey, registerDevice, revokeApiKey, revokeDevice } from '../../shared/domain/admin';
 import { api, connectDevice, eventually, isEmbedded, local, newDevice, principalStore, stack } from './support';
 
 const suffix = () => crypto.randomUUID().slice(0, 8);
@@ -92,6 +92,41 @@ describe('JWTs: this system as issuer', () => {
     expect(header.alg).toBe('ES256');
     expect(keys.map((k) => k.kid)).toContain(header.kid);
     expect(keys.every((k) => k.kty === 'EC' && k.crv === 'P-256' && k.d === undefined)).toBe(true);
+  });
+});
+
+describe('revocation reaches derived credentials', () => {
+  it('a token stops working when the API key it was exchanged for is revoked', async () => {
+    const { apiKey, keyId } = await keyFor('producer');
+    const { token } = (await api('POST', '/auth/token', { key: apiKey })).body as { token: string };
+    secrets.push(token);
+    const health = () => fetch(`${stack().http}/healthz`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await health()).status).toBe(200);
+    await revokeApiKey(principalStore(), keyId);
+    // Authorizers drop cached decisions when the revocation epoch moves (checked every few seconds).
+    const status = await eventually(
+      async () => {
+        const s = (await health()).status;
+        return s === 401 ? s : undefined;
+      },
+      15_000,
+      'the token to be refused',
+    );
+    expect(status).toBe(401);
+  });
+
+  it.runIf(Boolean(stack().mqtt))('a revoked device is refused at its next CONNECT', async () => {
+    const device = await newDevice('revoked');
+    (await connectDevice(device)).end(true);
+    await revokeDevice(principalStore(), device.deviceId);
+    const error = await connectDevice(device).then(
+      (client) => {
+        client.end(true);
+        return undefined;
+      },
+      (e: Error & { code?: number }) => e,
+    );
+    expect(error?.code).toBe(4);
   });
 });
 
