@@ -1,4 +1,4 @@
-import { startLocalStack } from '../../infra/local/stack';
+import { type RunningStack, startLocalStack } from '../../infra/local/stack';
 import { CliError, result } from '../lib/output';
 import { stateDir } from '../lib/state';
 
@@ -13,37 +13,16 @@ function port(name: string, fallback: number): number {
 
 /** `tem local`: runs the embedded local stack until SIGINT/SIGTERM, then stops every process it started. */
 export async function runLocal(): Promise<void> {
-  // A signal during start-up: exit at once; the engines' exit hook kills whatever was already started.
-  const early = (signal: string) => () => {
-    process.stdout.write(`[tem] ${signal} during start-up: stopping\n`);
-    process.exit(130);
-  };
-  const earlyInt = early('SIGINT');
-  const earlyTerm = early('SIGTERM');
-  process.once('SIGINT', earlyInt);
-  process.once('SIGTERM', earlyTerm);
-  const stack = await startLocalStack({
-    port: port('PORT', 3000),
-    mqttPort: port('MQTT_PORT', 1883),
-    stateDir: stateDir(),
-    logLevel: process.env.TEM_LOG_LEVEL ?? 'INFO',
-    echoFunctionLogs: process.env.TEM_QUIET !== '1',
-    progress: (line) => process.stdout.write(`${line}\n`),
-    // TEM_SETTING_<NAME>=value overrides a function setting, e.g. TEM_SETTING_JWT_TRUSTED_ISSUERS='[...]'.
-    settings: Object.fromEntries(
-      Object.entries(process.env)
-        .filter(([k, v]) => k.startsWith('TEM_SETTING_') && v !== undefined)
-        .map(([k, v]) => [k.slice('TEM_SETTING_'.length), v as string]),
-    ),
-  });
-  process.off('SIGINT', earlyInt);
-  process.off('SIGTERM', earlyTerm);
-  result({ ready: true, http: stack.info.http, mqtt: stack.info.mqtt, control: stack.info.control });
-
-  // Last resort: whatever happens, no emulator outlives this process.
-  process.on('exit', () => stack.killEngines());
+  // One handler for the whole life of the process, installed before anything starts: a signal during start-up
+  // exits at once (the engines' exit hook kills whatever was already started); afterwards it stops the stack in
+  // order. Never swap handlers: between removing one and adding another a signal would find none and kill us.
+  let stack: RunningStack | undefined;
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stack) {
+      process.stdout.write(`[tem] ${signal} during start-up: stopping\n`);
+      process.exit(130);
+    }
     if (stopping) return;
     stopping = true;
     stack.expectEngineExits();
@@ -59,7 +38,26 @@ export async function runLocal(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  stack = await startLocalStack({
+    port: port('PORT', 3000),
+    mqttPort: port('MQTT_PORT', 1883),
+    stateDir: stateDir(),
+    logLevel: process.env.TEM_LOG_LEVEL ?? 'INFO',
+    echoFunctionLogs: process.env.TEM_QUIET !== '1',
+    progress: (line) => process.stdout.write(`${line}\n`),
+    // TEM_SETTING_<NAME>=value overrides a function setting, e.g. TEM_SETTING_JWT_TRUSTED_ISSUERS='[...]'.
+    settings: Object.fromEntries(
+      Object.entries(process.env)
+        .filter(([k, v]) => k.startsWith('TEM_SETTING_') && v !== undefined)
+        .map(([k, v]) => [k.slice('TEM_SETTING_'.length), v as string]),
+    ),
+  });
+  // Last resort: whatever happens, no emulator outlives this process.
+  const running = stack;
+  process.on('exit', () => running.killEngines());
+  result({ ready: true, http: stack.info.http, mqtt: stack.info.mqtt, control: stack.info.control });
   await new Promise(() => {});
 }

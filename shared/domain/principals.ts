@@ -111,7 +111,7 @@ export async function authenticateBearer(
   if (keyId !== undefined) {
     // A token lives no longer than the API key it was exchanged for.
     const key = await store.getApiKey(keyId);
-    if (!key || key.status !== 'active') return { ok: false, reason: 'revoked', keyId };
+    if (key?.status !== 'active') return { ok: false, reason: 'revoked', keyId };
     if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now())
       return { ok: false, reason: 'expired', keyId };
   }

@@ -54,14 +54,16 @@ export async function startStackProcess(
 export async function stopStackProcess(
   child: ChildProcess,
   signal: NodeJS.Signals = 'SIGTERM',
-): Promise<number | null> {
+): Promise<number | NodeJS.Signals | null> {
   if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, killedBy) => resolve(code ?? killedBy)),
+  );
   child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const code = await exited;
+  const result = await exited;
   clearTimeout(timer);
-  return code;
+  return result;
 }
 
 /**
