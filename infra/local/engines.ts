@@ -23,6 +23,23 @@ const liveChildren = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of liveChildren) child.kill('SIGKILL');
 });
+
+/**
+ * For the deaths the exit hook cannot see (SIGKILL, a native crash): a small reaper process holds the engines' pids
+ * and kills them when this process's end of its stdin pipe closes.
+ */
+let reaper: ChildProcess | undefined;
+function reaperFor(): ChildProcess {
+  if (!reaper) {
+    reaper = spawn(process.execPath, [path.join(here, 'engines', 'reaper.mjs')], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    reaper.unref();
+    reaper.stdin?.on('error', () => {});
+    liveChildren.add(reaper);
+  }
+  return reaper;
+}
 const here = path.dirname(new URL(import.meta.url).pathname);
 
 interface Launch {
@@ -195,7 +212,11 @@ export class Engine {
     });
     this.child = child;
     liveChildren.add(child);
-    child.once('exit', () => liveChildren.delete(child));
+    reaperFor().stdin?.write(`+ ${child.pid}\n`);
+    child.once('exit', () => {
+      liveChildren.delete(child);
+      reaper?.stdin?.write(`- ${child.pid}\n`);
+    });
     const keep = (chunk: Buffer) => {
       this.output.push(chunk.toString());
       if (this.output.length > 50) this.output.shift();

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startStackProcess, stopStackProcess } from './global-setup';
+import { eventually } from './support';
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
@@ -31,5 +32,21 @@ describe('tem local lifecycle', () => {
     expect(JSON.parse(lastLine)).toMatchObject({ stopped: true, signal: 'SIGINT' });
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(path.join(stateDir, 'local.json'))).toBe(false);
+  });
+
+  it('even when killed outright (SIGKILL), leaves no emulator running', async () => {
+    const { child, info } = await startStackProcess();
+    const pids = Object.values(info.engines).map((e) => e.pid);
+    expect(pids.every(alive)).toBe(true);
+    child.kill('SIGKILL');
+    const survivors = await eventually(
+      async () => {
+        const left = pids.filter(alive);
+        return left.length === 0 ? left : undefined;
+      },
+      10_000,
+      'the engines to be reaped',
+    );
+    expect(survivors).toEqual([]);
   });
 });
