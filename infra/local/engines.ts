@@ -46,6 +46,8 @@ interface Launch {
   command: string;
   args: string[];
   env?: Record<string, string>;
+  /** Working directory when the engine needs its own (kinesis-local reads server.json from it). */
+  cwd?: string;
 }
 
 export interface EngineChoice {
@@ -110,6 +112,7 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
       return {
         command: process.execPath,
         args: [path.join(packageDir('kinesis-local'), 'main.js')],
+        cwd: packageDir('kinesis-local'),
         env: {
           KINESIS_MOCK_PLAIN_PORT: String(port),
           KINESIS_MOCK_TLS_PORT: String(port + 1 > 65535 ? port - 1 : port + 1),
@@ -206,7 +209,7 @@ export class Engine {
     this.stopping = false;
     const child = spawn(this.launch.command, this.launch.args, {
       // Engines write side files (DynamoDB Local's metadata) to their working directory: keep them in the state dir.
-      cwd: this.dataDir,
+      cwd: this.launch.cwd ?? this.dataDir,
       env: { ...process.env, ...this.launch.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

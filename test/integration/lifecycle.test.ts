@@ -49,4 +49,37 @@ describe('tem local lifecycle', () => {
     );
     expect(survivors).toEqual([]);
   });
+
+  it('runs on the alternative engines too (kinesis-local for Kinesis, dynalite for DynamoDB)', async () => {
+    const { child, info, output } = await startStackProcess({
+      TEM_KINESIS_ENGINE: 'kinesis-local',
+      TEM_DYNAMODB_ENGINE: 'dynalite',
+    });
+    try {
+      expect(Object.fromEntries(Object.entries(info.engines).map(([s, e]) => [s, e.engine]))).toEqual({
+        kinesis: 'kinesis-local',
+        dynamodb: 'dynalite',
+        sqs: 'local-aws-sqs',
+      });
+      const headers = { 'X-API-Key': info.devApiKey, 'content-type': 'application/json' };
+      const posted = await fetch(`${info.http}/events`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ type: 'engine.check', data: { ok: true } }),
+      });
+      expect(posted.status).toBe(202);
+      const [id] = ((await posted.json()) as { ids: string[] }).ids;
+      const read = await eventually(
+        async () => {
+          const r = await fetch(`${info.http}/events/${id}`, { headers });
+          return r.status === 200 ? await r.json() : undefined;
+        },
+        20_000,
+        'the event through the alternative engines',
+      );
+      expect(read).toMatchObject({ id, type: 'engine.check', data: { ok: true } });
+    } finally {
+      expect(await stopStackProcess(child), output().slice(-1500)).toBe(0);
+    }
+  });
 });
