@@ -2,8 +2,8 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { AlertFanOut, createIotDataClient, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
-import { createDocumentClient, createSqsClient } from '../../shared/aws/clients';
+import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
+import { createDocumentClient, createIotDataClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { requireEnv } from '../../shared/config';
 import { alertRules } from '../../shared/domain/alert-rules';

@@ -1,8 +1,5 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent } from 'node:https';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { type IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import {
   type AlertMessage,
   type AlertNotifier,
@@ -96,21 +93,4 @@ export class AlertFanOut implements AlertNotifier {
     const failed = new Map([...queued, ...published].map((m) => [messageKey(m), m]));
     return { failed: [...failed.values()] };
   }
-}
-
-/**
- * The IoT data plane client for an explicit endpoint: per account in AWS (`https://<prefix>-ats.iot.<region>...`,
- * looked up at deploy time), the local stack's own server locally. Created once per container.
- */
-export function createIotDataClient(endpoint: string): IoTDataPlaneClient {
-  return new IoTDataPlaneClient({
-    endpoint,
-    maxAttempts: 3,
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: 2000,
-      requestTimeout: 5000,
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
-      httpsAgent: new Agent({ keepAlive: true, maxSockets: 50 }),
-    }),
-  });
 }

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -41,4 +42,12 @@ export function createDocumentClient(): DynamoDBDocumentClient {
 
 export function createSqsClient(): SQSClient {
   return new SQSClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+}
+
+/**
+ * The IoT data plane endpoint is per account (`https://<id>-ats.iot.<region>.amazonaws.com`): it comes from the
+ * function's settings (looked up at deploy time in AWS, the local stack's own data plane locally).
+ */
+export function createIotDataClient(endpoint: string): IoTDataPlaneClient {
+  return new IoTDataPlaneClient({ endpoint, requestHandler: requestHandler(), maxAttempts: 3 });
 }

@@ -2,6 +2,7 @@ import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } fro
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
+import type { MinuteAggregate } from '../../shared/domain/device-metrics';
 import { groupReadings, type Reading, summarizeDevices } from '../../shared/domain/device-metrics';
 import {
   api,
@@ -20,16 +21,6 @@ import {
  * ones computed here from the same numbers, also after the same 50 messages are delivered a second time.
  */
 
-interface MinuteAggregate {
-  minute: string;
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-  sum: number;
-  last: number;
-  lastAt: string;
-}
 interface MetricsAnswer {
   deviceId: string;
   since: string;
