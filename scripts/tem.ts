@@ -24,7 +24,7 @@ const usage = `usage: tem <command>
   devices revoke DEVICE_ID    refuse the device's token from its next CONNECT
   explain --key KEYID --route "METHOD PATH"
                               may this key call this route, and which rule decides
-  dlq peek [--queue Q] [--max N]
+  dlq peek [--queue Q] [--max 1..10]
                               what waits in a dead-letter queue (default eventsDlq), without taking it
   dlq replay [--queue Q] [--max N]
                               re-drive stream on-failure records: their records go to the stream again

@@ -9,7 +9,7 @@ import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 import { clientConfig } from '../lib/stores';
 
-const USAGE = 'usage: tem dlq peek|replay [--queue eventsDlq] [--max N]';
+const USAGE = 'usage: tem dlq peek [--queue eventsDlq] [--max 1..10] | tem dlq replay [--queue eventsDlq] [--max N]';
 
 /** Which queues hold stream on-failure records: the consumers' on-failure destinations. */
 const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))];
@@ -28,12 +28,14 @@ export async function runDlq(args: string[]): Promise<void> {
   if (!Object.hasOwn(topology.queues, queue))
     throw new CliError(`unknown queue ${queue}; queues: ${Object.keys(topology.queues).join(', ')}`, 2);
   const maxFlag = parsed.value('max');
-  const max = maxFlag === undefined ? 100 : Number(maxFlag);
+  const max = maxFlag === undefined ? (action === 'peek' ? 10 : 100) : Number(maxFlag);
   if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new CliError('--max must be 1..10000', 2);
   const info = readLocalState();
   const queueUrl = info.resources[queue];
   const sqs = new SQSClient(clientConfig(info, 'sqs'));
   try {
+    // A peek leaves messages visible, so SQS hands back the same first ones each time: it shows at most 10.
+    if (action === 'peek' && max > 10) throw new CliError('peek shows at most 10 messages (--max 1..10)', 2);
     if (action === 'peek') return result(await peek(sqs, queueUrl, max));
     if (!streamDlqs.includes(queue))
       throw new CliError(`replay re-drives stream on-failure records; ${queue} holds other messages (peek it)`, 2);
