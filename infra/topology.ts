@@ -47,6 +47,12 @@ export interface FunctionSpec {
   environment?: Readonly<Record<string, string>>;
   /** For asynchronously invoked functions (IoT rule): retries and where a failed event goes. */
   async?: { retryAttempts: number; onFailure: QueueName };
+  /**
+   * The function answers some requests by throwing, as API Gateway's Lambda authorizer contract requires for a 401
+   * (`Error('Unauthorized')`): its Errors metric counts refusals, so its alarm watches its own ERROR log lines instead
+   * (less the runtime's line for each thrown refusal).
+   */
+  errorsAreAnswers?: true;
 }
 
 export interface RouteSpec {
@@ -181,6 +187,7 @@ export const functions = {
     memoryMb: 256,
     timeoutSeconds: 5,
     bindings: [bind(env.principalsTable, 'read'), bind(env.tokenSigningKey, 'read')],
+    errorsAreAnswers: true,
     environment: {
       ...tokenSettings,
       /** JSON array of trusted external issuers: {issuer, jwksUri, audience, algorithms?, rolesClaim?}. */

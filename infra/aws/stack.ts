@@ -80,7 +80,13 @@ const DESCRIBE_ACTIONS = {
 } as const;
 
 /** The kind of alarm and what it watches, for the operator (and the tests). */
-export type AlarmKind = 'queueBacklog' | 'iteratorAge' | 'functionErrors';
+export type AlarmKind = 'queueBacklog' | 'iteratorAge' | 'functionErrors' | 'errorLogLines' | 'serverErrors';
+
+/** Namespace of the metrics this stack's log metric filters publish (the functions' EMF metrics use it too). */
+export const METRIC_NAMESPACE = 'TelemetryEventMesh';
+
+/** What API Gateway's Lambda authorizer contract has a function throw to answer 401 (`errorsAreAnswers`). */
+export const THROWN_REFUSAL_MESSAGE = 'Unauthorized';
 
 /** A deployed service endpoint: the host name looked up at deploy time and the URL a function's env var carries. */
 export interface DeployedEndpoint {
@@ -298,12 +304,12 @@ export class TelemetryEventMeshStack extends Stack {
       );
     }
 
-    this.alarms = this.buildAlarms(t);
-
     const http = this.buildApi(t);
     this.api = http.api;
     this.authorizer = http.authorizer;
     this.methods = http.methods;
+
+    this.alarms = this.buildAlarms(t);
 
     this.topicRules = {};
     this.topicRuleRoles = {};
@@ -476,8 +482,9 @@ export class TelemetryEventMeshStack extends Stack {
 
   /**
    * Every failure path ends somewhere visible (issue 5): an alarm per error queue with a message in it, per stream
-   * consumer falling behind, per function erroring. The alarms have no actions: whether they page, mail or open a
-   * ticket is the operator's choice (add an SNS topic action per account), not this stack's.
+   * consumer falling behind, per function erroring, and one on the API's 5xx answers. The alarms have no actions:
+   * whether they page, mail or open a ticket is the operator's choice (add an SNS topic action per account), not this
+   * stack's.
    */
   private buildAlarms(t: Topology): Record<string, cloudwatch.Alarm> {
     const alarms: Record<string, cloudwatch.Alarm> = {};
@@ -521,6 +528,34 @@ export class TelemetryEventMeshStack extends Stack {
       });
     }
     for (const [name, fn] of Object.entries(this.functions) as [FunctionName, TemFunction][]) {
+      if (t.functions[name].errorsAreAnswers) {
+        // Its Errors metric counts the refusals it must throw (every bad credential from the internet): an alarm on it
+        // would be noise hiding real failures. Its JSON log lines at ERROR are watched instead: Powertools' own
+        // (refusals are logged at INFO) and the runtime's `Invoke Error` line for a thrown error (an unhandled one
+        // included), less the one each refusal writes (`message.errorMessage` = the refusal). A timeout or an
+        // out-of-memory kill writes no ERROR line; like any authorizer crash, API Gateway answers it with a 500, which
+        // the stage's 5XXError alarm below covers.
+        const filter = new logs.MetricFilter(this, `${pascal(name)}ErrorLogLinesFilter`, {
+          logGroup: fn.logGroup,
+          filterPattern: logs.FilterPattern.all(
+            logs.FilterPattern.stringValue('$.level', '=', 'ERROR'),
+            logs.FilterPattern.any(
+              logs.FilterPattern.notExists('$.message.errorMessage'),
+              logs.FilterPattern.stringValue('$.message.errorMessage', '!=', THROWN_REFUSAL_MESSAGE),
+            ),
+          ),
+          metricNamespace: METRIC_NAMESPACE,
+          metricName: `${pascal(name)}ErrorLogLines`,
+          metricValue: '1',
+        });
+        add('errorLogLines', name, {
+          alarmDescription: `${name} logged errors (its thrown ${THROWN_REFUSAL_MESSAGE} answers are not counted)`,
+          metric: filter.metric({ period, statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        });
+        continue;
+      }
       add('functionErrors', name, {
         alarmDescription: `${name} returned or threw errors`,
         metric: fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
@@ -528,6 +563,14 @@ export class TelemetryEventMeshStack extends Stack {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       });
     }
+    // API Gateway answers an authorizer crash (a throw other than the refusal, a timeout) or an integration failure
+    // with a 5xx: the honest signal for what the error-log filter above cannot see.
+    add('serverErrors', 'api', {
+      alarmDescription: `${this.api.restApiName} stage ${this.api.deploymentStage.stageName} answered with 5xx errors`,
+      metric: this.api.deploymentStage.metricServerError({ period, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
     return alarms;
   }
 

@@ -834,6 +834,26 @@ describe('alarms (every failure path ends somewhere visible)', () => {
   type Alarm = Record<string, unknown>;
   const alarms = () => Object.values(resourcesOf('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Alarm);
   const alarmedQueues = errorSinkQueues;
+  /** Functions that answer some requests by throwing (the HTTP authorizer's 401): their Errors metric counts answers. */
+  const answersByThrowing = functionNames.filter((n) => topology.functions[n].errorsAreAnswers);
+  const errorsAlarmed = functionNames.filter((n) => !topology.functions[n].errorsAreAnswers);
+  /**
+   * Written out here rather than taken from the stack: JSON log lines at ERROR (Powertools' own, and the runtime's
+   * `Invoke Error` line for a thrown error, its error under `message`), except the runtime's line for a thrown refusal.
+   */
+  const ERROR_LINES_BUT_REFUSALS =
+    '{ ($.level = "ERROR") && (($.message.errorMessage NOT EXISTS) || ($.message.errorMessage != "Unauthorized")) }';
+  const logGroupIdOf = (fn: FunctionName): string => {
+    const fnProps = resourcesOf('AWS::Lambda::Function')[fnId(fn)]?.Properties ?? {};
+    return (fnProps.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+  };
+  type MetricFilter = {
+    FilterPattern: string;
+    LogGroupName: unknown;
+    MetricTransformations: { MetricName: string; MetricNamespace: string; MetricValue: string }[];
+  };
+  const metricFilters = () =>
+    Object.values(resourcesOf('AWS::Logs::MetricFilter')).map((f) => f.Properties as unknown as MetricFilter);
   const failureDestinations = new Set<QueueName>([
     ...streamConsumers.map((c) => c.onFailure),
     ...functionNames.flatMap((n) => {
@@ -843,11 +863,12 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     ...Object.values(topicRules).map((r) => r.errorQueue),
   ]);
 
-  it('one per errorSink queue, per delivery queue DLQ, per stream consumer and per function; none has an action', () => {
-    // No action: the operator wires them.
+  it('one per errorSink queue, per delivery queue DLQ, per stream consumer, per function and the API; no action', () => {
+    // No action: the operator wires them. A function's is on Errors or, if it answers by throwing, on its error log
+    // lines: one each either way.
     template.resourceCountIs(
       'AWS::CloudWatch::Alarm',
-      alarmedQueues.length + deliveryQueues.length + streamConsumers.length + functionNames.length,
+      alarmedQueues.length + deliveryQueues.length + streamConsumers.length + functionNames.length + 1,
     );
     for (const a of alarms()) {
       expect(a.AlarmActions).toBeUndefined();
@@ -934,7 +955,7 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     });
   });
 
-  it.each(functionNames)('function %s: Errors (Sum) >= 1 over 5 minutes', (fn) => {
+  it.each(errorsAlarmed)('function %s: Errors (Sum) >= 1 over 5 minutes', (fn) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
@@ -946,6 +967,75 @@ describe('alarms (every failure path ends somewhere visible)', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
     });
+  });
+
+  it("the HTTP authorizer answers 401 by throwing: its function's errors are answers", () => {
+    expect(answersByThrowing).toContain(authorizer.function);
+  });
+
+  it('a metric filter for exactly the functions that answer by throwing', () => {
+    expect(metricFilters().map((f) => f.LogGroupName)).toEqual(
+      answersByThrowing.map((fn) => ({ Ref: logGroupIdOf(fn) })),
+    );
+  });
+
+  it.each(answersByThrowing)('function %s: no Errors alarm (it counts refusals)', (fn) => {
+    const onErrors = alarms().filter(
+      (a) => a.MetricName === 'Errors' && JSON.stringify(a.Dimensions).includes(`{"Ref":"${fnId(fn)}"}`),
+    );
+    expect(onErrors).toEqual([]);
+  });
+
+  it.each(answersByThrowing)(
+    "function %s: its own log group's ERROR lines but refusals, Sum >= 1 over 5 minutes",
+    (fn) => {
+      const metricName = `${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorLogLines`;
+      const filters = metricFilters().filter(
+        (f) => JSON.stringify(f.LogGroupName) === JSON.stringify({ Ref: logGroupIdOf(fn) }),
+      );
+      expect(filters).toEqual([
+        {
+          FilterPattern: ERROR_LINES_BUT_REFUSALS,
+          LogGroupName: { Ref: logGroupIdOf(fn) },
+          MetricTransformations: [{ MetricName: metricName, MetricNamespace: 'TelemetryEventMesh', MetricValue: '1' }],
+        },
+      ]);
+      const onLines = alarms().filter((a) => a.Namespace === 'TelemetryEventMesh' && a.MetricName === metricName);
+      expect(onLines).toEqual([
+        expect.objectContaining({
+          Statistic: 'Sum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          DatapointsToAlarm: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+        }),
+      ]);
+      expect(onLines[0]?.Dimensions).toBeUndefined();
+    },
+  );
+
+  it("the API stage's 5XXError (Sum) >= 1 over 5 minutes: authorizer crashes and integration failures", () => {
+    const stageId = logicalId(stack.api.deploymentStage);
+    const on5xx = alarms().filter((a) => a.MetricName === '5XXError');
+    expect(on5xx).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/ApiGateway',
+        Dimensions: [
+          { Name: 'ApiName', Value: `${topology.service}-api` },
+          { Name: 'Stage', Value: { Ref: stageId } },
+        ],
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+    expect(resourcesOf('AWS::ApiGateway::Stage')[stageId]?.Properties.StageName).toBe('v1');
   });
 });
 
