@@ -31,9 +31,22 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   const until = parseTime('until', params.until);
   if (since && until && since > until) throw new Rejection('invalid', 'since must not be after until');
   const after = decodeCursor(params.cursor);
-  // A cursor resumes the query it came from: one from another type or source would skip or repeat events.
-  if (after && (after.type ?? after.source) !== (type ?? source))
-    throw new Rejection('invalid', 'cursor belongs to another query');
+  // A cursor resumes the query it came from: one from another type, source or time range would skip or repeat
+  // events, and a key of another shape is refused here rather than by DynamoDB (a 500).
+  if (after) {
+    const indexKey = type !== undefined ? 'type' : 'source';
+    const keys = Object.keys(after).sort().join(',');
+    const { timeKey } = after;
+    if (
+      keys !== ['id', indexKey, 'timeKey'].sort().join(',') ||
+      Object.values(after).some((v) => typeof v !== 'string') ||
+      after[indexKey] !== (type ?? source) ||
+      typeof timeKey !== 'string' ||
+      timeKey < (since ?? '0000') ||
+      timeKey > `${until ?? '9999'}#~`
+    )
+      throw new Rejection('invalid', 'cursor belongs to another query');
+  }
   const page = await store.list({
     by: type !== undefined ? { type } : { source: source as string },
     ...(since ? { since } : {}),

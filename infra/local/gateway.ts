@@ -148,7 +148,7 @@ export class LocalGateway {
       if (c.route.method !== method) return false;
       const m = c.pattern.exec(url.pathname);
       if (!m) return false;
-      params = Object.fromEntries(c.params.map((name, i) => [name, decodeURIComponent(m[i + 1] ?? '')]));
+      params = Object.fromEntries(c.params.map((name, i) => [name, safeDecode(m[i + 1] ?? '')]));
       return true;
     });
     if (!match) return send(res, 404, { message: 'Not Found' });
@@ -314,6 +314,15 @@ export class LocalGateway {
       this.cache.set(identity, decision);
     }
     return decision;
+  }
+}
+
+/** A malformed escape (`%zz`) stays as sent, as API Gateway passes it: the function decides, not a crash here. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }
 

@@ -10,7 +10,7 @@ import {
 import { Rejection } from './errors';
 import { deterministicId, type EventEnvelope } from './events';
 import { decodeCursor, encodeCursor, onlyKnownParams, type Page, parseLimit, parseTime } from './listing';
-import { DeviceIdSchema, TELEMETRY_EVENT_TYPE } from './telemetry';
+import { DeviceIdSchema, isDeviceTelemetry } from './telemetry';
 
 /**
  * Alerts: rules (`alert-rules.ts`) applied to device readings, one state per device and rule, alerts raised and
@@ -235,7 +235,7 @@ export function toReading(
   event: EventEnvelope,
   position: StreamPosition,
 ): { reading: Reading } | { skip: string; ignored?: true } {
-  if (event.type !== TELEMETRY_EVENT_TYPE) return { skip: `event type ${event.type}`, ignored: true };
+  if (!isDeviceTelemetry(event)) return { skip: `not device telemetry (${event.type})`, ignored: true };
   if (!DeviceIdSchema.safeParse(event.source).success) return { skip: 'source is not a device id' };
   const occurred = Date.parse(event.occurredAt);
   if (Number.isNaN(occurred)) return { skip: 'occurredAt is not a time' };

@@ -32,8 +32,10 @@ export class DecisionCache<V> {
   async checkEpoch(): Promise<void> {
     const now = this.now();
     if (now - this.epochCheckedAt < this.options.epochCheckMs) return;
-    this.epochCheckedAt = now;
+    // Read first, then record the check: a failed read is retried by the next request instead of being skipped
+    // for the whole interval (the error still reaches the caller: no decision is made on unknown revocations).
     const epoch = await this.options.readEpoch();
+    this.epochCheckedAt = now;
     if (this.epoch !== undefined && epoch !== this.epoch) this.entries.clear();
     this.epoch = epoch;
   }

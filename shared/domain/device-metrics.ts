@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Rejection } from './errors';
 import type { EventEnvelope } from './events';
 import { decodeCursor, type Page, parseLimit, parseTime } from './listing';
-import { DeviceIdSchema, TELEMETRY_EVENT_TYPE } from './telemetry';
+import { DeviceIdSchema, isDeviceTelemetry } from './telemetry';
 
 /**
  * Device metrics: per device, metric and minute aggregates (count, min, max, sum, last) and the device registry
@@ -67,7 +67,7 @@ function readingTime(raw: string): string | undefined {
  * without any metric is invalid.
  */
 export function readingFromEvent(event: EventEnvelope): ReadingOutcome {
-  if (event.type !== TELEMETRY_EVENT_TYPE) return { kind: 'ignored' };
+  if (!isDeviceTelemetry(event)) return { kind: 'ignored' };
   if (!DeviceIdSchema.safeParse(event.source).success) return { kind: 'invalid', reason: 'source is not a device id' };
   const at = readingTime(event.occurredAt);
   if (!at) return { kind: 'invalid', reason: 'occurredAt is not a time between 1970 and 9999' };

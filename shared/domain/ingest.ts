@@ -12,6 +12,7 @@ import {
   toEnvelope,
 } from './events';
 import { eventTypeAllowed } from './permissions';
+import { TELEMETRY_EVENT_TYPE } from './telemetry';
 
 export const MAX_EVENTS_PER_REQUEST = 500;
 /** Kinesis caps a record (data + partition key) at 1 MiB. */
@@ -125,6 +126,10 @@ export function validateEvents(items: readonly unknown[], producer: Producer): E
   if (errors.length > 0) throw new Rejection('invalid', 'One or more events are invalid', { errors });
 
   for (const [index, envelope] of envelopes.entries()) {
+    if (envelope.type === TELEMETRY_EVENT_TYPE)
+      throw new Rejection('forbidden', `${TELEMETRY_EVENT_TYPE} is published by devices over MQTT, not posted`, {
+        index,
+      });
     if (!eventTypeAllowed(producer.eventTypes, envelope.type))
       throw new Rejection('forbidden', `Not allowed to emit events of type ${envelope.type}`, { index });
     if (envelope.source !== producer.principalName && !producer.mayClaimAnySource)

@@ -50,6 +50,15 @@ export type TelemetryRuleEvent = z.infer<typeof TelemetryRuleEventSchema>;
 export const TELEMETRY_EVENT_TYPE = 'device.telemetry';
 
 /**
+ * Only a device, over its own authenticated MQTT connection, produces telemetry for itself: the telemetry path sets
+ * principalId `device:<deviceId>` and source `<deviceId>`. Consumers act only on such events, so a principal posting
+ * `device.telemetry` over HTTP cannot fake a device's metrics or raise its alerts.
+ */
+export function isDeviceTelemetry(event: { type: string; source: string; principalId: string }): boolean {
+  return event.type === TELEMETRY_EVENT_TYPE && event.principalId === `device:${event.source}`;
+}
+
+/**
  * A reading becomes an ordinary event. Its id is derived from its content, so the same message delivered twice
  * (an IoT retry, an async-invoke retry) is stored once.
  */

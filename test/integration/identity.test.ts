@@ -56,6 +56,14 @@ describe('API keys and the permission policy (over HTTP)', () => {
     expect((await api('GET', `/events/${id}`)).status).toBe(404);
   });
 
+  it('no principal, not even an admin, may post device telemetry: devices publish it over MQTT', async () => {
+    const r = await api('POST', '/events', {
+      body: { type: 'device.telemetry', source: 'pump-7', data: { metrics: { t: 99 } } },
+    });
+    expect(r.status).toBe(403);
+    expect((r.body as { message: string }).message).toContain('MQTT');
+  });
+
   it('a producer may not claim another source; an admin may', async () => {
     const { apiKey } = await keyFor('producer');
     expect((await api('POST', '/events', { key: apiKey, body: { ...event(), source: 'billing' } })).status).toBe(403);

@@ -74,6 +74,13 @@ describe('GET /events (by type or source, newest first, paginated)', () => {
       return (r.body as EventPage).nextCursor ? (r.body as EventPage) : undefined;
     });
     expect((await api('GET', `/events?source=other&cursor=${page.nextCursor}`)).status).toBe(400);
+    // ...or of the same source with a time range the cursor lies outside, or a key of another shape.
+    expect(
+      (await api('GET', `/events?source=${source}&until=2000-01-01T00:00:00Z&cursor=${page.nextCursor}`)).status,
+    ).toBe(400);
+    const partial = Buffer.from(JSON.stringify({ source })).toString('base64url');
+    expect((await api('GET', `/events?source=${source}&cursor=${partial}`)).status).toBe(400);
+    expect((await api('GET', `/events?source=${source}&cursor=${page.nextCursor}`)).status).toBe(200);
   });
 });
 

@@ -272,10 +272,14 @@ describe('toReading', () => {
 
   it('ignores other event types quietly and skips unusable telemetry with a reason', () => {
     expect(toReading(envelope({ type: 'payment.success' }), position)).toEqual({
-      skip: 'event type payment.success',
+      skip: 'not device telemetry (payment.success)',
       ignored: true,
     });
-    expect(toReading(envelope({ source: 'a#b' }), position)).toEqual({ skip: 'source is not a device id' });
+    // Telemetry a device did not send itself (a service posting device.telemetry) never raises an alert.
+    expect(toReading(envelope({ principalId: 'svc-orders' }), position)).toMatchObject({ ignored: true });
+    expect(toReading(envelope({ source: 'a#b', principalId: 'device:a#b' }), position)).toEqual({
+      skip: 'source is not a device id',
+    });
     expect(toReading(envelope({ occurredAt: 'soon' }), position)).toEqual({ skip: 'occurredAt is not a time' });
     expect(toReading(envelope({ data: { metrics: 5 } }), position)).toEqual({ skip: 'data.metrics is not an object' });
   });

@@ -123,8 +123,15 @@ describe('readingFromEvent', () => {
     expect(readingFromEvent(telemetry({}, metrics))).toMatchObject({ kind: 'invalid' });
   });
 
+  it('ignores device.telemetry that no device sent (e.g. posted over HTTP by a service)', () => {
+    expect(readingFromEvent(telemetry({ principalId: 'svc-orders' }))).toEqual({ kind: 'ignored' });
+    expect(readingFromEvent(telemetry({ principalId: 'device:other-sensor' }))).toEqual({ kind: 'ignored' });
+  });
+
   it('refuses a source that is not a device id and a time outside 1970..9999', () => {
-    expect(readingFromEvent(telemetry({ source: 'svc/orders' }))).toMatchObject({ kind: 'invalid' });
+    expect(readingFromEvent(telemetry({ source: 'a#b', principalId: 'device:a#b' }))).toMatchObject({
+      kind: 'invalid',
+    });
     expect(readingFromEvent(telemetry({ occurredAt: 'yesterday' }))).toMatchObject({ kind: 'invalid' });
     expect(readingFromEvent(telemetry({ occurredAt: '+010000-01-01T00:00:00.000Z' }))).toMatchObject({
       kind: 'invalid',
