@@ -2,7 +2,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { decodeCallerContext } from '../../shared/authorizer-context';
-import { createKinesisClient } from '../../shared/aws/clients';
+import { createIngestKinesisClient } from '../../shared/aws/clients';
 import { KinesisPublisher } from '../../shared/aws/kinesis-publisher';
 import { requireEnv } from '../../shared/config';
 import { Rejection } from '../../shared/domain/errors';
@@ -10,7 +10,7 @@ import { parseBody, publishAll, toStreamRecord, validateEvents } from '../../sha
 import { HttpError, header, httpErrors, json, REJECTION_STATUS } from '../../shared/http';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 
-const publisher = new KinesisPublisher(createKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
+const publisher = new KinesisPublisher(createIngestKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**

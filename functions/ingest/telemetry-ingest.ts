@@ -1,7 +1,7 @@
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { createKinesisClient, createSqsClient } from '../../shared/aws/clients';
+import { createIngestKinesisClient, createSqsClient } from '../../shared/aws/clients';
 import { KinesisPublisher } from '../../shared/aws/kinesis-publisher';
 import { SqsSink } from '../../shared/aws/sqs-sink';
 import { requireEnv } from '../../shared/config';
@@ -9,7 +9,7 @@ import { publishAll, toStreamRecord } from '../../shared/domain/ingest';
 import { TelemetryRuleEventSchema, telemetryToEnvelope } from '../../shared/domain/telemetry';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 
-const publisher = new KinesisPublisher(createKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
+const publisher = new KinesisPublisher(createIngestKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
 const errors = new SqsSink(createSqsClient(), requireEnv('TELEMETRY_ERRORS_QUEUE_URL'));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -13,10 +13,12 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
  * Endpoints are never set here: the SDK reads `AWS_ENDPOINT_URL_<SERVICE>` itself, which is how the local stack
  * points the same code at its emulators.
  */
-function requestHandler(): NodeHttpHandler {
+function requestHandler(
+  timeouts: { connectionMs: number; requestMs: number } = { connectionMs: 2000, requestMs: 5000 },
+): NodeHttpHandler {
   return new NodeHttpHandler({
-    connectionTimeout: 2000,
-    requestTimeout: 5000,
+    connectionTimeout: timeouts.connectionMs,
+    requestTimeout: timeouts.requestMs,
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
     httpsAgent: new Agent({ keepAlive: true, maxSockets: 50 }),
   });
@@ -28,6 +30,14 @@ function requestHandler(): NodeHttpHandler {
  */
 export function createKinesisClient(): KinesisClient {
   return new KinesisClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+}
+
+/**
+ * For the ingest functions, which answer a caller within their time budget: one attempt per call with short
+ * timeouts, because `publishAll` retries the failed records itself and knows how much time is left.
+ */
+export function createIngestKinesisClient(): KinesisClient {
+  return new KinesisClient({ requestHandler: requestHandler({ connectionMs: 1000, requestMs: 2000 }), maxAttempts: 1 });
 }
 
 export function createDynamoClient(): DynamoDBClient {

@@ -182,6 +182,12 @@ export interface RetryBudget {
  * function's time budget allows. Returns which ids are in the stream and which are not: never claims a record it
  * did not see acknowledged.
  */
+/**
+ * Time one PutRecords call may need (the ingest clients' request timeout is 2 s, one attempt) plus the time left to
+ * answer: a call is not started with less, so the function answers 503 with the ids instead of timing out.
+ */
+export const CALL_BUDGET_MS = 3000;
+
 export async function publishAll(
   publisher: EventPublisher,
   records: readonly StreamRecord[],
@@ -190,14 +196,22 @@ export async function publishAll(
   const random = budget.random ?? Math.random;
   let pending = [...records];
   let lastErrors = new Map<string, string>();
+  let calls = 0;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) {
       const delay = Math.floor(random() * Math.min(1000, 50 * 2 ** attempt));
-      if (budget.remainingMs() < delay + 1500) break;
+      if (budget.remainingMs() < delay + CALL_BUDGET_MS) break;
       await budget.sleep(delay);
     }
     const failedNow = new Map<string, string>();
     for (const chunk of chunkForPutRecords(pending)) {
+      // A call may take up to the client's request timeout: after the first one, start another only if its answer
+      // can still be reported (the first always goes: a function starts with far more than this).
+      if (calls > 0 && budget.remainingMs() < CALL_BUDGET_MS) {
+        for (const r of chunk) failedNow.set(r.id, 'TimeBudgetExhausted');
+        continue;
+      }
+      calls++;
       try {
         const outcome = await publisher.publish(chunk);
         for (const f of outcome.failed) failedNow.set(f.id, f.errorCode);

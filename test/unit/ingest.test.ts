@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FieldError, Rejection } from '../../shared/domain/errors';
 import { MAX_STORED_ITEM_BYTES, storedItem, storedItemBytes } from '../../shared/domain/events';
 import {
+  CALL_BUDGET_MS,
   chunkForPutRecords,
   MAX_EVENTS_PER_REQUEST,
   MAX_RECORD_BYTES,
@@ -410,8 +411,8 @@ describe('publishAll', () => {
     expect(calls).toBeGreaterThan(1);
     expect(calls).toBe(sleeps.length + 1);
     // never slept into the last 1.5 s of the budget, and stopped because the budget ran low (not by giving up early)
-    for (const s of sleeps) expect(s.remainingBefore).toBeGreaterThanOrEqual(s.delay + 1500);
-    expect(budget.remainingMs()).toBeLessThan(1500 + 1000);
+    for (const s of sleeps) expect(s.remainingBefore).toBeGreaterThanOrEqual(s.delay + CALL_BUDGET_MS);
+    expect(budget.remainingMs()).toBeLessThan(CALL_BUDGET_MS + 1000);
     expect(report.accepted).toEqual([]);
     expect(report.failed).toEqual(ids(3).map((id) => ({ id, errorCode: 'ProvisionedThroughputExceededException' })));
     const accepted = new Set(report.accepted);
@@ -431,6 +432,27 @@ describe('publishAll', () => {
     expect(report.failed).toEqual([{ id: 'a', errorCode: 'Error' }]);
   });
 
+  it('starts no further call once the time left could not cover it, and reports those records failed', async () => {
+    let remaining = 4_000;
+    const publisher = new FakePublisher(() => {
+      remaining -= 1_500; // each call takes 1.5 s
+      return { failed: [] };
+    });
+    const report = await publishAll(
+      publisher,
+      ids(1200).map((id) => record(id)),
+      { remainingMs: () => remaining, sleep: async () => {}, random: () => 0.5 },
+    );
+    expect(publisher.calls.map((c) => c.length)).toEqual([500]);
+    expect(report.accepted).toEqual(ids(500));
+    expect(report.failed).toEqual(
+      ids(1200)
+        .slice(500)
+        .map((id) => ({ id, errorCode: 'TimeBudgetExhausted' })),
+    );
+    expect(remaining).toBeLessThan(CALL_BUDGET_MS);
+  });
+
   it('a mix of throwing chunks and accepted chunks never double-reports an id', async () => {
     // the second chunk of every attempt throws; the others go in
     const publisher = new FakePublisher((records) => {
@@ -440,7 +462,7 @@ describe('publishAll', () => {
     const report = await publishAll(
       publisher,
       ids(1000).map((id) => record(id)),
-      fakeClock(3_000, 1_000).budget,
+      fakeClock(6_000, 1_000).budget,
     );
     expect(report.accepted).toEqual(ids(500));
     expect(report.failed.map((f) => f.id)).toEqual(ids(1000).slice(500));
