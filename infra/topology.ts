@@ -120,7 +120,12 @@ export interface StreamConsumerSpec {
  */
 export interface TopicRuleSpec {
   topicFilter: string;
-  /** Extra fields added to the selected payload (`SELECT *, topic(2) AS deviceId ...`). */
+  /**
+   * Payload fields the rule passes on (`SELECT metrics, ts, ...`); all of them (`*`) when absent. Naming them keeps a
+   * payload from supplying a field the rule itself sets, such as the device id taken from the topic.
+   */
+  fields?: readonly string[];
+  /** Fields the rule adds (`topic(2) AS deviceId ...`). */
   select: Readonly<Record<string, { fn: 'topic'; segment: number } | { fn: 'timestamp' } | { fn: 'clientid' }>>;
   function: FunctionName;
   errorQueue: QueueName;
@@ -434,6 +439,7 @@ export const streamConsumers: readonly StreamConsumerSpec[] = [
 export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
   deviceTelemetry: {
     topicFilter: 'devices/+/telemetry',
+    fields: ['metrics', 'ts', 'seq'],
     select: { deviceId: { fn: 'topic', segment: 2 }, receivedAt: { fn: 'timestamp' } },
     function: 'telemetryIngest',
     errorQueue: 'ruleErrors',
@@ -457,13 +463,13 @@ export const topology = {
 
 export type Topology = typeof topology;
 
-/** IoT SQL for a structured topic rule, e.g. `SELECT *, topic(2) AS deviceId FROM 'devices/+/telemetry'`. */
+/** IoT SQL for a structured topic rule, e.g. `SELECT metrics, topic(2) AS deviceId FROM 'devices/+/telemetry'`. */
 export function topicRuleSql(rule: TopicRuleSpec): string {
   const extras = Object.entries(rule.select).map(([alias, sel]) => {
     const expression = sel.fn === 'topic' ? `topic(${sel.segment})` : `${sel.fn}()`;
     return `${expression} AS ${alias}`;
   });
-  return `SELECT ${['*', ...extras].join(', ')} FROM '${rule.topicFilter}'`;
+  return `SELECT ${[...(rule.fields ?? ['*']), ...extras].join(', ')} FROM '${rule.topicFilter}'`;
 }
 
 /** Does an MQTT topic match a filter with `+` (one level) and `#` (rest) wildcards? */
@@ -527,6 +533,11 @@ export function validateTopology(t: Topology = topology): string[] {
     if (!Object.hasOwn(t.queues, rule.errorQueue))
       problems.push(`topic rule ${name}: unknown error queue ${rule.errorQueue}`);
     const levels = rule.topicFilter.split('/');
+    for (const field of rule.fields ?? []) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) problems.push(`topic rule ${name}: field "${field}" is not a name`);
+      if (Object.hasOwn(rule.select, field))
+        problems.push(`topic rule ${name}: field "${field}" is also set by the rule`);
+    }
     for (const sel of Object.values(rule.select))
       if (sel.fn === 'topic' && (sel.segment < 1 || sel.segment > levels.length))
         problems.push(`topic rule ${name}: topic(${sel.segment}) is outside ${rule.topicFilter}`);

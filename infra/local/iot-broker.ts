@@ -135,7 +135,13 @@ export class IotBroker {
         });
         continue;
       }
-      const event: Record<string, unknown> = { ...(selected as Record<string, unknown>) };
+      const payloadFields = selected as Record<string, unknown>;
+      // SELECT <fields>: only the named payload fields (absent ones are left out, as IoT SQL does); SELECT *: all.
+      const event: Record<string, unknown> = rule.fields
+        ? Object.fromEntries(
+            rule.fields.filter((f) => Object.hasOwn(payloadFields, f)).map((f) => [f, payloadFields[f]]),
+          )
+        : { ...payloadFields };
       const levels = packet.topic.split('/');
       for (const [alias, sel] of Object.entries(rule.select)) {
         if (sel.fn === 'topic') event[alias] = levels[sel.segment - 1];

@@ -1,8 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { describe, expect, inject, it } from 'vitest';
 import { createApiKey, registerDevice, revokeApiKey, revokeDevice } from '../../shared/domain/admin';
-import { api, connectDevice, eventually, isEmbedded, local, newDevice, principalStore, stack } from './support';
+import {
+  api,
+  awsClients,
+  connectDevice,
+  eventually,
+  isEmbedded,
+  local,
+  newDevice,
+  principalStore,
+  stack,
+} from './support';
 
 const suffix = () => crypto.randomUUID().slice(0, 8);
 const secrets: string[] = [];
@@ -252,6 +263,35 @@ describe.runIf(Boolean(stack().mqtt))('devices over MQTT (custom authorizer)', (
       const stats = (await (await fetch(`${local().control}/stats`)).json()) as { mqtt: { publishesRefused: number } };
       expect(stats.mqtt.publishesRefused).toBeGreaterThanOrEqual(1);
     }
+  });
+
+  it('cannot claim another device id through its payload: the rule takes the id from the topic', async () => {
+    const device = await newDevice('claim');
+    const client = await connectDevice(device);
+    await client.publishAsync(
+      `devices/${device.deviceId}/telemetry`,
+      JSON.stringify({ deviceId: 'someone-else', metrics: { t: 1 }, seq: 77 }),
+      { qos: 1 },
+    );
+    await client.endAsync();
+    const { dynamo } = awsClients();
+    const items = await eventually(
+      async () => {
+        const { Items } = await dynamo.send(
+          new QueryCommand({
+            TableName: stack().resources.eventsTable,
+            IndexName: 'bySource',
+            KeyConditionExpression: '#s = :s',
+            ExpressionAttributeNames: { '#s': 'source' },
+            ExpressionAttributeValues: { ':s': device.deviceId },
+          }),
+        );
+        return Items && Items.length > 0 ? Items : undefined;
+      },
+      10_000,
+      'the reading under its own device id',
+    );
+    expect(items.map((i) => i.principalId)).toEqual([`device:${device.deviceId}`]);
   });
 
   it('a device whose publish permission is revoked connects but cannot publish telemetry', async () => {

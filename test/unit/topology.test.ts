@@ -142,7 +142,7 @@ describe('topicRuleSql', () => {
     const rule = topicRules.deviceTelemetry;
     if (!rule) throw new Error('no rule');
     expect(topicRuleSql(rule)).toBe(
-      "SELECT *, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry'",
+      "SELECT metrics, ts, seq, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry'",
     );
   });
 
@@ -158,6 +158,18 @@ describe('topicRuleSql', () => {
     expect(topicRuleSql({ topicFilter: 'a', select: {}, function: 'telemetryIngest', errorQueue: 'ruleErrors' })).toBe(
       "SELECT * FROM 'a'",
     );
+  });
+});
+
+describe('topic rule fields', () => {
+  it('refuses a field the rule also sets (a payload must not supply the device id) and a field that is not a name', () => {
+    const rule = topicRules.deviceTelemetry;
+    if (!rule) throw new Error('no rule');
+    const t = (fields: string[]): Topology => ({ ...topology, topicRules: { deviceTelemetry: { ...rule, fields } } });
+    expect(validateTopology(t(['metrics', 'deviceId']))).toEqual([
+      'topic rule deviceTelemetry: field "deviceId" is also set by the rule',
+    ]);
+    expect(validateTopology(t(['metrics', 'a-b']))).toEqual(['topic rule deviceTelemetry: field "a-b" is not a name']);
   });
 });
 
