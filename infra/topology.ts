@@ -67,6 +67,12 @@ export interface RouteSpec {
 }
 
 export interface StreamSpec {
+  /**
+   * `onDemand`: AWS sizes the stream to the traffic (the seed's 10,000+ msg/s is beyond a handful of shards, at
+   * 1,000 records/s each); `provisioned`: exactly `shardCount` shards. The local stack always runs `shardCount`
+   * shards, enough to exercise per-shard ordering and concurrency.
+   */
+  capacity: 'onDemand' | 'provisioned';
   shardCount: number;
   retentionHours: number;
 }
@@ -338,7 +344,7 @@ export const keys: Record<KeyName, KeySpec> = {
 };
 
 export const streams: Record<StreamName, StreamSpec> = {
-  eventStream: { shardCount: 2, retentionHours: 24 },
+  eventStream: { capacity: 'onDemand', shardCount: 2, retentionHours: 24 },
 };
 
 export const tables: Record<TableName, TableSpec> = {

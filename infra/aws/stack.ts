@@ -155,7 +155,9 @@ export class TelemetryEventMeshStack extends Stack {
 
     this.streams = build(t.streams, (name, spec) => {
       return new kinesis.Stream(this, pascal(name), {
-        shardCount: spec.shardCount,
+        ...(spec.capacity === 'onDemand'
+          ? { streamMode: kinesis.StreamMode.ON_DEMAND }
+          : { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: spec.shardCount }),
         retentionPeriod: Duration.hours(spec.retentionHours),
         // The AWS-managed key: encrypted at rest without a customer key to rotate and grant (cdk-nag KDS3).
         encryption: kinesis.StreamEncryption.MANAGED,

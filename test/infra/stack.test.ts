@@ -397,7 +397,9 @@ describe('data plane', () => {
     template.resourceCountIs('AWS::Kinesis::Stream', Object.keys(streams).length);
     for (const [name, spec] of Object.entries(streams)) {
       expect(resourcesOf('AWS::Kinesis::Stream')[resourceId(name as ResourceName)]?.Properties).toEqual({
-        ShardCount: spec.shardCount,
+        ...(spec.capacity === 'onDemand'
+          ? { StreamModeDetails: { StreamMode: 'ON_DEMAND' } }
+          : { ShardCount: spec.shardCount, StreamModeDetails: { StreamMode: 'PROVISIONED' } }),
         RetentionPeriodHours: spec.retentionHours,
         StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
       });
