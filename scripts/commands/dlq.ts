@@ -17,7 +17,8 @@ const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))
 /**
  * `tem dlq peek` shows what waits in a dead-letter queue without taking it; `tem dlq replay` re-drives stream
  * on-failure records: it reads the records they point at from the stream and writes them to the stream again, then
- * deletes the message. Run it after fixing the cause; consumers are idempotent, so a replay never double-counts.
+ * deletes the message. Run it after fixing the cause. Consumers recognise event ids they applied before (the store by
+ * key, metrics per bucket, alerts among the last 32 readings of a device and rule), so a replay does not double-count.
  */
 export async function runDlq(args: string[]): Promise<void> {
   const [action, ...rest] = args;

@@ -29,8 +29,8 @@ export function streamNameOf(streamArn: string): string {
 
 /**
  * Reads the records an on-failure record points at (while the stream still retains them) and writes them to the
- * stream again. Safe because every consumer is idempotent by event id: a consumer that had processed a record
- * before ignores it the second time.
+ * stream again. Safe because the consumers recognise event ids they applied before (see `tem dlq replay`): a
+ * consumer that had processed a record ignores it the second time.
  */
 export class StreamReplayer {
   constructor(private readonly kinesis: KinesisClient) {}

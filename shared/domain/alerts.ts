@@ -86,6 +86,11 @@ export interface RuleState {
   /** Per shard, the sequence number of the last reading applied: a redelivered reading is at or before it. */
   positions: Record<string, string>;
   lastEventId?: string;
+  /**
+   * The ids of the last readings applied (at most RECENT_EVENT_IDS): a reading written to the stream again (an
+   * ingest retry that had in fact landed, `tem dlq replay`) has a new position but the same id.
+   */
+  recentEventIds: string[];
   lastRaisedAt?: string;
   /** The last alert raised for this device and rule (open or resolved). */
   alert?: Alert;
@@ -128,14 +133,25 @@ export function compareSequenceNumbers(a: string, b: string): number {
 }
 
 /** Has this reading already been applied to the state (a redelivery after a partial batch failure, a retry)? */
+export const RECENT_EVENT_IDS = 32;
+
 export function isReplay(state: RuleState, reading: Reading): boolean {
-  if (state.lastEventId === reading.eventId) return true;
+  if (state.lastEventId === reading.eventId || state.recentEventIds.includes(reading.eventId)) return true;
   const last = state.positions[reading.position.shardId];
   return last !== undefined && compareSequenceNumbers(reading.position.sequenceNumber, last) <= 0;
 }
 
 export function initialState(deviceId: string, ruleId: string): RuleState {
-  return { deviceId, ruleId, version: 0, open: false, consecutive: 0, positions: {}, resolutions: [] };
+  return {
+    deviceId,
+    ruleId,
+    version: 0,
+    open: false,
+    consecutive: 0,
+    positions: {},
+    recentEventIds: [],
+    resolutions: [],
+  };
 }
 
 export type Effect = { type: 'raise'; alert: Alert } | { type: 'resolve'; alert: Alert };
@@ -182,6 +198,7 @@ export function decide(state: RuleState | undefined, reading: Reading, rule: Ale
     version: base.version + 1,
     positions: { ...base.positions, [reading.position.shardId]: reading.position.sequenceNumber },
     lastEventId: reading.eventId,
+    recentEventIds: [...base.recentEventIds, reading.eventId].slice(-RECENT_EVENT_IDS),
   };
   if (conditionHolds(rule, value)) {
     const consecutive = base.consecutive + 1;

@@ -150,6 +150,20 @@ describe('decide', () => {
     expect(decision.next.positions).toEqual({ [r.position.shardId]: r.position.sequenceNumber });
   });
 
+  it('a reading written to the stream again (new position, same id) is a replay, also after newer readings', () => {
+    const raise = reading({ temperature: 85 });
+    const oldLow = reading({ temperature: 20 });
+    const later = [90, 91, 92].map((t, i) => reading({ temperature: t }, i + 1));
+    const replayedLow = {
+      ...oldLow,
+      position: { shardId: oldLow.position.shardId, sequenceNumber: '4959999999999999999999' },
+    };
+    const { state, effects } = run(hot, [raise, oldLow, ...later, replayedLow]);
+    // the old low reading resolved once; its copy, re-put later with a higher sequence number, changes nothing
+    expect(effects).toEqual(['raise', 'resolve', '-', '-', '-', 'replay']);
+    expect(state?.recentEventIds).toContain(oldLow.eventId);
+  });
+
   it('does not write anything for a healthy device without state', () => {
     expect(decide(undefined, reading({ temperature: 20 }), hot, 20)).toEqual({ kind: 'unchanged' });
   });
@@ -547,7 +561,16 @@ describe('AlertEngine and AlertBatch', () => {
     const competitor = async () => {
       n++;
       await store.putState(
-        { deviceId: 'dev-1', ruleId: 'hot', version: n, open: false, consecutive: 0, positions: {}, resolutions: [] },
+        {
+          deviceId: 'dev-1',
+          ruleId: 'hot',
+          version: n,
+          open: false,
+          consecutive: 0,
+          positions: {},
+          recentEventIds: [],
+          resolutions: [],
+        },
         n === 1 ? undefined : n - 1,
       );
       store.beforePut = competitor;
