@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { describe, expect, inject, it } from 'vitest';
 import { createApiKey, registerDevice, revokeApiKey, revokeDevice } from '../../shared/domain/admin';
 import {
   api,
-  awsClients,
   connectDevice,
   eventually,
   isEmbedded,
@@ -13,6 +11,7 @@ import {
   newDevice,
   principalStore,
   stack,
+  storedBySource,
 } from './support';
 
 const suffix = () => crypto.randomUUID().slice(0, 8);
@@ -274,19 +273,10 @@ describe.runIf(Boolean(stack().mqtt))('devices over MQTT (custom authorizer)', (
       { qos: 1 },
     );
     await client.endAsync();
-    const { dynamo } = awsClients();
     const items = await eventually(
       async () => {
-        const { Items } = await dynamo.send(
-          new QueryCommand({
-            TableName: stack().resources.eventsTable,
-            IndexName: 'bySource',
-            KeyConditionExpression: '#s = :s',
-            ExpressionAttributeNames: { '#s': 'source' },
-            ExpressionAttributeValues: { ':s': device.deviceId },
-          }),
-        );
-        return Items && Items.length > 0 ? Items : undefined;
+        const stored = await storedBySource(device.deviceId);
+        return stored.length > 0 ? stored : undefined;
       },
       10_000,
       'the reading under its own device id',

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import {
   api,
-  awsClients,
   connectDevice,
   devKey,
   eventually,
@@ -13,6 +11,7 @@ import {
   publishMqtt,
   receiveMatching,
   stack,
+  storedBySource,
 } from './support';
 
 /**
@@ -43,26 +42,7 @@ const event = (over: Record<string, unknown> = {}) => ({ type: 'order.created', 
 
 /** Every stored event of one source, in index order (timeKey = occurredAt#id, ascending). */
 async function bySource(source: string): Promise<StoredEvent[]> {
-  const { dynamo } = awsClients();
-  const items: StoredEvent[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(
-      new QueryCommand({
-        TableName: stack().resources.eventsTable,
-        IndexName: 'bySource',
-        KeyConditionExpression: '#s = :s',
-        ExpressionAttributeNames: { '#s': 'source' },
-        ExpressionAttributeValues: { ':s': source },
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    // The store keeps `data` as a JSON string (shared/aws/dynamo-event-store.ts); read it back as the API does.
-    for (const item of page.Items ?? [])
-      items.push({ ...item, data: typeof item.data === 'string' ? JSON.parse(item.data) : item.data } as StoredEvent);
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return (await storedBySource(source)) as unknown as StoredEvent[];
 }
 
 /** Waits until the source holds `count` events (and no more turn up). */

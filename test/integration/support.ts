@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
 import { inject } from 'vitest';
@@ -174,4 +174,30 @@ export async function controlStats(): Promise<{
 export async function control(path: string): Promise<void> {
   const response = await fetch(`${local().control}${path}`, { method: 'POST' });
   if (!response.ok) throw new Error(`control ${path}: ${response.status} ${await response.text()}`);
+}
+
+/**
+ * Every stored item of a source, read straight from the events table's `bySource` index (all pages), with `data`
+ * parsed back as the API does (the store keeps it as a JSON string, see shared/aws/dynamo-event-store.ts).
+ */
+export async function storedBySource(source: string): Promise<Record<string, unknown>[]> {
+  const { dynamo } = awsClients();
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send(
+      new QueryCommand({
+        TableName: stack().resources.eventsTable,
+        IndexName: 'bySource',
+        KeyConditionExpression: '#s = :s',
+        ExpressionAttributeNames: { '#s': 'source' },
+        ExpressionAttributeValues: { ':s': source },
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const item of page.Items ?? [])
+      items.push({ ...item, data: typeof item.data === 'string' ? JSON.parse(item.data) : item.data });
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
 }

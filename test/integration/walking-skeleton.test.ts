@@ -1,6 +1,5 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { api, awsClients, devKey, eventually, newDevice, publishMqtt, receiveMatching, stack } from './support';
+import { api, devKey, eventually, newDevice, publishMqtt, receiveMatching, stack, storedBySource } from './support';
 
 interface Accepted {
   accepted: number;
@@ -124,19 +123,10 @@ describe.runIf(Boolean(stack().mqtt))(
         metrics: { temperature: 21.5, humidity: 40 },
         seq: 1,
       });
-      const { dynamo } = awsClients();
       const items = await eventually(
         async () => {
-          const { Items } = await dynamo.send(
-            new QueryCommand({
-              TableName: stack().resources.eventsTable,
-              IndexName: 'bySource',
-              KeyConditionExpression: '#s = :s',
-              ExpressionAttributeNames: { '#s': 'source' },
-              ExpressionAttributeValues: { ':s': deviceId },
-            }),
-          );
-          return Items && Items.length > 0 ? Items : undefined;
+          const stored = await storedBySource(deviceId);
+          return stored.length > 0 ? stored : undefined;
         },
         10_000,
         'telemetry in the events table',
