@@ -106,10 +106,26 @@ export interface QueueSpec {
   purpose: string;
 }
 
+/**
+ * How a consumer reads its stream. `enhancedFanOut`: a registered stream consumer (`AWS::Kinesis::StreamConsumer`)
+ * with its own 2 MB/s per shard, to which Kinesis pushes records over SubscribeToShard (AWS documents ~70 ms
+ * propagation); for the latency-critical consumers. `polling`: the mapping polls GetRecords on the shared throughput
+ * (about once a second per shard; ~200 ms to 1 s), for consumers that batch anyway. The local stack mirrors both: an
+ * enhanced consumer is woken the moment a put lands, a polling one polls once a second when idle.
+ */
+export type StreamReadMode = 'enhancedFanOut' | 'polling';
+
+/** Kinesis registers at most 20 enhanced fan-out consumers per stream. */
+export const MAX_ENHANCED_CONSUMERS_PER_STREAM = 20;
+
 export interface StreamConsumerSpec {
   stream: StreamName;
   function: FunctionName;
+  readMode: StreamReadMode;
+  /** Why this consumer's latency settings are what they are (shown in docs/performance.md). */
+  latency: 'realtime' | 'batch';
   batchSize: number;
+  /** 0 = invoke as soon as records are there (real-time consumers); more = wait to fill the batch (cost). */
   maxBatchingWindowSeconds: number;
   startingPosition: 'TRIM_HORIZON' | 'LATEST';
   parallelizationFactor: number;
@@ -425,8 +441,6 @@ export const queues: Record<QueueName, QueueSpec> = {
 /** The failure handling every consumer of the event stream shares (see ADR 0005). */
 const consumerDefaults = {
   stream: 'eventStream',
-  batchSize: 100,
-  maxBatchingWindowSeconds: 1,
   startingPosition: 'TRIM_HORIZON',
   parallelizationFactor: 1,
   bisectBatchOnError: true,
@@ -434,12 +448,42 @@ const consumerDefaults = {
   maxRecordAgeSeconds: 24 * 3600,
   reportBatchItemFailures: true,
   onFailure: 'eventsDlq',
-} as const satisfies Omit<StreamConsumerSpec, 'function'>;
+} as const satisfies Omit<
+  StreamConsumerSpec,
+  'function' | 'readMode' | 'latency' | 'batchSize' | 'maxBatchingWindowSeconds'
+>;
 
+/**
+ * Latency per consumer (docs/performance.md has the budget per hop). Storing and alerting are what a user waits for:
+ * pushed (enhanced fan-out) and invoked at once. Under load a batch still fills up to `batchSize` from what is
+ * already in the shard, so a window of 0 costs nothing in batching when it matters. Device metrics are aggregates
+ * read by people: polled, and batched for a second so one write covers many readings.
+ */
 export const streamConsumers: readonly StreamConsumerSpec[] = [
-  { ...consumerDefaults, function: 'storeEvents' },
-  { ...consumerDefaults, function: 'deviceMetrics' },
-  { ...consumerDefaults, function: 'alerts' },
+  {
+    ...consumerDefaults,
+    function: 'storeEvents',
+    readMode: 'enhancedFanOut',
+    latency: 'realtime',
+    batchSize: 500,
+    maxBatchingWindowSeconds: 0,
+  },
+  {
+    ...consumerDefaults,
+    function: 'deviceMetrics',
+    readMode: 'polling',
+    latency: 'batch',
+    batchSize: 1000,
+    maxBatchingWindowSeconds: 1,
+  },
+  {
+    ...consumerDefaults,
+    function: 'alerts',
+    readMode: 'enhancedFanOut',
+    latency: 'realtime',
+    batchSize: 100,
+    maxBatchingWindowSeconds: 0,
+  },
 ];
 
 export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
@@ -526,11 +570,20 @@ export function validateTopology(t: Topology = topology): string[] {
     if (c.maxBatchingWindowSeconds < 0 || c.maxBatchingWindowSeconds > 300)
       problems.push(`consumer ${c.function}: batching window 0..300 s`);
     if (c.maxRetryAttempts < 0 || c.maxRetryAttempts > 10000) problems.push(`consumer ${c.function}: retries 0..10000`);
+    if (c.latency === 'realtime' && (c.readMode !== 'enhancedFanOut' || c.maxBatchingWindowSeconds !== 0))
+      problems.push(
+        `consumer ${c.function}: a realtime consumer reads by enhanced fan-out with a batching window of 0`,
+      );
     if (c.parallelizationFactor < 1 || c.parallelizationFactor > 10)
       problems.push(`consumer ${c.function}: parallelization 1..10`);
     const consumerTimeout = t.functions[c.function].timeoutSeconds;
     if (t.queues[c.onFailure].visibilityTimeoutSeconds < consumerTimeout)
       problems.push(`consumer ${c.function}: on-failure queue visibility shorter than the function timeout`);
+  }
+  for (const stream of Object.keys(t.streams)) {
+    const enhanced = t.streamConsumers.filter((c) => c.stream === stream && c.readMode === 'enhancedFanOut');
+    if (enhanced.length > MAX_ENHANCED_CONSUMERS_PER_STREAM)
+      problems.push(`stream ${stream}: at most ${MAX_ENHANCED_CONSUMERS_PER_STREAM} enhanced fan-out consumers`);
   }
   for (const [name, rule] of Object.entries(t.topicRules)) {
     if (!/^[A-Za-z0-9_]+$/.test(name)) problems.push(`topic rule ${name}: name must be alphanumeric/underscore`);

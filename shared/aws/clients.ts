@@ -6,6 +6,8 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { MetadataBearer, MiddlewareStack } from '@smithy/types';
+import { callCounter } from './call-counter';
 
 /**
  * SDK clients, created once per container (module scope) and reused by every invocation.
@@ -28,8 +30,16 @@ function requestHandler(
  * The Kinesis client defaults to an HTTP/2 handler (needed only for SubscribeToShard); PutRecords/GetRecords work
  * over HTTP/1.1 in AWS, and the local engines speak nothing else on their plain port.
  */
+/** Every client counts its calls (`call-counter.ts`). */
+function counted<I extends object, O extends MetadataBearer, C extends { middlewareStack: MiddlewareStack<I, O> }>(
+  client: C,
+): C {
+  client.middlewareStack.use(callCounter<I, O>());
+  return client;
+}
+
 export function createKinesisClient(): KinesisClient {
-  return new KinesisClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+  return counted(new KinesisClient({ requestHandler: requestHandler(), maxAttempts: 3 }));
 }
 
 /**
@@ -37,11 +47,13 @@ export function createKinesisClient(): KinesisClient {
  * timeouts, because `publishAll` retries the failed records itself and knows how much time is left.
  */
 export function createIngestKinesisClient(): KinesisClient {
-  return new KinesisClient({ requestHandler: requestHandler({ connectionMs: 1000, requestMs: 2000 }), maxAttempts: 1 });
+  return counted(
+    new KinesisClient({ requestHandler: requestHandler({ connectionMs: 1000, requestMs: 2000 }), maxAttempts: 1 }),
+  );
 }
 
 export function createDynamoClient(): DynamoDBClient {
-  return new DynamoDBClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+  return counted(new DynamoDBClient({ requestHandler: requestHandler(), maxAttempts: 3 }));
 }
 
 export function createDocumentClient(): DynamoDBDocumentClient {
@@ -51,7 +63,7 @@ export function createDocumentClient(): DynamoDBDocumentClient {
 }
 
 export function createSqsClient(): SQSClient {
-  return new SQSClient({ requestHandler: requestHandler(), maxAttempts: 3 });
+  return counted(new SQSClient({ requestHandler: requestHandler(), maxAttempts: 3 }));
 }
 
 /**
@@ -59,5 +71,5 @@ export function createSqsClient(): SQSClient {
  * function's settings (looked up at deploy time in AWS, the local stack's own data plane locally).
  */
 export function createIotDataClient(endpoint: string): IoTDataPlaneClient {
-  return new IoTDataPlaneClient({ endpoint, requestHandler: requestHandler(), maxAttempts: 3 });
+  return counted(new IoTDataPlaneClient({ endpoint, requestHandler: requestHandler(), maxAttempts: 3 }));
 }
