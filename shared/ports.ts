@@ -76,9 +76,27 @@ export interface EventQuery {
   after?: Record<string, string | number>;
 }
 
+export interface StoreEntry {
+  event: EventEnvelope;
+  /** Epoch seconds after which the table may delete it (retention), if ever. */
+  expiresAt?: number | undefined;
+}
+
+/** How long a write may keep retrying, and how to wait. */
+export interface WriteBudget {
+  /** Epoch ms after which no attempt is started (the caller keeps time to finish the last and answer). */
+  retryUntil: number;
+  sleep: (ms: number) => Promise<void>;
+  random?: () => number;
+  now?: () => number;
+}
+
 export interface EventStore {
-  /** Stores the event unless one with its id exists; `false` means it was a duplicate (not an error). */
-  putIfAbsent(event: EventEnvelope, expiresAt?: number): Promise<boolean>;
+  /**
+   * Writes every entry (ids unique within the call), replacing an item of the same id. Returns the ids it could not
+   * write within the budget; every other one is stored.
+   */
+  putAll(entries: readonly StoreEntry[], budget: WriteBudget): Promise<{ unwritten: string[] }>;
   get(id: string): Promise<EventEnvelope | undefined>;
   /** Newest first. */
   list(query: EventQuery): Promise<{ items: EventEnvelope[]; next?: Record<string, unknown> }>;

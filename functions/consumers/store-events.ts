@@ -1,60 +1,45 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import middy from '@middy/core';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import { requireEnv } from '../../shared/config';
-import { expiresAtFor } from '../../shared/domain/retention';
-import { decodeEnvelope } from '../../shared/domain/stream-records';
+import { planStoreBatch } from '../../shared/domain/store-batch';
 import { logger } from '../../shared/observability';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
-const processor = new BatchProcessor(EventType.KinesisDataStreams);
-
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /**
- * The sequence numbers of the first record of each event id in the batch. Records are written in parallel, so two
- * copies of one id in a batch would race for the conditional put; only the first copy (in stream order) is written,
- * and "the first delivery wins" holds. If that write fails, the batch is retried from it, copies included.
+ * How long one invocation keeps retrying writes that did not go in (unprocessed items, throttling, the table out of
+ * reach): long enough to ride out a short outage inside the invocation; a longer one is the mapping's to retry (ADR
+ * 0005). It also keeps the last attempt (the client's 5 s request timeout) well inside the function's timeout.
  */
-function firstCopies(event: KinesisStreamEvent): Set<string> {
-  const seen = new Set<string>();
-  const first = new Set<string>();
-  for (const record of event.Records) {
-    let id: string;
-    try {
-      id = decodeEnvelope(record.kinesis.data).id;
-    } catch {
-      first.add(record.kinesis.sequenceNumber); // undecodable: let the record handler fail it
-      continue;
-    }
-    if (!seen.has(id)) first.add(record.kinesis.sequenceNumber);
-    seen.add(id);
-  }
-  return first;
-}
+const RETRY_WINDOW_MS = 5000;
+const CALL_TIMEOUT_MS = 5000;
+const REPORT_MARGIN_MS = 1000;
 
 /**
- * Stores every event once per id. A record that fails is reported in `batchItemFailures`, so the mapping retries
- * from it (and, bisecting, isolates it until its retries end in the on-failure queue) while the rest go on.
+ * Stores every event of the batch: one item per id, 25 per BatchWriteItem call. A record is reported in
+ * `batchItemFailures` only when its item was not written (its write kept failing for the whole time budget), or when
+ * it is not an event at all (the mapping then bisects and retries it until its retries end in the on-failure queue),
+ * so the mapping retries from the first such record and nothing after it is skipped.
  */
 export const lambdaHandler = async (
   event: KinesisStreamEvent,
   context: Context,
 ): Promise<KinesisStreamBatchResponse> => {
-  const first = firstCopies(event);
-  const storeRecord = async (record: KinesisStreamRecord): Promise<void> => {
-    const envelope = decodeEnvelope(record.kinesis.data);
-    if (!first.has(record.kinesis.sequenceNumber)) {
-      logger.debug('later copy in the same batch ignored', { id: envelope.id });
-      return;
-    }
-    const stored = await store.putIfAbsent(envelope, expiresAtFor(envelope));
-    if (!stored) logger.debug('duplicate event ignored', { id: envelope.id });
-  };
-  const response = await processPartialResponse(event, storeRecord, processor, { context });
-  if (response.batchItemFailures.length > 0)
-    logger.warn('records failed', { failed: response.batchItemFailures.length, batch: event.Records.length });
-  return response;
+  const plan = planStoreBatch(event.Records);
+  for (const poison of plan.undecodable)
+    logger.error('record is not an event', { sequenceNumber: poison.sequenceNumber, reason: poison.reason });
+  const retryUntil = Math.min(
+    Date.now() + RETRY_WINDOW_MS,
+    Date.now() + context.getRemainingTimeInMillis() - CALL_TIMEOUT_MS - REPORT_MARGIN_MS,
+  );
+  const { unwritten } = await store.putAll(plan.entries, { retryUntil, sleep });
+  const failed = plan.failedSequenceNumbers(unwritten);
+  if (unwritten.length > 0)
+    logger.warn('events not stored within the time budget', { unwritten: unwritten.length, batch: plan.size });
+  logger.debug('batch stored', { records: plan.size, written: plan.entries.length - unwritten.length });
+  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };
 
 export const handler = middy(lambdaHandler);

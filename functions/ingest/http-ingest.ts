@@ -45,9 +45,12 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Contex
     if (report.failed.length > 0) {
       metrics.addMetric('EventsFailed', MetricUnit.Count, report.failed.length);
       logger.warn('events not accepted by the stream', { accepted: report.accepted.length, failed: report.failed });
+      const failedIds = new Set(report.failed.map((f) => f.id));
       throw new HttpError(503, 'Some events were not accepted; retry those listed in "failed"', {
         accepted: report.accepted,
         failed: report.failed.map((f) => f.id),
+        // Positions in the request: how a producer finds which of its events to resend, whatever their ids.
+        failedIndexes: envelopes.flatMap((e, index) => (failedIds.has(e.id) ? [index] : [])),
       });
     }
     logger.info('events accepted', { count: report.accepted.length, principalId: caller.principalId });

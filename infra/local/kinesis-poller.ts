@@ -10,6 +10,13 @@ import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { StreamConsumerSpec } from '../topology';
 import { firstFailedIndex, type PlannedBatch, planAfterInvocation } from './esm-retry';
 import { FunctionError } from './function-host';
+import { ANY_SHARD } from './kinesis-front';
+
+/** Tells an enhanced fan-out consumer's poller that records landed on a shard (`kinesis-front.ts`). */
+export interface PutSignal {
+  generation(shardId: string): number;
+  onPut(listener: (shardIds: ReadonlySet<string>) => void): () => void;
+}
 
 export interface PollerDeps {
   kinesis: KinesisClient;
@@ -21,12 +28,20 @@ export interface PollerDeps {
   /** Delivers an on-failure record to the mapping's destination queue. */
   sendOnFailure: (record: unknown) => Promise<void>;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /** Required for `enhancedFanOut` consumers: the wake-up that stands in for SubscribeToShard's push. */
+  putSignal?: PutSignal;
 }
 
-const IDLE_POLL_MS = 100;
+/**
+ * A polling mapping reads each shard about once a second when it is idle (Lambda's documented polling rate on
+ * shared throughput); it reads again at once while records keep coming.
+ */
+const POLLING_INTERVAL_MS = 1000;
+/** An enhanced consumer waits for a put; this is only the safety net for records put past the front. */
+const ENHANCED_IDLE_CHECK_MS = 1000;
 const ERROR_BACKOFF_MS = 500;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** `stop()` waits this long for in-flight batches; their records stay in the stream (nothing is checkpointed). */
+const STOP_GRACE_MS = 1000;
 
 function toLambdaRecord(record: _Record, shardId: string, deps: PollerDeps): KinesisStreamRecord {
   return {
@@ -53,6 +68,10 @@ export interface PollerStats {
   recordsProcessed: number;
   recordsDiscarded: number;
   errors: number;
+  getRecordsCalls: number;
+  /** Lambda's IteratorAge: age of the last record of the latest batch when it was handed to the function. */
+  iteratorAgeMs: number;
+  enabled: boolean;
 }
 
 /**
@@ -61,24 +80,98 @@ export interface PollerStats {
  */
 export class KinesisPoller {
   private stopped = false;
+  private enabled = true;
   private readonly loops: Promise<void>[] = [];
-  readonly stats: PollerStats = { invocations: 0, recordsProcessed: 0, recordsDiscarded: 0, errors: 0 };
+  /** Loops asleep, by shard: woken by a put on their shard, by enable/stop (all of them), or by their timer. */
+  private readonly sleepers = new Map<string, Set<{ done: () => void; byPuts: boolean }>>();
+  private unsubscribe: (() => void) | undefined;
+  readonly stats: PollerStats = {
+    invocations: 0,
+    recordsProcessed: 0,
+    recordsDiscarded: 0,
+    errors: 0,
+    getRecordsCalls: 0,
+    iteratorAgeMs: 0,
+    enabled: true,
+  };
 
   constructor(
     private readonly spec: StreamConsumerSpec,
     private readonly deps: PollerDeps,
-  ) {}
+  ) {
+    if (spec.readMode === 'enhancedFanOut' && !deps.putSignal)
+      throw new Error(`consumer ${spec.function}: an enhanced fan-out consumer needs a put signal`);
+  }
 
   async start(): Promise<void> {
     const { Shards } = await this.deps.kinesis.send(new ListShardsCommand({ StreamName: this.deps.streamName }));
+    if (this.spec.readMode === 'enhancedFanOut')
+      this.unsubscribe = this.deps.putSignal?.onPut((shardIds) => {
+        if (shardIds.has(ANY_SHARD)) for (const shardId of [...this.sleepers.keys()]) this.wake(shardId, true);
+        else for (const shardId of shardIds) this.wake(shardId, true);
+      });
     for (const shard of Shards ?? []) {
       if (shard.ShardId) this.loops.push(this.runShard(shard.ShardId));
     }
   }
 
+  /** Like UpdateEventSourceMapping `Enabled`: a disabled mapping finishes its batch and reads nothing more. */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled;
+    this.stats.enabled = enabled;
+    if (enabled) this.wakeAll();
+  }
+
+  /**
+   * Stops reading. In-flight batches get a short grace; one still running after it is abandoned (the function host
+   * is stopped next, which fails it): its records were never checkpointed, so they are still in the stream.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled(this.loops);
+    this.unsubscribe?.();
+    this.wakeAll();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(this.loops),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Wakes a shard's sleepers: all of them, or (a put) only those waiting for records. */
+  private wake(shardId: string, byPut = false): void {
+    for (const sleeper of [...(this.sleepers.get(shardId) ?? [])]) if (!byPut || sleeper.byPuts) sleeper.done();
+  }
+
+  private wakeAll(): void {
+    for (const shardId of [...this.sleepers.keys()]) this.wake(shardId);
+  }
+
+  /**
+   * Sleeps up to `ms`, or until woken: by enable/stop always, and by a put on the shard when `byPuts` (an enhanced
+   * consumer waiting for records; never a retry's backoff).
+   */
+  private rest(shardId: string, ms: number, byPuts = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let sleepers = this.sleepers.get(shardId);
+      if (!sleepers) {
+        sleepers = new Set();
+        this.sleepers.set(shardId, sleepers);
+      }
+      const sleeper = {
+        byPuts,
+        done: () => {
+          clearTimeout(timer);
+          sleepers.delete(sleeper);
+          resolve();
+        },
+      };
+      const timer = setTimeout(sleeper.done, ms);
+      sleepers.add(sleeper);
+    });
   }
 
   private async iterator(shardId: string, after: string | undefined): Promise<string | undefined> {
@@ -100,24 +193,40 @@ export class KinesisPoller {
     let buffer: _Record[] = [];
     let firstBufferedAt = 0;
     const windowMs = this.spec.maxBatchingWindowSeconds * 1000;
+    const enhanced = this.spec.readMode === 'enhancedFanOut';
+    const signal = this.deps.putSignal;
     while (!this.stopped) {
       try {
+        if (!this.enabled) {
+          await this.rest(shardId, 60_000);
+          continue;
+        }
         iterator ??= await this.iterator(shardId, checkpoint);
         if (!iterator) return; // shard closed
         const room = this.spec.batchSize - buffer.length;
+        let readFull = false;
+        const seen = enhanced ? signal?.generation(shardId) : undefined;
         if (room > 0) {
+          const limit = Math.min(room, 10000);
+          this.stats.getRecordsCalls++;
           const response = await this.deps.kinesis.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(room, 10000) }),
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
           );
           iterator = response.NextShardIterator;
           const records = response.Records ?? [];
           if (records.length > 0 && buffer.length === 0) firstBufferedAt = Date.now();
           buffer.push(...records);
+          readFull = records.length === limit;
         }
         const full = buffer.length >= this.spec.batchSize;
         const windowOver = buffer.length > 0 && Date.now() - firstBufferedAt >= windowMs;
         if (!full && !windowOver) {
-          await sleep(buffer.length > 0 ? Math.min(IDLE_POLL_MS, windowMs) : IDLE_POLL_MS);
+          // More may already be waiting (the read was full, or a put landed meanwhile): read again at once.
+          const putSince = enhanced && seen !== signal?.generation(shardId);
+          if (readFull || putSince) continue;
+          const idle = enhanced ? ENHANCED_IDLE_CHECK_MS : POLLING_INTERVAL_MS;
+          const waitMs = buffer.length > 0 ? Math.max(0, firstBufferedAt + windowMs - Date.now()) : idle;
+          await this.rest(shardId, Math.min(waitMs, idle), enhanced);
           continue;
         }
         const batch = buffer.slice(0, this.spec.batchSize);
@@ -131,7 +240,7 @@ export class KinesisPoller {
         this.deps.log('stream poll failed; retrying', { shardId, error: (error as Error).message });
         iterator = undefined;
         buffer = [];
-        await sleep(ERROR_BACKOFF_MS);
+        await this.rest(shardId, ERROR_BACKOFF_MS);
       }
     }
   }
@@ -150,6 +259,8 @@ export class KinesisPoller {
       const batch = work.shift() as PlannedBatch<_Record>;
       const event: KinesisStreamEvent = { Records: batch.records.map((r) => toLambdaRecord(r, shardId, this.deps)) };
       this.stats.invocations++;
+      const lastArrival = batch.records.at(-1)?.ApproximateArrivalTimestamp?.getTime();
+      if (lastArrival !== undefined) this.stats.iteratorAgeMs = Math.max(0, Date.now() - lastArrival);
       let outcome: ReturnType<typeof firstFailedIndex>;
       let functionError: string | undefined;
       try {
@@ -174,7 +285,7 @@ export class KinesisPoller {
       if (plan.retry.length > 0) {
         work.unshift(...plan.retry);
         if (plan.retry[0] && plan.retry[0].attempts > batch.attempts)
-          await sleep(Math.min(1000, 100 * 2 ** batch.attempts));
+          await this.rest(shardId, Math.min(1000, 100 * 2 ** batch.attempts));
       }
     }
   }
@@ -218,7 +329,7 @@ export class KinesisPoller {
         return;
       } catch (error) {
         this.deps.log('on-failure destination unreachable; retrying', { error: (error as Error).message });
-        await sleep(Math.min(5000, 200 * 2 ** attempt));
+        await this.rest(shardId, Math.min(5000, 200 * 2 ** attempt));
       }
     }
   }

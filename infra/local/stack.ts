@@ -23,6 +23,7 @@ import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
 import { IotBroker } from './iot-broker';
 import { IotDataPlane } from './iot-data-plane';
+import { KinesisFront } from './kinesis-front';
 import { KinesisPoller } from './kinesis-poller';
 import { freePort } from './net';
 import {
@@ -142,7 +143,14 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       progress(`${engine.engine} (${service}) listening on ${engine.url} in ${Date.now() - t0} ms`);
     }),
   ]);
-  const endpoints: Endpoints = { kinesis: engines.kinesis.url, dynamodb: engines.dynamodb.url, sqs: engines.sqs.url };
+  // Everything but the benchmark's baselines reaches Kinesis through the front, which wakes enhanced consumers.
+  const kinesisFront = new KinesisFront(engines.kinesis.url);
+  const endpoints: Endpoints = {
+    kinesis: await kinesisFront.listen(),
+    dynamodb: engines.dynamodb.url,
+    sqs: engines.sqs.url,
+  };
+  cleanups.push(() => kinesisFront.close());
   clients = localClients(endpoints);
   const [streams, tables, queues] = await Promise.all([
     provisionStreams(topology, clients),
@@ -234,6 +242,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         invoke: (event: KinesisStreamEvent) => invoke(consumer.function, event),
         sendOnFailure: sendTo(consumer.onFailure),
         log,
+        putSignal: kinesisFront,
       }),
   );
   await Promise.all(pollers.map((p) => p.start()));
@@ -307,7 +316,12 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   };
   const control = await startControlServer({
     stats: () => ({
-      pollers: pollers.map((p, i) => ({ function: topology.streamConsumers[i]?.function, ...p.stats })),
+      pollers: pollers.map((p, i) => ({
+        function: topology.streamConsumers[i]?.function,
+        readMode: topology.streamConsumers[i]?.readMode,
+        ...p.stats,
+      })),
+      kinesisPuts: kinesisFront.puts,
       functions: Object.fromEntries(
         Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
       ),
@@ -322,6 +336,13 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     }),
     stopEngine: (service) => engines[service].stop(),
     startEngine: restartEngine,
+    setMappingEnabled: (fn, enabled) => {
+      const index = topology.streamConsumers.findIndex((c) => c.function === fn);
+      const poller = pollers[index];
+      if (!poller) return false;
+      poller.setEnabled(enabled);
+      return true;
+    },
     flushAuthorizerCache: () => gateway.flushAuthorizerCache(),
   });
 
@@ -366,6 +387,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       ]);
       await Promise.allSettled(pollers.map((p) => p.stop()));
       await Promise.allSettled(Object.values(functions).map((f) => f.stop()));
+      await kinesisFront.close();
       await Promise.allSettled(Object.values(engines).map((e) => e.stop()));
       functionLog.end();
       rmSync(path.join(options.stateDir, 'local.json'), { force: true });
@@ -375,6 +397,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
 
 interface ControlDeps {
   stats: () => unknown;
+  /** Like UpdateEventSourceMapping `Enabled`; false when no consumer runs that function. */
+  setMappingEnabled: (functionName: string, enabled: boolean) => boolean;
   stopEngine: (service: ServiceName) => Promise<void>;
   startEngine: (service: ServiceName) => Promise<void>;
   flushAuthorizerCache: () => void;
@@ -392,7 +416,14 @@ async function startControlServer(deps: ControlDeps): Promise<{ server: Server; 
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
     const engineMatch = /^\/engines\/(kinesis|dynamodb|sqs)\/(stop|start)$/.exec(url.pathname);
+    const mappingMatch = /^\/mappings\/([A-Za-z0-9]+)\/(enable|disable)$/.exec(url.pathname);
     if (req.method === 'GET' && url.pathname === '/stats') return reply(200, deps.stats());
+    if (req.method === 'POST' && mappingMatch) {
+      const [, fn = '', action] = mappingMatch;
+      if (!deps.setMappingEnabled(fn, action === 'enable'))
+        return reply(404, { message: `no stream consumer runs function ${fn}` });
+      return reply(200, { function: fn, enabled: action === 'enable' });
+    }
     if (req.method === 'POST' && url.pathname === '/authorizer-cache/flush') {
       deps.flushAuthorizerCache();
       return reply(200, { flushed: true });

@@ -1,7 +1,21 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type EventEnvelope, EventEnvelopeSchema, timeKey } from '../domain/events';
-import type { EventQuery, EventStore } from '../ports';
+import type { EventQuery, EventStore, StoreEntry, WriteBudget } from '../ports';
+
+/** BatchWriteItem takes at most 25 puts per call. */
+export const BATCH_WRITE_LIMIT = 25;
+/** Calls of one batch in flight at once: enough to overlap round trips, few enough not to throttle a partition. */
+const PARALLEL_CALLS = 4;
+/** Backoff between attempts at unprocessed items: full jitter, exponential, capped. */
+const BACKOFF_BASE_MS = 25;
+const BACKOFF_CAP_MS = 1000;
 
 /**
  * `data` is the producer's payload, opaque to the store: it is kept as a JSON string, because a DynamoDB map would
@@ -28,21 +42,77 @@ export class DynamoEventStore implements EventStore {
     private readonly tableName: string,
   ) {}
 
-  async putIfAbsent(event: EventEnvelope, expiresAt?: number): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: toItem(event, expiresAt),
-          // The event id is the idempotency key: a redelivered record finds its item and changes nothing.
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+  /**
+   * Writes every entry with BatchWriteItem, 25 per call. Puts replace, so writing an event again (a redelivery, a
+   * retry after an unknown outcome) leaves one item; ids are owned by their producer (ADR 0011), so only the
+   * producer's own copies can replace each other. Unprocessed items, throttling and unreachable-table errors are
+   * retried with full-jitter backoff while the budget allows; an item DynamoDB refuses outright (validation) is
+   * isolated by writing its call's items one by one. Returns the ids not written; each other id is in the table.
+   */
+  async putAll(entries: readonly StoreEntry[], budget: WriteBudget): Promise<{ unwritten: string[] }> {
+    const chunks: StoreEntry[][] = [];
+    for (let i = 0; i < entries.length; i += BATCH_WRITE_LIMIT) chunks.push(entries.slice(i, i + BATCH_WRITE_LIMIT));
+    const unwritten: string[] = [];
+    let next = 0;
+    const lanes = Array.from({ length: Math.min(PARALLEL_CALLS, chunks.length) }, async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++] as StoreEntry[];
+        unwritten.push(...(await this.writeChunk(chunk, budget)));
+      }
+    });
+    await Promise.all(lanes);
+    return { unwritten };
+  }
+
+  private async writeChunk(chunk: readonly StoreEntry[], budget: WriteBudget): Promise<string[]> {
+    const random = budget.random ?? Math.random;
+    const now = budget.now ?? Date.now;
+    let pending = new Map(chunk.map((e) => [e.event.id, e]));
+    for (let attempt = 0; pending.size > 0; attempt++) {
+      if (attempt > 0) {
+        const delay = Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+        if (now() + delay > budget.retryUntil) break;
+        await budget.sleep(delay);
+      }
+      let output: BatchWriteCommandOutput;
+      try {
+        output = await this.client.send(
+          new BatchWriteCommand({
+            RequestItems: {
+              [this.tableName]: [...pending.values()].map((e) => ({
+                PutRequest: { Item: toItem(e.event, e.expiresAt) },
+              })),
+            },
+          }),
+        );
+      } catch (error) {
+        if ((error as Error).name === 'ValidationException') return this.writeOneByOne([...pending.values()]);
+        continue; // throttled, unreachable, timed out: nothing known to be written; try the whole call again
+      }
+      const left = new Map<string, StoreEntry>();
+      for (const request of output.UnprocessedItems?.[this.tableName] ?? []) {
+        const id = request.PutRequest?.Item?.id;
+        const entry = typeof id === 'string' ? pending.get(id) : undefined;
+        if (entry) left.set(id as string, entry);
+      }
+      pending = left;
     }
+    return [...pending.keys()];
+  }
+
+  /** The rare call DynamoDB refused as a whole: one put per item finds the item at fault; the others go in. */
+  private async writeOneByOne(entries: readonly StoreEntry[]): Promise<string[]> {
+    const unwritten: string[] = [];
+    for (const entry of entries) {
+      try {
+        await this.client.send(
+          new PutCommand({ TableName: this.tableName, Item: toItem(entry.event, entry.expiresAt) }),
+        );
+      } catch {
+        unwritten.push(entry.event.id);
+      }
+    }
+    return unwritten;
   }
 
   async get(id: string): Promise<EventEnvelope | undefined> {

@@ -80,7 +80,9 @@ export const EventDataSchema = z.preprocess(
 
 /** What a producer sends for one event. */
 export const EventInputSchema = z.strictObject({
-  id: EventIdSchema.optional().describe('Idempotency key chosen by the producer (UUID or ULID); generated if absent'),
+  id: EventIdSchema.optional().describe(
+    "The producer's idempotency key (UUID or ULID), scoped to the producer: the stored event's id is derived from it and the producer's principal (see ownedEventId); a random id if absent",
+  ),
   type: EventTypeSchema.describe('Dotted lower-case event type, e.g. payment.success'),
   source: z
     .string()
@@ -101,7 +103,13 @@ export type EventInput = z.infer<typeof EventInputSchema>;
 
 /** What travels on the stream and is stored: the input plus what the boundary knows. */
 export const EventEnvelopeSchema = z.object({
-  id: z.string().min(1).describe("The producer's id, a random UUID, or (telemetry) a UUID derived from the reading"),
+  id: z
+    .string()
+    .min(1)
+    .describe(
+      "The event's id: derived from the producer's principal and its idempotency key (or, for telemetry, the reading), else a random UUID",
+    ),
+  idempotencyKey: z.string().optional().describe('The `id` the producer sent, when it sent one'),
   type: EventTypeSchema,
   source: z.string().min(1).describe('The given source, else the principal name; a device id for telemetry'),
   occurredAt: z.string().describe('UTC ISO-8601 with milliseconds; the receipt time when the producer gave none'),
@@ -122,7 +130,8 @@ export interface Receipt {
 
 export function toEnvelope(input: EventInput, receipt: Receipt): EventEnvelope {
   return {
-    id: input.id ?? randomUUID(),
+    id: input.id === undefined ? randomUUID() : ownedEventId(receipt.principalId, input.id),
+    ...(input.id === undefined ? {} : { idempotencyKey: input.id }),
     type: input.type,
     source: input.source ?? receipt.principalName,
     occurredAt: input.occurredAt ? new Date(input.occurredAt).toISOString() : receipt.receivedAt.toISOString(),
@@ -182,8 +191,18 @@ export function timeKey(event: Pick<EventEnvelope, 'occurredAt' | 'id'>): string
 }
 
 /**
- * A name-based UUID (version 8 layout, SHA-256) for content that has no client-chosen id, so a redelivered message
- * maps to the same id and is stored once.
+ * The id of an event whose producer named it: a name-based UUID of the producer's principal and its key (see
+ * docs/decisions/0011-event-ids-are-owned.md). The same principal retrying with the same key gets the same id, so the
+ * event is stored once; another principal using the same key gets another id, so no producer can suppress, overwrite
+ * or pass off as its own an event of someone else by choosing its id.
+ */
+export function ownedEventId(principalId: string, key: string | number): string {
+  return deterministicId('event', principalId, key);
+}
+
+/**
+ * A name-based UUID (version 8 layout, SHA-256) of its parts, so that the same parts (a redelivered message, a
+ * retried request) always map to the same id.
  */
 export function deterministicId(...parts: readonly (string | number | undefined)[]): string {
   const hex = createHash('sha256').update(JSON.stringify(parts)).digest('hex');

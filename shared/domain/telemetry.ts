@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deterministicId, type EventEnvelope, MAX_CLOCK_SKEW_MS, MIN_NUMBER_MAGNITUDE } from './events';
+import { type EventEnvelope, MAX_CLOCK_SKEW_MS, MIN_NUMBER_MAGNITUDE, ownedEventId } from './events';
 
 export const DeviceIdSchema = z.string().regex(/^[A-Za-z0-9_:-]{1,128}$/, 'must be 1-128 letters, digits, _ : or -');
 
@@ -59,22 +59,24 @@ export function isDeviceTelemetry(event: { type: string; source: string; princip
 }
 
 /**
- * A reading becomes an ordinary event. Its id is derived from its content, so the same message delivered twice
- * (an IoT retry, an async-invoke retry) is stored once.
+ * A reading becomes an ordinary event. Its id is derived from the device's principal and the reading's content, so
+ * the same message delivered twice (an IoT retry, an async-invoke retry) is stored once, and no other principal can
+ * produce that id (ADR 0011).
  */
 export function telemetryToEnvelope(reading: TelemetryRuleEvent): EventEnvelope {
   const occurredAt = reading.ts === undefined ? reading.receivedAt : reading.ts;
   const occurredIso = new Date(occurredAt).toISOString();
   // Metrics in a canonical key order: the same reading serialized differently is still the same reading.
   const metrics = Object.fromEntries(Object.entries(reading.metrics).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const id = deterministicId(reading.deviceId, occurredIso, reading.seq, JSON.stringify(metrics));
+  const principalId = `device:${reading.deviceId}`;
+  const id = ownedEventId(principalId, JSON.stringify([occurredIso, reading.seq ?? null, metrics]));
   return {
     id,
     type: TELEMETRY_EVENT_TYPE,
     source: reading.deviceId,
     occurredAt: occurredIso,
     receivedAt: new Date(reading.receivedAt).toISOString(),
-    principalId: `device:${reading.deviceId}`,
+    principalId,
     traceId: id,
     data: {
       metrics: reading.metrics,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { describe, expect, inject, it } from 'vitest';
 import { createApiKey, registerDevice, revokeApiKey, revokeDevice } from '../../shared/domain/admin';
+import { ownedEventId } from '../../shared/domain/events';
 import {
   api,
   connectDevice,
@@ -56,14 +57,46 @@ describe('API keys and the permission policy (over HTTP)', () => {
   });
 
   it('event types outside the principal’s patterns are refused with 403 naming the type; nothing is written', async () => {
-    const { apiKey } = await keyFor('producer', { eventTypes: ['payment.*'] });
+    const { apiKey, principalId: refusedPrincipal } = await keyFor('producer', { eventTypes: ['payment.*'] });
     expect((await api('POST', '/events', { key: apiKey, body: event('payment.success') })).status).toBe(202);
     const id = crypto.randomUUID();
     const refused = await api('POST', '/events', { key: apiKey, body: { ...event('user.created'), id } });
     expect(refused.status).toBe(403);
     expect((refused.body as { message: string }).message).toContain('user.created');
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await api('GET', `/events/${id}`)).status).toBe(404);
+    expect((await api('GET', `/events/${ownedEventId(refusedPrincipal, id)}`)).status).toBe(404);
+  });
+
+  it('ids are owned: a producer that uses another producer’s id neither suppresses nor overwrites its event', async () => {
+    const alice = await keyFor('producer');
+    const mallory = await keyFor('producer');
+    const key = crypto.randomUUID();
+    // Mallory goes first with the id Alice will use, then again with Alice's event id itself.
+    const squat = await api('POST', '/events', {
+      key: mallory.apiKey,
+      body: { ...event(), id: key, data: { by: 'm' } },
+    });
+    expect(squat.status).toBe(202);
+    const posted = await api('POST', '/events', {
+      key: alice.apiKey,
+      body: { ...event(), id: key, data: { by: 'a' } },
+    });
+    const aliceId = (posted.body as { ids: string[] }).ids[0] as string;
+    expect(aliceId).toBe(ownedEventId(alice.principalId, key));
+    expect(aliceId).not.toBe((squat.body as { ids: string[] }).ids[0]);
+    const squatAgain = await api('POST', '/events', {
+      key: mallory.apiKey,
+      body: { ...event(), id: aliceId, data: { by: 'm' } },
+    });
+    expect((squatAgain.body as { ids: string[] }).ids[0]).not.toBe(aliceId);
+    const stored = await eventually(async () => {
+      const r = await api('GET', `/events/${aliceId}`);
+      return r.status === 200 ? (r.body as { principalId: string; data: unknown }) : undefined;
+    });
+    // Whatever Mallory posts later lands elsewhere: give the consumer time, then Alice's event still stands.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stored).toMatchObject({ principalId: alice.principalId, data: { by: 'a' } });
+    expect((await api('GET', `/events/${aliceId}`)).body).toMatchObject({ data: { by: 'a' } });
   });
 
   it('no principal, not even an admin, may post device telemetry: devices publish it over MQTT', async () => {

@@ -50,15 +50,15 @@ describe('tem local lifecycle', () => {
     expect(survivors).toEqual([]);
   });
 
-  it('runs on the alternative engines too (kinesis-local for Kinesis, dynalite for DynamoDB)', async () => {
+  it('runs on the alternative engines too (kinesis-local for Kinesis, DynamoDB Local for DynamoDB)', async () => {
     const { child, info, output } = await startStackProcess({
       TEM_KINESIS_ENGINE: 'kinesis-local',
-      TEM_DYNAMODB_ENGINE: 'dynalite',
+      TEM_DYNAMODB_ENGINE: 'dynamodb-local',
     });
     try {
       expect(Object.fromEntries(Object.entries(info.engines).map(([s, e]) => [s, e.engine]))).toEqual({
         kinesis: 'kinesis-local',
-        dynamodb: 'dynalite',
+        dynamodb: 'dynamodb-local',
         sqs: 'local-aws-sqs',
       });
       const headers = { 'X-API-Key': info.devApiKey, 'content-type': 'application/json' };

@@ -1,6 +1,16 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
-import { api, awsClients, control, controlStats, eventually, isEmbedded, receiveMatching, stack } from './support';
+import {
+  api,
+  awsClients,
+  control,
+  controlStats,
+  devEventId,
+  eventually,
+  isEmbedded,
+  receiveMatching,
+  stack,
+} from './support';
 
 interface OnFailureRecord {
   requestContext: { condition: string; functionArn: string; approximateInvokeCount: number };
@@ -72,12 +82,13 @@ describe('Kinesis event source mapping (real stream, real consumer, real DLQ)', 
 
 describe.runIf(isEmbedded())('fault injection: the Kinesis engine goes away', () => {
   it('answers 503 naming the events that are not in the stream, then recovers when the engine is back', async () => {
+    const id = crypto.randomUUID();
+    const eventIdWhenDown = await devEventId(id); // the dev principal is read back while the stream is up
     await control('/engines/kinesis/stop');
     try {
-      const id = crypto.randomUUID();
       const r = await api('POST', '/events', { body: { id, type: 'payment.failed', data: { amount: 1 } } });
       expect(r.status).toBe(503);
-      expect(r.body).toMatchObject({ accepted: [], failed: [id] });
+      expect(r.body).toMatchObject({ accepted: [], failed: [eventIdWhenDown], failedIndexes: [0] });
       // The gateway itself stays up while an engine is down.
       // ...and says what is wrong: an admin's health check reports the stream down.
       const health = await api('GET', '/healthz');
@@ -89,11 +100,11 @@ describe.runIf(isEmbedded())('fault injection: the Kinesis engine goes away', ()
     } finally {
       await control('/engines/kinesis/start');
     }
-    const id = crypto.randomUUID();
-    const ok = await api('POST', '/events', { body: { id, type: 'payment.success', data: { amount: 2 } } });
+    const ok = await api('POST', '/events', { body: { type: 'payment.success', data: { amount: 2 } } });
     expect(ok.status).toBe(202);
+    const [eventId] = (ok.body as { ids: string[] }).ids;
     await eventually(
-      async () => ((await api('GET', `/events/${id}`)).status === 200 ? true : undefined),
+      async () => ((await api('GET', `/events/${eventId}`)).status === 200 ? true : undefined),
       20_000,
       'recovery',
     );

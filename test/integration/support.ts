@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import type { LocalStackInfo } from '../../infra/local/stack';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { registerDevice } from '../../shared/domain/admin';
+import { ownedEventId } from '../../shared/domain/events';
 
 export const stack = () => inject('stack');
 
@@ -200,4 +201,23 @@ export async function storedBySource(source: string): Promise<Record<string, unk
     start = page.LastEvaluatedKey;
   } while (start);
   return items;
+}
+
+let devPrincipal: Promise<string> | undefined;
+
+/**
+ * The id the stack gives an event that the dev key posts with idempotency key `key`: ids are owned by the posting
+ * principal (ADR 0011). The dev key's principal id is read back from one event it posts.
+ */
+export async function devEventId(key: string): Promise<string> {
+  devPrincipal ??= (async () => {
+    const posted = await api('POST', '/events', { body: { type: 'probe.principal', data: {} } });
+    const id = (posted.body as { ids: string[] }).ids[0] as string;
+    const stored = await eventually(async () => {
+      const r = await api('GET', `/events/${id}`);
+      return r.status === 200 ? (r.body as { principalId: string }) : undefined;
+    });
+    return stored.principalId;
+  })();
+  return ownedEventId(await devPrincipal, key);
 }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { api, devKey, eventually, newDevice, publishMqtt, receiveMatching, stack, storedBySource } from './support';
+import {
+  api,
+  devEventId,
+  devKey,
+  eventually,
+  newDevice,
+  publishMqtt,
+  receiveMatching,
+  stack,
+  storedBySource,
+} from './support';
 
 interface Accepted {
   accepted: number;
@@ -34,23 +44,28 @@ describe('HTTP: POST /events -> authorizer -> ingest -> Kinesis -> consumer -> D
     });
   });
 
-  it('keeps a client-chosen id, and a second delivery of it leaves the stored event unchanged', async () => {
-    const id = crypto.randomUUID();
-    const first = await api('POST', '/events', { body: { id, type: 'user.created', data: { user: 'a' } } });
-    expect(first.status).toBe(202);
-    expect((first.body as Accepted).ids).toEqual([id]);
-    const stored = await eventually(async () => {
-      const r = await api('GET', `/events/${id}`);
-      return r.status === 200 ? (r.body as { receivedAt: string; data: unknown }) : undefined;
+  it('a client-chosen id is an idempotency key owned by the producer: a retry is the same event, stored once', async () => {
+    const key = crypto.randomUUID();
+    const source = `skeleton-${key.slice(0, 8)}`;
+    const first = await api('POST', '/events', {
+      body: { id: key, source, type: 'user.created', data: { user: 'a' } },
     });
-    const again = await api('POST', '/events', { body: { id, type: 'user.created', data: { user: 'b' } } });
-    expect(again.status).toBe(202);
-    // Give the consumer time to see the duplicate, then check the first write stands.
-    const marker = await api('POST', '/events', { body: { type: 'user.created', data: { marker: true } } });
+    expect(first.status).toBe(202);
+    const id = (first.body as Accepted).ids[0] as string;
+    expect(id).toBe(await devEventId(key));
+    expect(id).not.toBe(key);
+    const again = await api('POST', '/events', {
+      body: { id: key, source, type: 'user.created', data: { user: 'b' } },
+    });
+    expect((again.body as Accepted).ids).toEqual([id]);
+    // Behind the retry on the same shard: once the marker is stored, so is the retry.
+    const marker = await api('POST', '/events', { body: { source, type: 'user.created', data: { marker: true } } });
     const markerId = (marker.body as Accepted).ids[0] as string;
     await eventually(async () => ((await api('GET', `/events/${markerId}`)).status === 200 ? true : undefined));
-    const after = await api('GET', `/events/${id}`);
-    expect(after.body).toMatchObject({ receivedAt: stored.receivedAt, data: { user: 'a' } });
+    const stored = await api('GET', `/events/${id}`);
+    // Puts replace: the latest copy of the producer's event is what stays (docs/ingestion.md, "Idempotency").
+    expect(stored.body).toMatchObject({ id, idempotencyKey: key, data: { user: 'b' } });
+    expect((await storedBySource(source)).filter((e) => e.id === id)).toHaveLength(1);
   });
 
   it('answers 404 for an event that does not exist', async () => {
@@ -103,7 +118,7 @@ describe('gateway answers', () => {
     const body = r.body as { message: string; errors: { index: number; path: string }[] };
     expect(body.errors.map((e) => `${e.index}:${e.path}`).sort()).toEqual(['1:data', '1:type']);
     await new Promise((res) => setTimeout(res, 1500));
-    expect((await api('GET', `/events/${id}`)).status).toBe(404);
+    expect((await api('GET', `/events/${await devEventId(id)}`)).status).toBe(404);
   });
 
   it('400 for a body that is not JSON, 415 for another content type', async () => {

@@ -9,6 +9,7 @@ import {
   EventEnvelopeSchema,
   EventInputSchema,
   MAX_DATA_DEPTH,
+  ownedEventId,
   type Receipt,
   storedItem,
   storedItemBytes,
@@ -149,10 +150,24 @@ describe('toEnvelope', () => {
       },
       receipt,
     );
-    expect(envelope.id).toBe('01HZX3K4ZQ8J9P6V5W4T3S2R1Q');
+    expect(envelope.idempotencyKey).toBe('01HZX3K4ZQ8J9P6V5W4T3S2R1Q');
+    expect(envelope.id).toBe(ownedEventId(receipt.principalId, '01HZX3K4ZQ8J9P6V5W4T3S2R1Q'));
     expect(envelope.source).toBe('billing');
     expect(envelope.occurredAt).toBe('2024-05-01T11:30:00.000Z');
     expect(envelope.receivedAt).toBe('2024-05-01T12:00:00.000Z');
+  });
+
+  it('owns ids: the same key is the same event for its principal only (ADR 0011)', () => {
+    const key = '01HZX3K4ZQ8J9P6V5W4T3S2R1Q';
+    const mine = toEnvelope({ id: key, type: 'payment.success', data: {} }, receipt);
+    const again = toEnvelope({ id: key, type: 'payment.success', data: {} }, receipt);
+    const theirs = toEnvelope({ id: key, type: 'payment.success', data: {} }, { ...receipt, principalId: 'other' });
+    expect(again.id).toBe(mine.id);
+    expect(theirs.id).not.toBe(mine.id);
+    // A key that is itself someone's event id does not reach that event either.
+    expect(
+      toEnvelope({ id: mine.id, type: 'payment.success', data: {} }, { ...receipt, principalId: 'other' }).id,
+    ).not.toBe(mine.id);
   });
 
   it('timeKey orders by time then id', () => {
@@ -244,8 +259,10 @@ describe('storedItem: what the size check measures is what the store writes', ()
   it('matches the item DynamoEventStore puts (data as a JSON string), allowing for the widest expiresAt', async () => {
     let written: Record<string, unknown> | undefined;
     const client = {
-      send: async (command: { input: { Item?: Record<string, unknown> } }) => {
-        written = command.input.Item;
+      send: async (command: {
+        input: { RequestItems?: Record<string, { PutRequest?: { Item?: Record<string, unknown> } }[]> };
+      }) => {
+        written = command.input.RequestItems?.events?.[0]?.PutRequest?.Item;
         return {};
       },
     } as unknown as DynamoDBDocumentClient;
@@ -253,7 +270,10 @@ describe('storedItem: what the size check measures is what the store writes', ()
       { type: 'payment.success', data: { amount: 2 ** 60, note: 'é\u0001', nested: { list: [1, true, null] } } },
       receipt,
     );
-    await new DynamoEventStore(client, 'events').putIfAbsent(envelope, 1_900_000_000);
+    await new DynamoEventStore(client, 'events').putAll([{ event: envelope, expiresAt: 1_900_000_000 }], {
+      retryUntil: Date.now() + 30_000,
+      sleep: async () => {},
+    });
     if (!written) throw new Error('nothing written');
     expect(Object.keys(written).sort()).toEqual(Object.keys(storedItem(envelope)).sort());
     expect(written.data).toEqual(storedItem(envelope).data);

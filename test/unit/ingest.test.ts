@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FieldError, Rejection } from '../../shared/domain/errors';
-import { MAX_STORED_ITEM_BYTES, storedItem, storedItemBytes } from '../../shared/domain/events';
+import { MAX_STORED_ITEM_BYTES, ownedEventId, storedItem, storedItemBytes } from '../../shared/domain/events';
 import {
   CALL_BUDGET_MS,
   chunkForPutRecords,
@@ -506,11 +506,14 @@ describe('httpIngest handler (API Gateway fixture, stream faked)', () => {
     expect(response.statusCode).toBe(202);
     const body = JSON.parse(response.body) as { accepted: number; ids: string[] };
     expect(body.accepted).toBe(2);
-    expect(body.ids[0]).toBe('0190f4d2-7a5b-7c3e-9f00-0123456789ab');
+    // The producer's id is its idempotency key; the event's id is owned by the producer's principal (ADR 0011).
+    expect(body.ids[0]).toBe(ownedEventId('svc-orders-7f3a', '0190f4d2-7a5b-7c3e-9f00-0123456789ab'));
     const [records] = stream.publish.mock.calls[0] as [StreamRecord[]];
     expect(records.map((r) => r.partitionKey)).toEqual(['svc-orders', 'svc-orders']);
     const envelope = JSON.parse(Buffer.from(records[0]?.data ?? []).toString('utf8'));
     expect(envelope).toMatchObject({
+      id: body.ids[0],
+      idempotencyKey: '0190f4d2-7a5b-7c3e-9f00-0123456789ab',
       principalId: 'svc-orders-7f3a',
       traceId: fixture.requestContext.requestId,
       source: 'svc-orders',
@@ -567,9 +570,15 @@ describe('httpIngest handler (API Gateway fixture, stream faked)', () => {
     const { handler } = await import('../../functions/ingest/http-ingest');
     const response = await handler(fixture, shortBudget);
     expect(response.statusCode).toBe(503);
-    const body = JSON.parse(response.body) as { accepted: string[]; failed: string[]; message: string };
-    expect(body.accepted).toEqual(['0190f4d2-7a5b-7c3e-9f00-0123456789ab']);
+    const body = JSON.parse(response.body) as {
+      accepted: string[];
+      failed: string[];
+      failedIndexes: number[];
+      message: string;
+    };
+    expect(body.accepted).toEqual([ownedEventId('svc-orders-7f3a', '0190f4d2-7a5b-7c3e-9f00-0123456789ab')]);
     expect(body.failed).toHaveLength(1);
+    expect(body.failedIndexes).toEqual([1]);
     expect(emf()).toEqual([expect.objectContaining({ EventsAccepted: 1, EventsFailed: 1 })]);
   });
 });

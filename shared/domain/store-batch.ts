@@ -1,0 +1,56 @@
+import type { StoreEntry } from '../ports';
+import { expiresAtFor } from './retention';
+import { decodeEnvelope } from './stream-records';
+
+/** The part of a Kinesis stream record the store needs. */
+export interface StreamRecordRef {
+  kinesis: { sequenceNumber: string; data: string };
+}
+
+export interface StoreBatchPlan {
+  size: number;
+  /** One entry per event id, the latest copy in stream order (puts replace: the last written is what stays). */
+  entries: StoreEntry[];
+  undecodable: { sequenceNumber: string; reason: string }[];
+  /** The records to report failed, in batch order: the undecodable ones and every copy of an id not written. */
+  failedSequenceNumbers(unwrittenIds: readonly string[]): string[];
+}
+
+/**
+ * What the store consumer writes for a batch. BatchWriteItem refuses two puts of one key in a call, and two copies
+ * of an id in one batch are the same producer's retry (ids are owned, ADR 0011), so the batch writes each id once.
+ */
+export function planStoreBatch(records: readonly StreamRecordRef[]): StoreBatchPlan {
+  const copies = new Map<string, { entry: StoreEntry; sequenceNumbers: string[] }>();
+  const undecodable: StoreBatchPlan['undecodable'] = [];
+  const idOf = new Map<string, string>();
+  for (const record of records) {
+    const sequenceNumber = record.kinesis.sequenceNumber;
+    let event: StoreEntry['event'];
+    try {
+      event = decodeEnvelope(record.kinesis.data);
+    } catch (error) {
+      undecodable.push({ sequenceNumber, reason: (error as Error).message.slice(0, 200) });
+      continue;
+    }
+    idOf.set(sequenceNumber, event.id);
+    const known = copies.get(event.id);
+    const entry = { event, expiresAt: expiresAtFor(event) };
+    if (known) {
+      known.entry = entry;
+      known.sequenceNumbers.push(sequenceNumber);
+    } else copies.set(event.id, { entry, sequenceNumbers: [sequenceNumber] });
+  }
+  const poison = new Set(undecodable.map((u) => u.sequenceNumber));
+  return {
+    size: records.length,
+    entries: [...copies.values()].map((c) => c.entry),
+    undecodable,
+    failedSequenceNumbers(unwrittenIds) {
+      const unwritten = new Set(unwrittenIds);
+      return records
+        .map((r) => r.kinesis.sequenceNumber)
+        .filter((seq) => poison.has(seq) || unwritten.has(idOf.get(seq) ?? ''));
+    },
+  };
+}
