@@ -8,9 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -33,6 +31,7 @@ import {
   topicRuleSql,
 } from '../topology';
 import { acknowledgeNagFindings } from './nag';
+import { buildStreamConsumers } from './stream-consumers';
 import { TemFunction } from './tem-function';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -117,6 +116,8 @@ export class TelemetryEventMeshStack extends Stack {
   readonly keys: Record<KeyName, kms.Key>;
   readonly endpoints: Record<EndpointName, DeployedEndpoint>;
   readonly functions: Record<FunctionName, TemFunction>;
+  /** The registered enhanced fan-out consumers, keyed `<stream>:<function>` (`consumerKey`); none for polling. */
+  readonly streamConsumers: Record<string, kinesis.StreamConsumer>;
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
   /** Every API method, keyed `METHOD /path` as in the topology's routes. */
@@ -290,21 +291,11 @@ export class TelemetryEventMeshStack extends Stack {
       return fn;
     });
 
-    for (const c of t.streamConsumers) {
-      this.functions[c.function].addEventSource(
-        new KinesisEventSource(this.streams[c.stream], {
-          batchSize: c.batchSize,
-          maxBatchingWindow: Duration.seconds(c.maxBatchingWindowSeconds),
-          startingPosition: lambda.StartingPosition[c.startingPosition],
-          parallelizationFactor: c.parallelizationFactor,
-          bisectBatchOnError: c.bisectBatchOnError,
-          retryAttempts: c.maxRetryAttempts,
-          maxRecordAge: Duration.seconds(c.maxRecordAgeSeconds),
-          reportBatchItemFailures: c.reportBatchItemFailures,
-          onFailure: new SqsDlq(this.queues[c.onFailure]),
-        }),
-      );
-    }
+    this.streamConsumers = buildStreamConsumers(this, t.streamConsumers, {
+      streams: this.streams,
+      functions: this.functions,
+      queues: this.queues,
+    });
 
     const http = this.buildApi(t);
     this.api = http.api;

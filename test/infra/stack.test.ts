@@ -15,6 +15,7 @@ import {
   REPO_ROOT,
   TelemetryEventMeshStack,
 } from '../../infra/aws/stack';
+import { consumerKey } from '../../infra/aws/stream-consumers';
 import {
   type Access,
   authorizer,
@@ -30,6 +31,7 @@ import {
   queues,
   type ResourceName,
   routes,
+  type StreamConsumerSpec,
   streamConsumers,
   streams,
   tables,
@@ -71,6 +73,20 @@ const resourceId = (name: ResourceName): string =>
       : { ...stack.streams, ...stack.tables, ...stack.queues, ...stack.keys }[name],
   );
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+/** The topology's consumers by read mode: a registered (pushed) consumer each, or a mapping polling the stream. */
+const enhancedConsumers = streamConsumers.filter((c) => c.readMode === 'enhancedFanOut');
+const pollingConsumers = streamConsumers.filter((c) => c.readMode === 'polling');
+/** The logical id of the registered stream consumer an enhanced fan-out consumer reads through. */
+const consumerId = (c: StreamConsumerSpec): string => {
+  const consumer = stack.streamConsumers[consumerKey(c)];
+  if (!consumer) throw new Error(`enhanced fan-out consumer ${c.function} has no registered stream consumer`);
+  return logicalId(consumer);
+};
+/** `AWS::Kinesis::StreamConsumer`'s ARN attribute (its Ref is the ARN too, but the mapping takes the attribute). */
+const consumerArnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'ConsumerARN'] });
+/** What a consumer's mapping reads from: the registered consumer for enhanced fan-out, else the stream itself. */
+const mappingSourceOf = (c: StreamConsumerSpec) =>
+  c.readMode === 'enhancedFanOut' ? consumerArnOf(consumerId(c)) : arnOf(resourceId(c.stream));
 const functionNames = Object.keys(functions) as FunctionName[];
 const queueNames = Object.keys(queues) as QueueName[];
 const errorSinkQueues = queueNames.filter((q) => queues[q].kind === 'errorSink');
@@ -235,8 +251,11 @@ describe('Lambda functions', () => {
     for (const b of spec.bindings) if (!isEndpoint(b.resource)) allow(b.resource, b.access);
     if (spec.async) allow(spec.async.onFailure, 'write');
     for (const c of streamConsumers.filter((c) => c.function === name)) {
+      // An enhanced fan-out mapping only describes and lists the stream (checked exactly below) and subscribes to its
+      // registered consumer; a polling one reads the stream.
       allow(c.stream, 'read');
       allow(c.onFailure, 'write');
+      if (c.readMode === 'enhancedFanOut') allowed.set(consumerId(c), new Set(['read']));
     }
 
     const referenced = new Set(statements.flatMap((s) => idsIn(s.Resource)));
@@ -508,24 +527,148 @@ describe('data plane', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', streamConsumers.length);
   });
 
-  it.each(streamConsumers.map((c) => [c.function, c] as const))(
-    'consumer %s: event source mapping matches the topology',
-    (_name, c) => {
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        FunctionName: { Ref: fnId(c.function) },
-        EventSourceArn: arnOf(resourceId(c.stream)),
-        BatchSize: c.batchSize,
-        MaximumBatchingWindowInSeconds: c.maxBatchingWindowSeconds,
-        StartingPosition: c.startingPosition,
-        ParallelizationFactor: c.parallelizationFactor,
-        BisectBatchOnFunctionError: c.bisectBatchOnError,
-        MaximumRetryAttempts: c.maxRetryAttempts,
-        MaximumRecordAgeInSeconds: c.maxRecordAgeSeconds,
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-        DestinationConfig: { OnFailure: { Destination: arnOf(resourceId(c.onFailure)) } },
-      });
+  it.each(streamConsumers.map((c) => [c.function, c.readMode, c] as const))(
+    'consumer %s (%s): exactly its mapping from the topology, on the consumer or the stream',
+    (_name, _mode, c) => {
+      const mappings = Object.values(resourcesOf('AWS::Lambda::EventSourceMapping')).filter(
+        (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(c.function) }),
+      );
+      // The whole property set: a window of 0 must be rendered (not left to a default), and nothing else may creep in.
+      expect(mappings.map((m) => m.Properties)).toEqual([
+        {
+          FunctionName: { Ref: fnId(c.function) },
+          EventSourceArn: mappingSourceOf(c),
+          BatchSize: c.batchSize,
+          MaximumBatchingWindowInSeconds: c.maxBatchingWindowSeconds,
+          StartingPosition: c.startingPosition,
+          ParallelizationFactor: c.parallelizationFactor,
+          BisectBatchOnFunctionError: c.bisectBatchOnError,
+          MaximumRetryAttempts: c.maxRetryAttempts,
+          MaximumRecordAgeInSeconds: c.maxRecordAgeSeconds,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          DestinationConfig: { OnFailure: { Destination: arnOf(resourceId(c.onFailure)) } },
+        },
+      ]);
     },
   );
+});
+
+describe('stream consumers: enhanced fan-out or polling, per the topology', () => {
+  type Consumer = { ConsumerName: string; StreamARN: unknown };
+  const consumersIn = (from: Template): Consumer[] =>
+    Object.values(from.findResources('AWS::Kinesis::StreamConsumer') as Resources).map(
+      (r) => r.Properties as unknown as Consumer,
+    );
+  /** Written out here rather than taken from the stack: `<stack name>-<function>`, unique per stream and stable. */
+  const expectedName = (stackName: string, c: StreamConsumerSpec) => `${stackName}-${c.function}`;
+  /** A role's Kinesis grants, `<action> on <resource>`. */
+  const kinesisGrantsOf = (fn: FunctionName): string[] =>
+    grantsOf(statementsOfRole(roleIdOf(fn))).filter((g) => g.startsWith('kinesis:'));
+  const on = (actions: string[], resource: unknown) => actions.map((a) => `${a} on ${JSON.stringify(resource)}`);
+  const EFO_CONSUMER_ACTIONS = ['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer'];
+  const EFO_STREAM_ACTIONS = ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
+
+  it('the topology has both kinds (so both branches below are exercised)', () => {
+    expect(enhancedConsumers.length).toBeGreaterThan(0);
+    expect(pollingConsumers.length).toBeGreaterThan(0);
+  });
+
+  it('exactly one registered consumer per enhanced fan-out consumer, on its stream, named after stack and function', () => {
+    expect(consumersIn(template).length).toBe(enhancedConsumers.length);
+    for (const c of enhancedConsumers) {
+      expect(resourcesOf('AWS::Kinesis::StreamConsumer')[consumerId(c)]?.Properties, c.function).toEqual({
+        ConsumerName: expectedName(stack.stackName, c),
+        StreamARN: arnOf(resourceId(c.stream)),
+      });
+    }
+    // Kinesis: 1..128 of [a-zA-Z0-9_.-], unique per stream.
+    for (const { ConsumerName } of consumersIn(template)) expect(ConsumerName).toMatch(/^[a-zA-Z0-9_.-]{1,128}$/);
+    const perStream = consumersIn(template).map((r) => `${JSON.stringify(r.StreamARN)} ${r.ConsumerName}`);
+    expect(new Set(perStream).size).toBe(perStream.length);
+  });
+
+  it.each(pollingConsumers.map((c) => [c.function, c] as const))(
+    'polling consumer %s: no registered consumer, the mapping reads the stream',
+    (_fn, c) => {
+      expect(stack.streamConsumers[consumerKey(c)]).toBeUndefined();
+      expect(
+        consumersIn(template).filter((r) => r.ConsumerName === expectedName(stack.stackName, c)),
+        c.function,
+      ).toEqual([]);
+      expect(kinesisGrantsOf(c.function)).toEqual(
+        expect.arrayContaining(on(['kinesis:GetRecords', 'kinesis:GetShardIterator'], arnOf(resourceId(c.stream)))),
+      );
+    },
+  );
+
+  it.each(enhancedConsumers.map((c) => [c.function, c] as const))(
+    'enhanced fan-out consumer %s: SubscribeToShard/DescribeStreamConsumer on its consumer; the stream only described',
+    (_fn, c) => {
+      const grants = kinesisGrantsOf(c.function);
+      const consumerArn = consumerArnOf(consumerId(c));
+      // On the consumer: exactly the two actions, on its own ARN (no stream/* or consumer/* wildcard).
+      expect(grants.filter((g) => g.includes(`"${consumerId(c)}"`)).sort()).toEqual(
+        on(EFO_CONSUMER_ACTIONS, consumerArn).sort(),
+      );
+      expect(grants.filter((g) => /^kinesis:(SubscribeToShard|DescribeStreamConsumer) /.test(g))).toEqual(
+        on(EFO_CONSUMER_ACTIONS, consumerArn),
+      );
+      // On the stream: describe and list its shards, nothing that reads records (they are pushed to the consumer).
+      const boundToStream = topology.functions[c.function].bindings.some((b) => b.resource === c.stream);
+      const onStream = grants.filter((g) => g.includes(`"${resourceId(c.stream)}"`));
+      if (!boundToStream) expect(onStream.sort()).toEqual(on(EFO_STREAM_ACTIONS, arnOf(resourceId(c.stream))).sort());
+      expect(onStream.filter((g) => /^kinesis:(GetRecords|GetShardIterator|SubscribeToShard) /.test(g))).toEqual([]);
+      // The stream's key is AWS-managed: Kinesis decrypts for any authorized reader, so no KMS grant (checked for
+      // every function in 'signing keys' too).
+      expect(grants.filter((g) => g.startsWith('kms:'))).toEqual([]);
+    },
+  );
+
+  it("no role holds a grant on another function's registered consumer", () => {
+    const ids = enhancedConsumers.map(consumerId);
+    for (const fn of functionNames) {
+      const own = enhancedConsumers.filter((c) => c.function === fn).map(consumerId);
+      const referenced = ids.filter((id) =>
+        grantsOf(statementsOfRole(roleIdOf(fn))).some((g) => g.includes(`"${id}"`)),
+      );
+      expect(referenced, fn).toEqual(own);
+    }
+  });
+
+  it('read modes follow the topology: swapped modes swap the consumers; names carry the stack name', () => {
+    const [efo] = enhancedConsumers;
+    const [polled] = pollingConsumers;
+    if (!efo || !polled) throw new Error('the topology needs one consumer of each kind');
+    const swap = (c: StreamConsumerSpec): StreamConsumerSpec =>
+      c === efo
+        ? { ...c, readMode: 'polling', latency: 'batch' }
+        : c === polled
+          ? { ...c, readMode: 'enhancedFanOut', latency: 'realtime', maxBatchingWindowSeconds: 0 }
+          : c;
+    const swapped = variantTemplate({ ...topology, streamConsumers: streamConsumers.map(swap) }, 'TemSecond');
+    const names = consumersIn(swapped).map((r) => r.ConsumerName);
+    expect(names.sort()).toEqual(
+      streamConsumers
+        .map(swap)
+        .filter((c) => c.readMode === 'enhancedFanOut')
+        .map((c) => expectedName('TemSecond', c))
+        .sort(),
+    );
+    const consumerIdByName = Object.fromEntries(
+      Object.entries(swapped.findResources('AWS::Kinesis::StreamConsumer') as Resources).map(([id, r]) => [
+        (r.Properties as unknown as Consumer).ConsumerName,
+        id,
+      ]),
+    );
+    const sourceOf = (fn: FunctionName) =>
+      Object.values(swapped.findResources('AWS::Lambda::EventSourceMapping') as Resources).find(
+        (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(fn) }),
+      )?.Properties.EventSourceArn;
+    expect(sourceOf(efo.function)).toEqual(arnOf(resourceId(efo.stream)));
+    const pushedId = consumerIdByName[expectedName('TemSecond', polled)];
+    if (!pushedId) throw new Error(`no registered consumer for ${polled.function}`);
+    expect(sourceOf(polled.function)).toEqual(consumerArnOf(pushedId));
+  });
 });
 
 describe('HTTP API', () => {
