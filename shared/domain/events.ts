@@ -128,14 +128,15 @@ export interface Receipt {
   receivedAt: Date;
 }
 
-export function toEnvelope(input: EventInput, receipt: Receipt): EventEnvelope {
+export function toEnvelope(input: EventInput, receipt: Receipt, receivedAtIso?: string): EventEnvelope {
+  const receivedAt = receivedAtIso ?? receipt.receivedAt.toISOString();
   return {
     id: input.id === undefined ? randomUUID() : ownedEventId(receipt.principalId, input.id),
     ...(input.id === undefined ? {} : { idempotencyKey: input.id }),
     type: input.type,
     source: input.source ?? receipt.principalName,
-    occurredAt: input.occurredAt ? new Date(input.occurredAt).toISOString() : receipt.receivedAt.toISOString(),
-    receivedAt: receipt.receivedAt.toISOString(),
+    occurredAt: input.occurredAt ? new Date(input.occurredAt).toISOString() : receivedAt,
+    receivedAt,
     principalId: receipt.principalId,
     traceId: receipt.traceId,
     data: input.data,
@@ -183,6 +184,51 @@ function numberBytes(n: number): number {
  */
 export function storedItem(envelope: EventEnvelope): Record<string, unknown> {
   return { ...envelope, data: JSON.stringify(envelope.data), timeKey: timeKey(envelope), expiresAt: 99_999_999_999 };
+}
+
+/**
+ * An envelope's JSON, computed once: the ingest sizes it, and then sends exactly these bytes as the stream record.
+ * `dataBytes` is the UTF-8 size of `data`'s JSON text, which is also what the store keeps (`storedItem`).
+ */
+interface Serialized {
+  json: string;
+  dataBytes: number;
+}
+const serializedEnvelopes = new WeakMap<EventEnvelope, Serialized>();
+
+function serialize(envelope: EventEnvelope): Serialized {
+  let done = serializedEnvelopes.get(envelope);
+  if (done === undefined) {
+    const { data, ...rest } = envelope;
+    const dataJson = JSON.stringify(data);
+    // The envelope's own key order, `data` last, as toEnvelope builds it: one JSON text, `data` serialized once.
+    const head = JSON.stringify(rest);
+    done = { json: `${head.slice(0, -1)},"data":${dataJson}}`, dataBytes: Buffer.byteLength(dataJson, 'utf8') };
+    serializedEnvelopes.set(envelope, done);
+  }
+  return done;
+}
+
+/** The envelope as JSON text (what the stream record carries), serialized once per envelope. */
+export function envelopeJson(envelope: EventEnvelope): string {
+  return serialize(envelope).json;
+}
+
+/**
+ * `storedItemBytes(storedItem(envelope))`, without serializing `data` again or walking it: every other attribute of
+ * the stored item is a string, and `data` is stored as its JSON text. A property test holds the two equal.
+ */
+export function storedItemBytesOf(envelope: EventEnvelope): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(envelope)) {
+    if (name === 'data' || typeof value !== 'string') continue;
+    bytes += name.length + Buffer.byteLength(value, 'utf8');
+  }
+  const key = timeKey(envelope);
+  // data (name + JSON text), timeKey, expiresAt at its widest (11 digits: 7 bytes).
+  return (
+    bytes + 4 + serialize(envelope).dataBytes + 7 + Buffer.byteLength(key, 'utf8') + 9 + numberBytes(99_999_999_999)
+  );
 }
 
 /** Sort key shared by the time-ordered indexes: time first, id to keep equal times distinct. */

@@ -4,11 +4,11 @@ import { type FieldError, Rejection } from './errors';
 import {
   type EventEnvelope,
   EventInputSchema,
+  envelopeJson,
   MAX_CLOCK_SKEW_MS,
   MAX_STORED_ITEM_BYTES,
   type Receipt,
-  storedItem,
-  storedItemBytes,
+  storedItemBytesOf,
   toEnvelope,
 } from './events';
 import { eventTypeAllowed } from './permissions';
@@ -96,6 +96,7 @@ export function validateEvents(items: readonly unknown[], producer: Producer): E
   const errors: FieldError[] = [];
   const envelopes: EventEnvelope[] = [];
   const latest = producer.receivedAt.getTime() + MAX_CLOCK_SKEW_MS;
+  const receivedAt = producer.receivedAt.toISOString();
   for (const [index, item] of items.entries()) {
     const result = EventInputSchema.safeParse(item);
     if (!result.success) {
@@ -107,14 +108,14 @@ export function validateEvents(items: readonly unknown[], producer: Producer): E
       errors.push({ index, path: 'occurredAt', message: 'is more than 5 minutes in the future' });
       continue;
     }
-    const envelope = toEnvelope(input, producer);
-    const bytes = Buffer.byteLength(JSON.stringify(envelope), 'utf8') + Buffer.byteLength(envelope.source, 'utf8');
+    const envelope = toEnvelope(input, producer, receivedAt);
+    const bytes = Buffer.byteLength(envelopeJson(envelope), 'utf8') + Buffer.byteLength(envelope.source, 'utf8');
     if (bytes > MAX_RECORD_BYTES)
       throw new Rejection('too-large', `Event ${index} is ${bytes} bytes serialized; the limit is 1 MiB`, {
         errors: [{ index, path: '', message: 'event is over 1 MiB serialized' }],
       });
     // The table caps an item at 400 KB: an event the consumer could not store must not be accepted.
-    const itemBytes = storedItemBytes(storedItem(envelope));
+    const itemBytes = storedItemBytesOf(envelope);
     if (itemBytes > MAX_STORED_ITEM_BYTES)
       throw new Rejection(
         'too-large',
@@ -143,7 +144,7 @@ export function toStreamRecord(envelope: EventEnvelope): StreamRecord {
   return {
     id: envelope.id,
     partitionKey: envelope.source,
-    data: Buffer.from(JSON.stringify(envelope), 'utf8'),
+    data: Buffer.from(envelopeJson(envelope), 'utf8'),
   };
 }
 

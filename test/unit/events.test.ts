@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import {
   dataProblems,
   deterministicId,
+  envelopeJson,
   EventEnvelopeSchema,
   EventInputSchema,
   MAX_DATA_DEPTH,
@@ -13,6 +15,7 @@ import {
   type Receipt,
   storedItem,
   storedItemBytes,
+  storedItemBytesOf,
   timeKey,
   toEnvelope,
 } from '../../shared/domain/events';
@@ -308,5 +311,29 @@ describe('Kinesis stream event fixture', () => {
     expect(envelope).toMatchObject({ id: '0190f4d2-7a5b-7c3e-9f00-0123456789ab', type: 'order.created' });
     expect(record.kinesis.partitionKey).toBe(envelope.source);
     expect(EventInputSchema.safeParse({ type: envelope.type, data: envelope.data }).success).toBe(true);
+  });
+});
+
+describe('serialized once: envelopeJson and storedItemBytesOf agree with the slow, obvious computations', () => {
+  const json = fc.jsonValue({ maxDepth: 4 });
+  const text = fc.string({ unit: 'grapheme', maxLength: 40 });
+  it('for any envelope: envelopeJson parses back to it, and storedItemBytesOf = storedItemBytes(storedItem(e))', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ a: json, b: json, [`k${'é'}`]: text }),
+        text,
+        fc.option(text, { nil: undefined }),
+        (data, source, key) => {
+          const envelope = toEnvelope(
+            { type: 'a.b', data: data as Record<string, unknown> },
+            { ...receipt, principalName: source || 'p' },
+          );
+          const withKey = key === undefined ? envelope : { ...envelope, idempotencyKey: key };
+          expect(JSON.parse(envelopeJson(withKey))).toEqual(JSON.parse(JSON.stringify(withKey)));
+          expect(storedItemBytesOf(withKey)).toBe(storedItemBytes(storedItem(withKey)));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
