@@ -97,21 +97,7 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
       if (choice.kinesis === 'kinesalite')
         return {
           command: process.execPath,
-          args: [
-            path.join(packageDir('kinesalite'), 'cli.js'),
-            '--port',
-            String(port),
-            '--path',
-            dataDir,
-            '--createStreamMs',
-            '0',
-            '--deleteStreamMs',
-            '0',
-            '--updateStreamMs',
-            '0',
-            '--shardLimit',
-            '100',
-          ],
+          args: [path.join(here, 'engines', 'kinesalite-server.mjs'), String(port), dataDir, '100'],
         };
       return {
         command: process.execPath,
@@ -151,6 +137,8 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
         command: process.execPath,
         args: [
           path.join(packageDir('dynalite'), 'cli.js'),
+          '--host',
+          '127.0.0.1',
           '--port',
           String(port),
           '--path',
