@@ -1,13 +1,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { awsCallCounts } from '../../shared/aws/call-counter';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
 import { ConfigError, intEnv, requireEnv } from '../../shared/config';
-import { applyReadings, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
+import { applyReadings, minimumCalls, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
 import { decodeEnvelope } from '../../shared/domain/stream-records';
 import { logger } from '../../shared/observability';
 
+// Module scope: the stores' caches (what this container last wrote to each bucket and device) outlive an invocation.
 const client = createDocumentClient();
 const metrics = new DynamoDeviceMetricsStore(client, requireEnv('DEVICE_METRICS_TABLE_NAME'));
 const registry = new DynamoDeviceRegistry(client, requireEnv('DEVICES_TABLE_NAME'));
@@ -41,11 +43,14 @@ function classify(record: KinesisStreamRecord, readings: Reading[]): Outcome {
   }
 }
 
+const totalCalls = () => Object.values(awsCallCounts()).reduce((n, c) => n + c, 0);
+
 /**
  * Aggregates the batch's telemetry per device, metric and minute, and updates the device registry. The writes are
- * made per group for the whole batch first; then each record is reported through Powertools: a record fails when it
- * is not an event at all, or when a write its reading belongs to failed. Every write is idempotent per event id, so
- * the mapping's retry (which also re-delivers records that had succeeded) counts nothing twice.
+ * made for the whole batch first, one per bucket and one per device in the common case; then each record is
+ * reported through Powertools: a record fails when it is not an event at all, or when a write its reading belongs to
+ * failed. Every write is idempotent per event id, so the mapping's retry (which also re-delivers records that had
+ * succeeded) counts nothing twice.
  */
 export const lambdaHandler = async (
   event: KinesisStreamEvent,
@@ -55,7 +60,9 @@ export const lambdaHandler = async (
   const outcomes = new Map<string, Outcome>();
   for (const record of event.Records) outcomes.set(record.kinesis.sequenceNumber, classify(record, readings));
 
+  const callsBefore = totalCalls();
   const applied = await applyReadings(readings, { metrics, registry }, { retentionDays });
+  const calls = totalCalls() - callsBefore;
   for (const failure of applied.failures)
     logger.error('device metrics write failed', {
       what: failure.what,
@@ -74,7 +81,11 @@ export const lambdaHandler = async (
   logger.debug('batch aggregated', {
     records: event.Records.length,
     readings: readings.length,
-    updates: applied.updates,
+    buckets: applied.buckets,
+    devices: applied.devices,
+    // AWS calls of the batch against the fewest its readings allow (more: cold cache, other writers, retries).
+    calls,
+    minimumCalls: minimumCalls(readings),
   });
   if (response.batchItemFailures.length > 0)
     logger.warn('records failed', { failed: response.batchItemFailures.length, batch: event.Records.length });

@@ -1,4 +1,9 @@
-import { type AttributeValue, ConditionalCheckFailedException, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   NumberValue,
@@ -8,9 +13,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   type BucketAggregate,
-  type BucketEntry,
+  BucketCache,
+  type BucketCacheLimits,
   type BucketUpdate,
-  bucketStats,
+  type BucketWrite,
   type DeviceMetricsReader,
   type DeviceMetricsWriter,
   type DeviceRegistryReader,
@@ -18,21 +24,35 @@ import {
   type DeviceSighting,
   type DeviceSummary,
   DeviceSummarySchema,
+  EMPTY_BUCKET,
+  type KnownBucket,
+  type KnownSighting,
+  type LastValue,
   type ListDevicesQuery,
   parseBucketKey,
+  planBucketWrite,
+  planSighting,
+  SightingCache,
+  type StoredBucket,
 } from '../domain/device-metrics';
 import { encodeCursor, type Page } from '../domain/listing';
 
 /**
  * DynamoDB side of device metrics (docs/decisions/0006-device-metrics.md).
  *
- * `deviceMetricsTable`: `deviceId` + `bucket` (`<metric>#<minute>`), attributes `count`, `sum`, `min`, `max`, `last`,
- * `lastAt`, `lastKey`, `appliedIds` (string set of the event ids counted), `expiresAt` (TTL).
+ * `deviceMetricsTable`: `deviceId` + `bucket` (`<metric>#<minute>`), attributes `version`, `count`, `sum`, `min`,
+ * `max`, `last`, `lastAt`, `lastKey`, `appliedIds` (string set of the event ids counted), `expiresAt` (TTL).
  * `devicesTable`: `deviceId`, `firstSeen`, `lastSeen`, `lastReading {metrics, at}`, `lastKey`.
  */
 
 /** Sums are sent as decimals with this many places: the stored sum then never needs more than DynamoDB's 38 digits. */
 export const SUM_DECIMALS = 9;
+
+/**
+ * Writes of one bucket before giving up when other writers keep changing it (each failed attempt means another
+ * write succeeded): the records fail and come back.
+ */
+export const MAX_BUCKET_WRITE_ATTEMPTS = 6;
 
 /** A sum as an exact decimal string (`toFixed`), so neither float noise nor the SDK's safe-integer check gets in. */
 export function decimal(value: number): NumberValue {
@@ -40,73 +60,115 @@ export function decimal(value: number): NumberValue {
   return NumberValue.from(/^-?0\.0*$/.test(fixed) ? '0' : fixed);
 }
 
-type Key = { deviceId: string; bucket: string };
+type BucketKey = Pick<BucketUpdate, 'deviceId' | 'bucket'>;
 
-function keyOf(update: BucketUpdate): Key {
-  return { deviceId: update.deviceId, bucket: update.bucket };
+/** A versioned stored state as the cache keeps it; undefined if a field is missing (then it is not cached). */
+function known(stored: StoredBucket): Omit<KnownBucket, 'ids'> | undefined {
+  const { version, count, min, max, last } = stored;
+  if (version === undefined || min === undefined || max === undefined || last === undefined) return undefined;
+  return { version, count, min, max, last };
 }
 
 /**
- * `ADD count, sum, appliedIds` for entries none of whose ids the bucket has counted yet; the condition names each
- * id, so a redelivery of any of them fails the whole write (then `applyBucket` falls back to the missing ids).
+ * The condition that the bucket is still in the state `stored` describes: its version; for an item written before
+ * versions, its count, min, max and last key (what the writes of that time changed); for none, no count at all.
  */
-export function buildAddInput(tableName: string, update: BucketUpdate, entries: readonly BucketEntry[]) {
-  const values: Record<string, unknown> = {
-    ':n': entries.length,
-    ':s': decimal(entries.reduce((sum, e) => sum + e.value, 0)),
-    ':ids': new Set(entries.map((e) => e.eventId)),
-    ':exp': update.expiresAt,
+function expectation(stored: StoredBucket, names: Record<string, string>, values: Record<string, unknown>): string {
+  if (stored.version !== undefined) {
+    names['#version'] = 'version';
+    values[':expected'] = stored.version;
+    return '#version = :expected';
+  }
+  names['#count'] = 'count';
+  if (stored.count === 0) return 'attribute_not_exists(#count)';
+  names['#version'] = 'version';
+  values[':expectedCount'] = stored.count;
+  const parts = ['attribute_not_exists(#version)', '#count = :expectedCount'];
+  const same = (name: string, attribute: string, value: unknown) => {
+    names[name] = attribute;
+    if (value === undefined) parts.push(`attribute_not_exists(${name})`);
+    else {
+      values[`:expected_${attribute}`] = value;
+      parts.push(`${name} = :expected_${attribute}`);
+    }
   };
-  const conditions = entries.map((e, i) => {
-    values[`:i${i}`] = e.eventId;
-    return `NOT contains(#ids, :i${i})`;
-  });
+  same('#min', 'min', stored.min);
+  same('#max', 'max', stored.max);
+  same('#lastKey', 'lastKey', stored.last?.key);
+  return parts.join(' AND ');
+}
+
+/**
+ * The one write per bucket and batch: `SET` min, max, last, lastAt, lastKey and the next version, `ADD` count, sum
+ * and the new ids, on condition that the bucket is in the state the write was computed from. The expressions do not
+ * grow with the number of readings (the ids travel as one set value), so a group is never cut. The `ADD`s keep the
+ * sum an exact decimal in DynamoDB; under the version condition they are as exact as a `SET`.
+ */
+export function buildBucketWriteInput(tableName: string, key: BucketKey & { expiresAt: number }, write: BucketWrite) {
+  const names: Record<string, string> = {
+    '#min': 'min',
+    '#max': 'max',
+    '#last': 'last',
+    '#lastAt': 'lastAt',
+    '#lastKey': 'lastKey',
+    '#version': 'version',
+    '#exp': 'expiresAt',
+  };
+  const values: Record<string, unknown> = {
+    ':min': write.min,
+    ':max': write.max,
+    ':last': write.last.value,
+    ':lastAt': write.last.at,
+    ':lastKey': write.last.key,
+    ':version': write.version,
+    ':exp': key.expiresAt,
+  };
+  let update =
+    'SET #min = :min, #max = :max, #last = :last, #lastAt = :lastAt, #lastKey = :lastKey, #version = :version, ' +
+    '#exp = if_not_exists(#exp, :exp)';
+  if (write.add.ids.length > 0) {
+    Object.assign(names, { '#count': 'count', '#sum': 'sum', '#ids': 'appliedIds' });
+    Object.assign(values, { ':n': write.add.ids.length, ':s': decimal(write.add.sum), ':ids': new Set(write.add.ids) });
+    update += ' ADD #count :n, #sum :s, #ids :ids';
+  }
+  const condition = expectation(write.expected, names, values);
   return {
     TableName: tableName,
-    Key: keyOf(update),
-    UpdateExpression: 'ADD #count :n, #sum :s, #ids :ids SET #exp = if_not_exists(#exp, :exp)',
-    ConditionExpression: conditions.join(' AND '),
-    ExpressionAttributeNames: { '#count': 'count', '#sum': 'sum', '#ids': 'appliedIds', '#exp': 'expiresAt' },
+    Key: { deviceId: key.deviceId, bucket: key.bucket },
+    UpdateExpression: update,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
+    // The item as it is when the condition fails: what to merge into. Engines that ignore this (dynalite) make
+    // `applyBucket` read the item instead.
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   } satisfies UpdateCommandInput;
 }
 
-/**
- * min, max and last: each a `SET` that only happens when it improves on the stored value, so applying it again (a
- * retry, a concurrent batch) changes nothing; a failed condition is the no-op case, not an error.
- */
-export function buildExtremeInputs(tableName: string, update: BucketUpdate): UpdateCommandInput[] {
-  const stats = bucketStats(update.entries);
-  const base = { TableName: tableName, Key: keyOf(update) };
-  const expiry = '#exp = if_not_exists(#exp, :exp)';
-  return [
-    {
-      ...base,
-      UpdateExpression: `SET #min = :v, ${expiry}`,
-      ConditionExpression: 'attribute_not_exists(#min) OR #min > :v',
-      ExpressionAttributeNames: { '#min': 'min', '#exp': 'expiresAt' },
-      ExpressionAttributeValues: { ':v': stats.min, ':exp': update.expiresAt },
-    },
-    {
-      ...base,
-      UpdateExpression: `SET #max = :v, ${expiry}`,
-      ConditionExpression: 'attribute_not_exists(#max) OR #max < :v',
-      ExpressionAttributeNames: { '#max': 'max', '#exp': 'expiresAt' },
-      ExpressionAttributeValues: { ':v': stats.max, ':exp': update.expiresAt },
-    },
-    {
-      ...base,
-      UpdateExpression: `SET #last = :v, #lastAt = :at, #lastKey = :k, ${expiry}`,
-      ConditionExpression: 'attribute_not_exists(#lastKey) OR #lastKey < :k',
-      ExpressionAttributeNames: { '#last': 'last', '#lastAt': 'lastAt', '#lastKey': 'lastKey', '#exp': 'expiresAt' },
-      ExpressionAttributeValues: {
-        ':v': stats.last.value,
-        ':at': stats.last.at,
-        ':k': stats.last.key,
-        ':exp': update.expiresAt,
-      },
-    },
-  ];
+/** A stored bucket from raw attribute values (a failed condition's `Item`, a `GetItem`), ids included. */
+export function storedBucketOf(item: Record<string, AttributeValue> | undefined): StoredBucket {
+  if (!item) return EMPTY_BUCKET;
+  const num = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name]?.N));
+  const version = num('version');
+  const count = num('count') ?? 0;
+  if (version === undefined && count === 0) return EMPTY_BUCKET;
+  const ids: ReadonlySet<string> = new Set(item.appliedIds?.SS ?? []);
+  const value = num('last');
+  const at = item.lastAt?.S;
+  const key = item.lastKey?.S;
+  const last: LastValue | undefined =
+    value === undefined || at === undefined || key === undefined ? undefined : { value, at, key };
+  const min = num('min');
+  const max = num('max');
+  return {
+    version,
+    count,
+    ...(min === undefined ? {} : { min }),
+    ...(max === undefined ? {} : { max }),
+    ...(last === undefined ? {} : { last }),
+    has: (id) => ids.has(id),
+    ids,
+  };
 }
 
 /** Newer reading wins last seen / last reading; first seen is set once here and lowered by `buildFirstSeenInput`. */
@@ -124,6 +186,7 @@ export function buildSightingInput(tableName: string, s: DeviceSighting) {
     },
     ExpressionAttributeValues: { ':first': s.firstSeen, ':last': s.lastSeen, ':r': s.lastReading, ':k': s.lastKey },
     ReturnValues: 'UPDATED_OLD',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   } satisfies UpdateCommandInput;
 }
 
@@ -135,58 +198,73 @@ export function buildFirstSeenInput(tableName: string, s: DeviceSighting) {
     ConditionExpression: 'attribute_not_exists(#first) OR #first > :first',
     ExpressionAttributeNames: { '#first': 'firstSeen' },
     ExpressionAttributeValues: { ':first': s.firstSeen },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   } satisfies UpdateCommandInput;
 }
 
-/** Runs a conditional write; `false` when its condition did not hold. */
-async function conditional(client: DynamoDBDocumentClient, input: UpdateCommandInput): Promise<boolean> {
-  try {
-    await client.send(new UpdateCommand(input));
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
-/** The ids a bucket has counted, from the item a failed condition returned (raw attribute values). */
-export function appliedIdsOf(item: Record<string, AttributeValue> | undefined): Set<string> {
-  return new Set(item?.appliedIds?.SS ?? []);
+export interface DeviceMetricsStoreOptions {
+  cache?: Partial<BucketCacheLimits>;
 }
 
 export class DynamoDeviceMetricsStore implements DeviceMetricsWriter, DeviceMetricsReader {
+  /** Per container (the store lives at module scope): what this container last wrote to each bucket. */
+  private readonly cache: BucketCache;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    options: DeviceMetricsStoreOptions = {},
+  ) {
+    this.cache = new BucketCache(options.cache);
+  }
 
-  async applyBucket(update: BucketUpdate): Promise<void> {
-    await Promise.all([
-      this.addCounts(update),
-      ...buildExtremeInputs(this.tableName, update).map((input) => conditional(this.client, input)),
-    ]);
+  /** What the cache holds (for tests and logs). */
+  cacheSize(): ReturnType<BucketCache['size']> {
+    return this.cache.size();
   }
 
   /**
-   * One conditional ADD for the whole update. If some id was already counted (a redelivery, a retried batch), the
-   * failed condition returns the item: the ids it lacks are then added one by one, each conditional on its own id,
-   * so concurrent writers of the same id still count it once.
+   * One conditional UpdateItem when the bucket's state is known (this container wrote it last) or new. Otherwise the
+   * failed condition tells what is stored (`ALL_OLD`, or a consistent `GetItem` on engines that do not return it):
+   * the readings it lacks are merged into it and written again, conditional on that version, a bounded number of
+   * times. A failure other than the condition leaves the outcome unknown: the cached state is dropped, and the retry
+   * of the batch starts from what the table says.
    */
-  private async addCounts(update: BucketUpdate): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          ...buildAddInput(this.tableName, update, update.entries),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const applied = appliedIdsOf(error.Item);
-      const missing = update.entries.filter((e) => !applied.has(e.eventId));
-      for (const entry of missing) await conditional(this.client, buildAddInput(this.tableName, update, [entry]));
+  async applyBucket(update: BucketUpdate): Promise<void> {
+    const { deviceId, metric, minute } = update;
+    let stored = this.cache.get(deviceId, metric, minute) ?? EMPTY_BUCKET;
+    for (let attempt = 1; ; attempt++) {
+      const write = planBucketWrite(stored, update.entries);
+      if (!write) {
+        // Nothing to add: a redelivery. A state read from the table is worth remembering.
+        const facts = known(stored);
+        if (stored.ids && facts) this.cache.put(deviceId, metric, minute, { ...facts, ids: stored.ids });
+        return;
+      }
+      try {
+        await this.client.send(new UpdateCommand(buildBucketWriteInput(this.tableName, update, write)));
+        this.cache.afterWrite(deviceId, metric, minute, stored, write);
+        return;
+      } catch (error) {
+        this.cache.forget(deviceId, metric, minute);
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (attempt >= MAX_BUCKET_WRITE_ATTEMPTS)
+          throw new Error(`bucket ${deviceId} ${update.bucket} changed under each of ${attempt} writes`);
+        stored = storedBucketOf(error.Item ?? (await this.readBucket(update)));
+      }
     }
+  }
+
+  /** The item as it is now (strongly consistent), raw attribute values: the sum may exceed the safe-integer range. */
+  private async readBucket(key: BucketKey): Promise<Record<string, AttributeValue> | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { deviceId: { S: key.deviceId }, bucket: { S: key.bucket } },
+        ConsistentRead: true,
+      }),
+    );
+    return Item;
   }
 
   async metricNames(deviceId: string, max: number): Promise<string[]> {
@@ -265,8 +343,8 @@ export class DynamoDeviceMetricsStore implements DeviceMetricsWriter, DeviceMetr
 }
 
 /**
- * A bucket whose counting write has not happened yet (only a min/max/last write did, and the batch is being
- * retried) has no count: it is left out until it is complete.
+ * Every bucket is written whole (count, sum, min, max and last in one write). An item without a count is one written
+ * before that, whose counting write had not happened yet: it is left out until it is complete.
  */
 export function toBucketAggregate(item: Record<string, AttributeValue>): BucketAggregate | undefined {
   const num = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name]?.N));
@@ -291,24 +369,55 @@ export function toBucketAggregate(item: Record<string, AttributeValue>): BucketA
 }
 
 export class DynamoDeviceRegistry implements DeviceRegistryWriter, DeviceRegistryReader {
+  /** Per container: one-way facts about the entries it wrote, so that a write that cannot change one is not sent. */
+  private readonly known: SightingCache;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    options: { maxDevices?: number } = {},
+  ) {
+    this.known = new SightingCache(options.maxDevices);
+  }
 
-  async recordSighting(sighting: DeviceSighting): Promise<void> {
-    let newer = true;
-    let previousFirst: unknown;
-    try {
-      const { Attributes } = await this.client.send(new UpdateCommand(buildSightingInput(this.tableName, sighting)));
-      previousFirst = Attributes?.firstSeen;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      newer = false;
+  /**
+   * One write for a batch newer than the entry (readings in order: the common case), whose old first seen comes back
+   * with it; a second one only when the batch's first reading is earlier than the stored first seen. What the
+   * container knows skips writes whose condition would fail (a redelivery, a late batch).
+   */
+  async recordSighting(s: DeviceSighting): Promise<void> {
+    const plan = planSighting(this.known.get(s.deviceId), s);
+    const learned: KnownSighting = {};
+    let lowerFirst = plan.earlierFirst;
+    if (plan.newer) {
+      try {
+        const { Attributes } = await this.client.send(new UpdateCommand(buildSightingInput(this.tableName, s)));
+        learned.lastKey = s.lastKey;
+        // A new entry took the batch's first seen; an existing one kept its own, which UPDATED_OLD returns.
+        const stored = typeof Attributes?.firstSeen === 'string' ? Attributes.firstSeen : s.firstSeen;
+        learned.firstSeen = stored;
+        lowerFirst = stored > s.firstSeen;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // A newer reading is stored. The failed write returns the entry, except on engines that ignore that.
+        learned.lastKey = error.Item?.lastKey?.S ?? s.lastKey;
+        const stored = error.Item?.firstSeen?.S;
+        if (stored !== undefined) {
+          learned.firstSeen = stored;
+          lowerFirst = stored > s.firstSeen;
+        }
+      }
     }
-    // Readings older than the registry's (a late batch, a retry) may still move first seen earlier.
-    if (!newer || (typeof previousFirst === 'string' && previousFirst > sighting.firstSeen))
-      await conditional(this.client, buildFirstSeenInput(this.tableName, sighting));
+    if (lowerFirst) {
+      try {
+        await this.client.send(new UpdateCommand(buildFirstSeenInput(this.tableName, s)));
+        learned.firstSeen = s.firstSeen;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        learned.firstSeen = error.Item?.firstSeen?.S ?? s.firstSeen;
+      }
+    }
+    this.known.learn(s.deviceId, learned);
   }
 
   /** A paginated Scan: one item per device, at most 100 per page (ADR 0006). Order is DynamoDB's, not by name. */

@@ -1,9 +1,17 @@
+import { type AttributeValue, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
-import type { MinuteAggregate } from '../../shared/domain/device-metrics';
-import { groupReadings, type Reading, summarizeDevices } from '../../shared/domain/device-metrics';
+import {
+  bucketStats,
+  groupReadings,
+  type MinuteAggregate,
+  minimumCalls,
+  type Reading,
+  summarizeDevices,
+} from '../../shared/domain/device-metrics';
 import {
   api,
   awsClients,
@@ -18,7 +26,8 @@ import {
 
 /**
  * A device publishes 50 readings over MQTT; the per-minute aggregates served by GET /devices/{id}/metrics must be the
- * ones computed here from the same numbers, also after the same 50 messages are delivered a second time.
+ * ones computed here from the same numbers, also after the same 50 messages are delivered a second time. Every
+ * answer on the way must be the aggregate of some of the readings (no count without its max, ADR 0006).
  */
 
 interface MetricsAnswer {
@@ -90,6 +99,28 @@ function expectSeries(actual: MinuteAggregate[] | undefined, expected: ReturnTyp
     expect(Math.abs(a.avg - e.avg)).toBeLessThan(1e-9);
     expect(Math.abs(a.sum - e.sum)).toBeLessThan(1e-9);
   });
+}
+
+/**
+ * Why `m` cannot be the aggregate of any subset of its minute's readings, or undefined. The readings it can hold lie
+ * within [min, max] and no later than lastAt; there must be `count` of them, and their sum must be reachable.
+ */
+function skewOf(m: MinuteAggregate, metric: 'temperature' | 'humidity'): string | undefined {
+  const values = messages.filter((x) => minuteName(x.ts) === m.minute).map((x) => ({ v: x.metrics[metric], ts: x.ts }));
+  const lastOne = values.find((x) => iso(x.ts) === m.lastAt);
+  if (!lastOne || lastOne.v !== m.last) return `${m.minute}: last ${m.last} at ${m.lastAt} is no reading`;
+  if (!values.some((x) => x.v === m.min) || !values.some((x) => x.v === m.max))
+    return `${m.minute}: min ${m.min} or max ${m.max} is no reading`;
+  const eligible = values
+    .filter((x) => x.v >= m.min && x.v <= m.max && x.ts <= Date.parse(m.lastAt))
+    .map((x) => x.v)
+    .sort((a, b) => a - b);
+  if (m.count > eligible.length)
+    return `${m.minute}: count ${m.count}, but only ${eligible.length} readings fit min/max/last ${JSON.stringify(m)}`;
+  const low = eligible.slice(0, m.count).reduce((a, b) => a + b, 0);
+  const high = eligible.slice(-m.count).reduce((a, b) => a + b, 0);
+  if (m.sum < low - 1e-6 || m.sum > high + 1e-6) return `${m.minute}: sum ${m.sum} out of [${low}, ${high}]`;
+  return undefined;
 }
 
 const totalCount = (answer: MetricsAnswer, metric: string) =>
@@ -176,17 +207,23 @@ describe.runIf(Boolean(stack().mqtt))('device metrics: MQTT readings -> per-minu
     await client?.endAsync();
   });
 
-  it('aggregates 50 readings per device, metric and minute', async () => {
+  it('aggregates 50 readings per device, metric and minute, and never answers a partial aggregate', async () => {
     await publishAll(client, device, publishOrder);
+    const skews = new Set<string>();
     const answer = await eventually(
       async () => {
         const r = await api('GET', metricsPath(device.deviceId, `?metric=temperature&${window}`));
         const body = r.body as MetricsAnswer;
+        for (const m of r.status === 200 ? (body.metrics.temperature ?? []) : []) {
+          const skew = skewOf(m, 'temperature');
+          if (skew) skews.add(skew);
+        }
         return r.status === 200 && totalCount(body, 'temperature') >= messages.length ? body : undefined;
       },
       30_000,
       'the aggregates of 50 readings',
     );
+    expect([...skews]).toEqual([]);
     expect(answer).toMatchObject({ deviceId: device.deviceId, since: iso(base), until: iso(base + 2 * MINUTE - 1) });
     expect(Object.keys(answer.metrics)).toEqual(['temperature']);
     const expected = expectedSeries('temperature');
@@ -303,20 +340,59 @@ describe("the DynamoDB writes themselves (same adapter, the stack's tables)", ()
     metrics: { temperature: 10 + i * 1.5 },
   }));
   const forDevice = (deviceId: string, list: Reading[]) => list.map((r) => ({ ...r, deviceId }));
-  const metricsStore = () => new DynamoDeviceMetricsStore(awsClients().dynamo, stack().resources.deviceMetricsTable);
+  const metricsStore = (client: DynamoDBDocumentClient = awsClients().dynamo) =>
+    new DynamoDeviceMetricsStore(client, stack().resources.deviceMetricsTable);
   const registry = () => new DynamoDeviceRegistry(awsClients().dynamo, stack().resources.devicesTable);
-  const apply = (list: Reading[]) =>
-    Promise.all(groupReadings(list, { retentionDays: 30 }).map((u) => metricsStore().applyBucket(u)));
+  const apply = (list: Reading[], store = metricsStore()) =>
+    Promise.all(groupReadings(list, { retentionDays: 30 }).map((u) => store.applyBucket(u)));
   const bucket = async (deviceId: string) =>
     (await metricsStore().queryBuckets(deviceId, 'temperature', '2026-11-25T01:02Z', '2026-11-25T01:02Z'))[0];
+  const rawItem = async (deviceId: string) =>
+    (
+      await awsClients().dynamo.send(
+        new GetItemCommand({
+          TableName: stack().resources.deviceMetricsTable,
+          Key: { deviceId: { S: deviceId }, bucket: { S: 'temperature#2026-11-25T01:02Z' } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+  /** Why a stored item is not exactly the aggregate of the readings whose ids it holds, or undefined. */
+  const itemSkew = (item: Record<string, AttributeValue>, list: Reading[]) => {
+    const ids = new Set(item.appliedIds?.SS ?? []);
+    const stats = bucketStats(
+      list
+        .filter((r) => ids.has(r.eventId))
+        .map((r) => ({ eventId: r.eventId, value: r.metrics.temperature as number, at: r.at })),
+    );
+    const actual = [item.count?.N, item.min?.N, item.max?.N, item.last?.N, item.lastKey?.S].join(' ');
+    const expected = [stats.count, stats.min, stats.max, stats.last.value, stats.last.key].join(' ');
+    return actual === expected ? undefined : `stored ${actual}, the aggregate of its ids is ${expected}`;
+  };
 
-  it('adds only the missing readings of a partly applied group, and counts concurrent copies once', async () => {
+  it('adds only the missing readings, counts concurrent copies once, and never stores a partial aggregate', async () => {
     const deviceId = `direct-${crypto.randomUUID().slice(0, 8)}`;
     const all = forDevice(deviceId, readings);
-    await apply(all.slice(0, 2));
-    await apply(all.slice(0, 4)); // two already counted, two not: the group's condition fails, the fallback adds two
-    await Promise.all([apply(all), apply(all), apply(all.slice(3)), apply(all.slice(1, 5))]);
-    await apply(all);
+    // A reader polling the item all along: every state it sees must be consistent.
+    const skews: string[] = [];
+    let writing = true;
+    const watcher = (async () => {
+      while (writing) {
+        const item = await rawItem(deviceId).catch(() => undefined);
+        const skew = item && itemSkew(item, all);
+        if (skew) skews.push(skew);
+      }
+    })();
+    try {
+      await apply(all.slice(0, 2));
+      await apply(all.slice(0, 4)); // two already counted, two not: a cold store merges into what is stored
+      await Promise.all([apply(all), apply(all), apply(all.slice(3)), apply(all.slice(1, 5))]);
+      await apply(all);
+    } finally {
+      writing = false;
+      await watcher;
+    }
+    expect(skews).toEqual([]);
     const values = all.map((r) => r.metrics.temperature as number);
     expect(await bucket(deviceId)).toEqual({
       bucket: 'temperature#2026-11-25T01:02Z',
@@ -326,6 +402,49 @@ describe("the DynamoDB writes themselves (same adapter, the stack's tables)", ()
       max: 17.5,
       last: 17.5,
       lastAt: iso(minuteMs + 5 * 7000),
+    });
+  });
+
+  it('costs one UpdateItem per bucket and batch for the container that wrote the bucket, none for a redelivery', async () => {
+    const deviceId = `direct-${crypto.randomUUID().slice(0, 8)}`;
+    const base = awsClients().dynamo;
+    const sent: string[] = [];
+    const counting = {
+      send: (command: { constructor: { name: string } }) => {
+        sent.push(command.constructor.name);
+        return base.send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = metricsStore(counting);
+    // two metrics over two minutes, three batches in time order, then the last one again
+    const batches = [0, 1, 2].map((b) =>
+      Array.from({ length: 10 }, (_, i) => ({
+        eventId: crypto.randomUUID(),
+        deviceId,
+        at: iso(minuteMs + 30_000 + (b * 10 + i) * 2000),
+        metrics: { temperature: b * 10 + i, humidity: 50 - i },
+      })),
+    );
+    for (const batch of batches) {
+      sent.length = 0;
+      await apply(batch, store);
+      expect(sent).toHaveLength(groupReadings(batch, { retentionDays: 30 }).length);
+      expect(sent.length).toBe(minimumCalls(batch) - 1); // minus the registry write, not made here
+    }
+    sent.length = 0;
+    await apply(batches[2] as Reading[], store);
+    expect(sent).toEqual([]);
+    const [temperature] = await metricsStore().queryBuckets(
+      deviceId,
+      'temperature',
+      '2026-11-25T01:03Z',
+      '2026-11-25T01:03Z',
+    );
+    const inMinute = batches.flat().filter((r) => r.at >= '2026-11-25T01:03');
+    expect(temperature).toMatchObject({
+      count: inMinute.length,
+      min: Math.min(...inMinute.map((r) => r.metrics.temperature)),
+      max: Math.max(...inMinute.map((r) => r.metrics.temperature)),
     });
   });
 

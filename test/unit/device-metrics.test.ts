@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  appliedIdsOf,
-  buildAddInput,
-  buildExtremeInputs,
+  buildBucketWriteInput,
   buildFirstSeenInput,
   buildSightingInput,
   decimal,
+  storedBucketOf,
   toBucketAggregate,
 } from '../../shared/aws/dynamo-device-metrics-store';
 import {
@@ -18,12 +17,14 @@ import {
   bucketStats,
   type DeviceMetricsReader,
   type DeviceSighting,
+  EMPTY_BUCKET,
   groupReadings,
   MAX_METRICS_PER_ANSWER,
   minuteOf,
   parseBucketKey,
   parseListDevicesQuery,
   parseMetricsQuery,
+  planBucketWrite,
   type Reading,
   readDeviceMetrics,
   readingFromEvent,
@@ -207,14 +208,13 @@ describe('groupReadings', () => {
     expect(updates[0]?.entries).toHaveLength(1);
   });
 
-  it('cuts a large group into updates of at most maxIdsPerUpdate readings, in time order', () => {
-    const readings = Array.from({ length: 7 }, (_, i) => reading(`e${6 - i}`, t(50 - i), { temperature: i }));
-    const updates = groupReadings(readings, { retentionDays: 30, maxIdsPerUpdate: 3 });
-    expect(updates.map((u) => u.entries.map((e) => e.eventId))).toEqual([
-      ['e0', 'e1', 'e2'],
-      ['e3', 'e4', 'e5'],
-      ['e6'],
-    ]);
+  it('makes one update per group, whatever its size, in time order', () => {
+    const readings = Array.from({ length: 70 }, (_, i) => reading(`e${69 - i}`, t(59 - (i % 60)), { temperature: i }));
+    const updates = groupReadings(readings, { retentionDays: 30 });
+    expect(updates).toHaveLength(1);
+    const keys = updates[0]?.entries.map((e) => `${e.at}#${e.eventId}`) ?? [];
+    expect(keys).toEqual([...keys].sort());
+    expect(keys).toHaveLength(70);
   });
 });
 
@@ -317,29 +317,96 @@ describe('DynamoDB update inputs', () => {
       { eventId: 'e2', value: 0.2, at: '2026-11-25T01:02:02.000Z' },
     ],
   };
+  const writeOf = (stored = EMPTY_BUCKET, entries = update.entries) => {
+    const write = planBucketWrite(stored, entries);
+    if (!write) throw new Error('nothing to write');
+    return write;
+  };
 
-  it('adds count, sum and ids on condition that none of the ids is counted yet', () => {
-    const input = buildAddInput('metrics', update, update.entries);
+  it('writes count, sum, ids, min, max and last in one update; a new bucket on condition that it has no count', () => {
+    const input = buildBucketWriteInput('metrics', update, writeOf());
     expect(input.Key).toEqual({ deviceId: 'sensor-1', bucket: 'temperature#2026-11-25T01:02Z' });
-    expect(input.UpdateExpression).toBe('ADD #count :n, #sum :s, #ids :ids SET #exp = if_not_exists(#exp, :exp)');
-    expect(input.ConditionExpression).toBe('NOT contains(#ids, :i0) AND NOT contains(#ids, :i1)');
-    expect(input.ExpressionAttributeNames['#ids']).toBe('appliedIds');
+    expect(input.UpdateExpression).toBe(
+      'SET #min = :min, #max = :max, #last = :last, #lastAt = :lastAt, #lastKey = :lastKey, #version = :version, ' +
+        '#exp = if_not_exists(#exp, :exp) ADD #count :n, #sum :s, #ids :ids',
+    );
+    expect(input.ConditionExpression).toBe('attribute_not_exists(#count)');
+    expect(input.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+    expect(input.ExpressionAttributeNames).toMatchObject({ '#ids': 'appliedIds', '#count': 'count' });
     const values = input.ExpressionAttributeValues;
-    expect(values[':n']).toBe(2);
     expect(String(values[':s'])).toBe('0.300000000');
-    expect(values[':ids']).toEqual(new Set(['e1', 'e2']));
-    expect([values[':i0'], values[':i1']]).toEqual(['e1', 'e2']);
-    expect(values[':exp']).toBe(1_800_000_000);
+    expect(values).toMatchObject({
+      ':n': 2,
+      ':ids': new Set(['e1', 'e2']),
+      ':min': 0.1,
+      ':max': 0.2,
+      ':last': 0.2,
+      ':lastAt': '2026-11-25T01:02:02.000Z',
+      ':lastKey': '2026-11-25T01:02:02.000Z#e2',
+      ':version': 1,
+      ':exp': 1_800_000_000,
+    });
   });
 
-  it('keeps the condition of a full update far below the 4 KB expression limit', () => {
-    const entries = Array.from({ length: 40 }, (_, i) => ({
+  it('writes a known bucket on condition of its version, adding only the readings it lacks', () => {
+    const stored = storedBucketOf({
+      version: { N: '7' },
+      count: { N: '1' },
+      sum: { N: '0.1' },
+      min: { N: '0.1' },
+      max: { N: '0.1' },
+      last: { N: '0.1' },
+      lastAt: { S: '2026-11-25T01:02:01.000Z' },
+      lastKey: { S: '2026-11-25T01:02:01.000Z#e1' },
+      appliedIds: { SS: ['e1'] },
+    });
+    const input = buildBucketWriteInput('metrics', update, writeOf(stored));
+    expect(input.ConditionExpression).toBe('#version = :expected');
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':expected': 7,
+      ':version': 8,
+      ':n': 1,
+      ':ids': new Set(['e2']),
+      ':min': 0.1,
+      ':max': 0.2,
+    });
+  });
+
+  it('writes an item from before versions on condition of its count, min, max and last key', () => {
+    const stored = storedBucketOf({
+      count: { N: '1' },
+      sum: { N: '0.1' },
+      min: { N: '0.1' },
+      appliedIds: { SS: ['e1'] },
+    });
+    const input = buildBucketWriteInput('metrics', update, writeOf(stored));
+    expect(input.ConditionExpression).toBe(
+      'attribute_not_exists(#version) AND #count = :expectedCount AND #min = :expected_min AND ' +
+        'attribute_not_exists(#max) AND attribute_not_exists(#lastKey)',
+    );
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':expectedCount': 1, ':expected_min': 0.1, ':version': 1 });
+    // only min/max/last to repair: no ADD, and no unused names or values (DynamoDB refuses those)
+    const repair = buildBucketWriteInput('metrics', update, writeOf(stored, update.entries.slice(0, 1)));
+    expect(repair.UpdateExpression).not.toContain('ADD');
+    for (const token of [
+      ...Object.keys(repair.ExpressionAttributeNames),
+      ...Object.keys(repair.ExpressionAttributeValues),
+    ])
+      expect(`${repair.UpdateExpression} ${repair.ConditionExpression}`).toMatch(new RegExp(`${token}\\b`));
+  });
+
+  it('keeps the expressions the same whatever the number of readings: a group is never cut', () => {
+    const entries = Array.from({ length: 2000 }, (_, i) => ({
       eventId: crypto.randomUUID(),
       value: i,
       at: '2026-11-25T01:02:01.000Z',
     }));
-    const input = buildAddInput('metrics', { ...update, entries }, entries);
-    expect(input.ConditionExpression.length + input.UpdateExpression.length).toBeLessThan(2048);
+    const small = buildBucketWriteInput('metrics', update, writeOf());
+    const big: BucketUpdate = { ...update, entries };
+    const large = buildBucketWriteInput('metrics', big, writeOf(EMPTY_BUCKET, entries));
+    expect(large.UpdateExpression).toBe(small.UpdateExpression);
+    expect(large.ConditionExpression).toBe(small.ConditionExpression);
+    expect((large.ExpressionAttributeValues[':ids'] as Set<string>).size).toBe(2000);
   });
 
   it('writes sums as fixed decimals: no float noise, no safe-integer limit, no negative zero', () => {
@@ -347,27 +414,6 @@ describe('DynamoDB update inputs', () => {
     expect(String(decimal(1e15 * 50))).toBe('50000000000000000.000000000');
     expect(String(decimal(-1e-12))).toBe('0');
     expect(String(decimal(-2.5))).toBe('-2.500000000');
-  });
-
-  it('sets min, max and last only when they improve on the stored values', () => {
-    const [min, max, last] = buildExtremeInputs('metrics', update);
-    expect(min).toMatchObject({
-      UpdateExpression: 'SET #min = :v, #exp = if_not_exists(#exp, :exp)',
-      ConditionExpression: 'attribute_not_exists(#min) OR #min > :v',
-      ExpressionAttributeValues: { ':v': 0.1 },
-    });
-    expect(max).toMatchObject({
-      ConditionExpression: 'attribute_not_exists(#max) OR #max < :v',
-      ExpressionAttributeValues: { ':v': 0.2 },
-    });
-    expect(last).toMatchObject({
-      ConditionExpression: 'attribute_not_exists(#lastKey) OR #lastKey < :k',
-      ExpressionAttributeValues: {
-        ':v': 0.2,
-        ':at': '2026-11-25T01:02:02.000Z',
-        ':k': '2026-11-25T01:02:02.000Z#e2',
-      },
-    });
   });
 
   it('moves the registry forward only for a newer reading, and first seen only earlier', () => {
@@ -385,24 +431,39 @@ describe('DynamoDB update inputs', () => {
       ConditionExpression: 'attribute_not_exists(#lastKey) OR #lastKey < :k',
       ExpressionAttributeValues: { ':first': sighting.firstSeen, ':r': sighting.lastReading },
       ReturnValues: 'UPDATED_OLD',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
     expect(buildFirstSeenInput('devices', sighting)).toMatchObject({
       ConditionExpression: 'attribute_not_exists(#first) OR #first > :first',
     });
   });
 
-  it('reads counted ids and stored buckets from raw attribute values', () => {
-    expect(appliedIdsOf({ appliedIds: { SS: ['e1', 'e2'] } })).toEqual(new Set(['e1', 'e2']));
-    expect(appliedIdsOf(undefined).size).toBe(0);
+  it('reads stored buckets from raw attribute values', () => {
+    const empty = storedBucketOf(undefined);
+    expect(empty).toBe(EMPTY_BUCKET);
+    // an item from before versions with only its min/max/last written: no counted reading
+    expect(storedBucketOf({ min: { N: '1' }, max: { N: '1' } })).toBe(EMPTY_BUCKET);
     const item = {
       bucket: { S: 'temperature#2026-11-25T01:02Z' },
+      version: { N: '3' },
       count: { N: '3' },
       sum: { N: '90071992547409930.500000000' },
       min: { N: '1' },
       max: { N: '2' },
       last: { N: '1.5' },
       lastAt: { S: '2026-11-25T01:02:02.000Z' },
+      lastKey: { S: '2026-11-25T01:02:02.000Z#e2' },
+      appliedIds: { SS: ['e1', 'e2', 'e3'] },
     };
+    const stored = storedBucketOf(item);
+    expect(stored).toMatchObject({
+      version: 3,
+      count: 3,
+      min: 1,
+      max: 2,
+      last: { value: 1.5, at: '2026-11-25T01:02:02.000Z', key: '2026-11-25T01:02:02.000Z#e2' },
+    });
+    expect([stored.has('e2'), stored.has('e4')]).toEqual([true, false]);
     expect(toBucketAggregate(item)).toEqual({
       bucket: 'temperature#2026-11-25T01:02Z',
       count: 3,
@@ -413,7 +474,7 @@ describe('DynamoDB update inputs', () => {
       last: 1.5,
       lastAt: '2026-11-25T01:02:02.000Z',
     });
-    // Only the min/max/last writes have happened so far: not a bucket to answer yet.
+    // An item from before versions whose counting write had not happened: not a bucket to answer yet.
     const { count: _count, ...partial } = item;
     expect(toBucketAggregate(partial)).toBeUndefined();
   });
