@@ -272,7 +272,8 @@ export const functions = {
     description: 'Kinesis consumer: per device, metric and minute aggregates; the device registry',
     memoryMb: 512,
     timeoutSeconds: 30,
-    bindings: [bind(env.deviceMetricsTable, 'write'), bind(env.devicesTable, 'write')],
+    // readWrite: a write that loses its version check reads the bucket when the failure carries no item (ADR 0006).
+    bindings: [bind(env.deviceMetricsTable, 'readWrite'), bind(env.devicesTable, 'write')],
     environment: { METRICS_RETENTION_DAYS: '30' },
   },
   alerts: {

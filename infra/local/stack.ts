@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync, type WriteStream, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createWriteStream,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -95,6 +105,21 @@ function functionArn(name: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:tem-${name}`;
 }
 
+/**
+ * The state dir holds the dev API key, the token signing key, the function logs and the engines' data: private to
+ * the user (0700, files 0600), also when it was created earlier with looser modes.
+ */
+function makePrivate(stateDir: string): void {
+  for (const dir of [stateDir, path.join(stateDir, 'logs'), path.join(stateDir, 'keys')]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
+  for (const dir of ['keys', 'logs']) {
+    for (const file of readdirSync(path.join(stateDir, dir), { withFileTypes: true }))
+      if (file.isFile()) chmodSync(path.join(stateDir, dir, file.name), 0o600);
+  }
+}
+
 /** Starts everything, or, if any step fails, stops what it had started and rethrows. */
 export async function startLocalStack(options: StartOptions): Promise<RunningStack> {
   const cleanups: (() => Promise<unknown> | undefined)[] = [];
@@ -111,8 +136,10 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   assertValidTopology(topology);
   const { progress } = options;
   const started = Date.now();
-  mkdirSync(path.join(options.stateDir, 'logs'), { recursive: true });
+  makePrivate(options.stateDir);
   const functionLogPath = path.join(options.stateDir, 'logs', 'functions.log');
+  closeSync(openSync(functionLogPath, 'a', 0o600)); // created (or kept) before its mode is set
+  chmodSync(functionLogPath, 0o600);
   const functionLog: WriteStream = createWriteStream(functionLogPath, { flags: 'a' });
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     progress(`[tem] ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`);

@@ -21,7 +21,7 @@ declare module 'vitest' {
 export async function startStackProcess(
   extraEnv: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; info: LocalStackInfo; stateDir: string; output: () => string }> {
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'tem-it-'));
+  const stateDir = extraEnv.TEM_STATE_DIR ?? mkdtempSync(path.join(tmpdir(), 'tem-it-'));
   const child = spawn(process.execPath, ['scripts/tem.mjs', 'local'], {
     env: { ...process.env, PORT: '0', MQTT_PORT: '0', TEM_STATE_DIR: stateDir, TEM_QUIET: '1', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

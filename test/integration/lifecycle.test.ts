@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startStackProcess, stopStackProcess } from './global-setup';
@@ -32,6 +33,24 @@ describe('tem local lifecycle', () => {
     expect(JSON.parse(lastLine)).toMatchObject({ stopped: true, signal: 'SIGINT' });
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(path.join(stateDir, 'local.json'))).toBe(false);
+  });
+
+  it('makes its state dir private (0700, key and log files 0600), also one that existed with looser modes', async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'tem-it-open-'));
+    chmodSync(stateDir, 0o755);
+    mkdirSync(path.join(stateDir, 'keys'), { mode: 0o755 });
+    mkdirSync(path.join(stateDir, 'logs'), { mode: 0o755 });
+    writeFileSync(path.join(stateDir, 'logs', 'functions.log'), '', { mode: 0o644 });
+    const { child, output } = await startStackProcess({ TEM_STATE_DIR: stateDir });
+    try {
+      const mode = (file: string) => statSync(path.join(stateDir, file)).mode & 0o777;
+      expect([mode('.'), mode('keys'), mode('logs')]).toEqual([0o700, 0o700, 0o700]);
+      expect([mode('local.json'), mode('keys/tokenSigningKey.pem'), mode('logs/functions.log')]).toEqual([
+        0o600, 0o600, 0o600,
+      ]);
+    } finally {
+      expect(await stopStackProcess(child), output().slice(-1500)).toBe(0);
+    }
   });
 
   it('even when killed outright (SIGKILL), leaves no emulator running', async () => {
