@@ -1,7 +1,6 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
 import { createDocumentClient, createIotDataClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
@@ -18,39 +17,35 @@ const notifier = new AlertFanOut(
 );
 const engine = new AlertEngine(alertRules, store);
 
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 /**
- * Applies the alert rules to every `device.telemetry` reading, in stream order, then sends the notifications the
- * batch owes (SQS `alerts` in batches of 10, and MQTT `devices/<id>/alerts`). A record whose reading could not be
- * applied, or whose notifications did not all go out, is reported in `batchItemFailures`; its retry recognises
- * what it did before (deterministic alert ids, replay detection) and only finishes the job. See ADR 0007.
+ * Applies the alert rules to the batch's `device.telemetry` readings: per (device, rule) pair, the state is read once
+ * (`BatchGetItem`), the pair's readings are judged in stream order in memory, and the state is written once if it
+ * changed; then the notifications the batch owes go out together (SQS `alerts` in batches of 10, and MQTT
+ * `devices/<id>/alerts`). A record whose reading could not be applied, or whose notifications did not all go out, is
+ * reported in `batchItemFailures`; its retry recognises what it did before (deterministic alert ids, replay
+ * detection) and only finishes the job. When no record could be applied the invocation fails, so the mapping
+ * bisects and retries. Nothing is kept between invocations. See ADR 0007.
  */
-export const lambdaHandler = async (
-  event: KinesisStreamEvent,
-  context: Context,
-): Promise<KinesisStreamBatchResponse> => {
+export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
   const batch = new AlertBatch(engine, notifier, store);
-  const applyRecord = async (record: KinesisStreamRecord): Promise<void> => {
-    const envelope = decodeEnvelope(record.kinesis.data);
-    const outcome = toReading(envelope, positionOf(record.eventID, record.kinesis.sequenceNumber));
-    if ('skip' in outcome) {
-      if (!outcome.ignored) logger.warn('telemetry event skipped', { id: envelope.id, reason: outcome.skip });
-      return;
+  const notDecoded = new Map<string, string>();
+  for (const record of event.Records) {
+    const id = record.kinesis.sequenceNumber;
+    try {
+      const envelope = decodeEnvelope(record.kinesis.data);
+      const outcome = toReading(envelope, positionOf(record.eventID, id));
+      if ('skip' in outcome) {
+        if (!outcome.ignored) logger.warn('telemetry event skipped', { id: envelope.id, reason: outcome.skip });
+        continue;
+      }
+      batch.add(id, outcome.reading);
+    } catch (error) {
+      notDecoded.set(id, reason(error));
     }
-    await batch.apply(record.kinesis.sequenceNumber, outcome.reading);
-  };
-  // A processor per invocation keeps no state between batches. In order (not in parallel): one device's readings
-  // must be judged in stream order.
-  const processor = new BatchProcessor(EventType.KinesisDataStreams);
-  let response: KinesisStreamBatchResponse;
-  try {
-    response = await processPartialResponse(event, applyRecord, processor, { context, processInParallel: false });
-  } catch (error) {
-    // Every record failed (Powertools' FullBatchFailureError): a failed invocation, so the mapping bisects/retries.
-    const reasons = [...new Set(processor.errors.map((e) => e.message))].slice(0, 5);
-    logger.error('batch failed', { batch: event.Records.length, reasons, error });
-    throw error;
   }
-  const { failedRecordIds, delivered, failed } = await batch.deliver();
+  const { failedRecordIds, errors, delivered, failed } = await batch.run();
   for (const m of delivered)
     logger.info(m.type, { alertId: m.alert.alertId, deviceId: m.alert.deviceId, ruleId: m.alert.ruleId });
   if (failed.length > 0)
@@ -59,16 +54,19 @@ export const lambdaHandler = async (
   metrics.addMetric('AlertsResolved', MetricUnit.Count, delivered.filter((m) => m.type === 'alert.resolved').length);
   if (failed.length > 0) metrics.addMetric('AlertNotificationsFailed', MetricUnit.Count, failed.length);
 
-  const failedIds = new Set([...response.batchItemFailures.map((f) => f.itemIdentifier), ...failedRecordIds]);
+  const reasons = [...new Set([...notDecoded.values(), ...errors.map((e) => reason(e.error))])].slice(0, 5);
+  const notApplied = new Set([...notDecoded.keys(), ...errors.map((e) => e.recordId)]);
+  if (event.Records.length > 0 && notApplied.size === event.Records.length) {
+    // As Powertools' FullBatchFailureError: a failed invocation, so the mapping bisects/retries.
+    logger.error('batch failed', { batch: event.Records.length, reasons });
+    throw new Error(`all ${event.Records.length} records failed: ${reasons.join('; ')}`);
+  }
+  const failedIds = new Set([...notDecoded.keys(), ...failedRecordIds]);
   const batchItemFailures = event.Records.filter((r) => failedIds.has(r.kinesis.sequenceNumber)).map((r) => ({
     itemIdentifier: r.kinesis.sequenceNumber,
   }));
   if (batchItemFailures.length > 0)
-    logger.warn('records failed', {
-      failed: batchItemFailures.length,
-      batch: event.Records.length,
-      reasons: [...new Set(processor.errors.map((e) => e.message))].slice(0, 5),
-    });
+    logger.warn('records failed', { failed: batchItemFailures.length, batch: event.Records.length, reasons });
   return { batchItemFailures };
 };
 

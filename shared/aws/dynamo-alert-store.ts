@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -16,8 +17,11 @@ import {
   AlertSchema,
   type AlertStore,
   alertIdOfKey,
+  MAX_STATE_READ_BATCH,
   type RuleState,
   raisedAtKey,
+  ruleStateKey,
+  type StateKey,
   type StoredAlert,
 } from '../domain/alerts';
 
@@ -47,8 +51,25 @@ const StateItemSchema = z.object({
   recentEventIds: z.array(z.string()).default([]),
   lastRaisedAt: z.string().optional(),
   alert: AlertSchema.optional(),
+  raises: z.array(z.object({ eventId: z.string(), alertId: z.string() })).default([]),
   resolutions: z.array(z.object({ eventId: z.string(), alertId: z.string() })).default([]),
 });
+
+function toState(item: Record<string, unknown>): RuleState {
+  const { device, rule, ...state } = StateItemSchema.parse(item);
+  return { deviceId: device, ruleId: rule, ...state };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface BatchReadRetry {
+  /** `BatchGetItem` calls per `getStates`, the first included, while DynamoDB leaves keys unprocessed. */
+  attempts: number;
+  baseDelayMs: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const defaultBatchReadRetry: BatchReadRetry = { attempts: 5, baseDelayMs: 20, sleep };
 
 const AlertItemSchema = AlertSchema.extend({
   notifiedRaisedAt: z.string().optional(),
@@ -94,15 +115,43 @@ export class DynamoAlertStore implements AlertStore {
     private readonly tableName: string,
     /** Query round trips per page when a filter (state on byDevice) thins the results. */
     private readonly maxRoundTrips = 10,
+    private readonly batchReadRetry: BatchReadRetry = defaultBatchReadRetry,
   ) {}
+
+  /**
+   * One strongly consistent `BatchGetItem` for up to 100 states; keys DynamoDB leaves unprocessed (throttling, the
+   * 16 MB response limit) are asked for again with full-jitter backoff, and still missing after the attempts they
+   * fail the call.
+   */
+  async getStates(keys: readonly StateKey[]): Promise<Map<string, RuleState>> {
+    if (keys.length > MAX_STATE_READ_BATCH)
+      throw new Error(`getStates takes at most ${MAX_STATE_READ_BATCH} keys, got ${keys.length}`);
+    const states = new Map<string, RuleState>();
+    let pending: Record<string, unknown>[] = [
+      ...new Map(keys.map((k) => [statePk(k.deviceId, k.ruleId), { pk: statePk(k.deviceId, k.ruleId) }])).values(),
+    ];
+    for (let attempt = 0; attempt < this.batchReadRetry.attempts && pending.length > 0; attempt++) {
+      if (attempt > 0) await this.batchReadRetry.sleep(Math.random() * this.batchReadRetry.baseDelayMs * 2 ** attempt);
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetCommand({
+          RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+        }),
+      );
+      for (const item of Responses?.[this.tableName] ?? []) {
+        const state = toState(item);
+        states.set(ruleStateKey(state.deviceId, state.ruleId), state);
+      }
+      pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    if (pending.length > 0) throw new Error(`${pending.length} rule states left unprocessed by BatchGetItem`);
+    return states;
+  }
 
   async getState(deviceId: string, ruleId: string): Promise<RuleState | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: statePk(deviceId, ruleId) }, ConsistentRead: true }),
     );
-    if (!Item) return undefined;
-    const { device, rule, ...state } = StateItemSchema.parse(Item);
-    return { deviceId: device, ruleId: rule, ...state };
+    return Item ? toState(Item) : undefined;
   }
 
   async putState(next: RuleState, expectedVersion: number | undefined, raise?: { cutoff: string }): Promise<boolean> {
@@ -119,6 +168,7 @@ export class DynamoAlertStore implements AlertStore {
       recentEventIds: state.recentEventIds,
       lastRaisedAt: state.lastRaisedAt,
       alert: state.alert,
+      raises: state.raises,
       resolutions: state.resolutions,
     });
     const conditions = [expectedVersion === undefined ? 'attribute_not_exists(pk)' : '#version = :expected'];
@@ -201,14 +251,16 @@ export class DynamoAlertStore implements AlertStore {
     );
   }
 
-  async markNotified(alertId: string, type: AlertMessageType, at: string): Promise<void> {
+  async markNotified(alertId: string, types: readonly AlertMessageType[], at: string): Promise<void> {
+    const attributes = [...new Set(types)].map((type) => NOTIFIED_ATTRIBUTE[type]);
+    if (attributes.length === 0) return;
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: alertPk(alertId) },
-        UpdateExpression: 'SET #n = :at',
+        UpdateExpression: `SET ${attributes.map((_, i) => `#n${i} = :at`).join(', ')}`,
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#n': NOTIFIED_ATTRIBUTE[type] },
+        ExpressionAttributeNames: Object.fromEntries(attributes.map((a, i) => [`#n${i}`, a])),
         ExpressionAttributeValues: { ':at': at },
       }),
     );

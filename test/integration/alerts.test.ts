@@ -246,6 +246,51 @@ describe('alerts: raise once per cooldown, resolve, list', () => {
     expect(types(mqtt)).toEqual(['alert.raised']);
     expect(types(queue.messages(device.deviceId))).toEqual(['alert.raised']);
   });
+  it('a spike and the recovery put together (one batch): one alert, raised and resolved, both notifications once', async () => {
+    const { device, client, mqtt } = await subscribedDevice('spike');
+    clients.push(client);
+    const t0 = Date.now() - 10_000;
+    const envelope = (i: number, temperature: number) => {
+      const id = crypto.randomUUID();
+      return {
+        id,
+        type: 'device.telemetry',
+        source: device.deviceId,
+        occurredAt: new Date(t0 + i).toISOString(),
+        receivedAt: new Date(t0 + i).toISOString(),
+        principalId: `device:${device.deviceId}`,
+        traceId: id,
+        data: { metrics: { temperature }, seq: i },
+      };
+    };
+    const records = [envelope(0, 20), envelope(1, 95), envelope(2, 21)];
+    await awsClients().kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stack().resources.eventStream,
+        Records: records.map((e) => ({ Data: Buffer.from(JSON.stringify(e)), PartitionKey: device.deviceId })),
+      }),
+    );
+    const resolved = await eventually(
+      async () => mqtt.find((m) => m.type === 'alert.resolved'),
+      20_000,
+      'alert.resolved on MQTT',
+    );
+    expect(resolved.alert).toMatchObject({
+      deviceId: device.deviceId,
+      state: 'resolved',
+      eventId: records[1]?.id,
+      value: 95,
+      resolvedEventId: records[2]?.id,
+      resolvedValue: 21,
+    });
+    await eventually(async () => (queue.messages(device.deviceId).length >= 2 ? true : undefined), 15_000, 'queue');
+    await settle();
+    expect(types(mqtt).sort()).toEqual(['alert.raised', 'alert.resolved']);
+    expect(types(queue.messages(device.deviceId)).sort()).toEqual(['alert.raised', 'alert.resolved']);
+    const listed = Page((await api('GET', `/alerts?deviceId=${device.deviceId}`)).body);
+    expect(listed.items).toEqual([resolved.alert]);
+    expect(await consecutive(device.deviceId)).toBe(0);
+  });
 });
 
 describe('GET /alerts', () => {

@@ -4,22 +4,19 @@ import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/
 import { type AlertRule, parseAlertRules } from '../../shared/domain/alert-rules';
 import {
   type Alert,
-  AlertBatch,
-  AlertEngine,
   type AlertMessage,
   type AlertMessageType,
-  type AlertNotifier,
   type AlertPartitionQuery,
-  type AlertStore,
   alertIdFor,
   asRaised,
   compareSequenceNumbers,
   cooldownCutoff,
   cooledDown,
   decide,
+  decideGroup,
   listAlerts,
   MAX_QUEUE_BATCH,
-  MAX_RESOLUTIONS,
+  MAX_TRANSITIONS_PER_WRITE,
   mergeNewestFirst,
   parseAlertQuery,
   positionOf,
@@ -258,6 +255,80 @@ describe('decide', () => {
   });
 });
 
+describe("decideGroup: one pair's readings of a batch, one write", () => {
+  const group = (rule: AlertRule, readings: Reading[]) =>
+    readings.map((r) => ({ reading: r, value: r.metrics[rule.metric] as number }));
+
+  it('a healthy device at rest: nothing to write', () => {
+    const { state } = run(hot, [reading({ temperature: 85 }), reading({ temperature: 20 })]);
+    const plan = decideGroup(
+      state,
+      group(
+        hot,
+        [20, 21, 22].map((t) => reading({ temperature: t }, 1)),
+      ),
+      hot,
+    );
+    expect(plan).toEqual({ count: 3, steps: [{ kind: 'applied' }, { kind: 'applied' }, { kind: 'applied' }] });
+    expect(decideGroup(undefined, group(hot, [reading({ temperature: 20 })]), hot).next).toBeUndefined();
+  });
+
+  it('the same outcome as deciding reading by reading, in one write that records every reading', () => {
+    const readings = [20, 85, 90, 20, 30, 95].map((t, i) => reading({ temperature: t }, i * 20));
+    const oneByOne = run(hot, readings);
+    const plan = decideGroup(undefined, group(hot, readings), hot);
+    expect(plan.steps.map((s) => (s.kind === 'applied' ? (s.effect?.type ?? '-') : s.kind))).toEqual(
+      oneByOne.effects.map((e) => (e === 'unchanged' ? '-' : e)),
+    );
+    const { version: _v, recentEventIds: _r, ...rest } = oneByOne.state as RuleState;
+    expect(plan.next).toMatchObject({ ...rest, version: 1 });
+    // Also the first reading, which alone changed nothing: everything the batch applied is recognised on replay.
+    expect(plan.next?.recentEventIds).toEqual(readings.map((r) => r.eventId));
+    expect(plan.next?.lastEventId).toBe(readings[5]?.eventId);
+  });
+
+  it('guards the write with the rule only when its first transition is a raise', () => {
+    const raising = decideGroup(undefined, group(hot, [reading({ temperature: 85 }, 3)]), hot);
+    expect(raising.raise).toEqual({ cutoff: cooldownCutoff(new Date(T0 + 3 * 60_000).toISOString(), 15) });
+    const { state } = run(hot, [reading({ temperature: 85 }, 0)]);
+    // resolve, then a raise past the cooldown: the stored item has the alert open, so only the version guards it
+    const plan = decideGroup(
+      state,
+      group(hot, [reading({ temperature: 20 }, 1), reading({ temperature: 90 }, 20)]),
+      hot,
+    );
+    expect(plan.steps.map((s) => s.kind === 'applied' && s.effect?.type)).toEqual(['resolve', 'raise']);
+    expect(plan.raise).toBeUndefined();
+    expect(plan.next?.version).toBe((state?.version ?? 0) + 1);
+  });
+
+  it("stops after MAX_TRANSITIONS_PER_WRITE raises and resolves, so each is still in the state's lists", () => {
+    const instant = { ...hot, cooldownMinutes: 0 };
+    const flapping = Array.from({ length: 12 }, (_, i) => reading({ temperature: i % 2 === 0 ? 90 : 10 }, i));
+    const plan = decideGroup(undefined, group(instant, flapping), instant);
+    expect(plan.count).toBe(MAX_TRANSITIONS_PER_WRITE);
+    const refs = [...(plan.next?.raises ?? []), ...(plan.next?.resolutions ?? [])].map((r) => r.eventId).sort();
+    expect(refs).toEqual(
+      flapping
+        .slice(0, MAX_TRANSITIONS_PER_WRITE)
+        .map((r) => r.eventId)
+        .sort(),
+    );
+    const rest = decideGroup(plan.next, group(instant, flapping.slice(plan.count)), instant);
+    expect(rest.next?.version).toBe(2);
+  });
+
+  it('tells readings applied before (replays) from copies within the batch (duplicates)', () => {
+    const first = reading({ battery: 5 });
+    const { state } = run(lowBattery, [first]);
+    const second = reading({ battery: 5 });
+    const copy = { ...second, position: { ...second.position, sequenceNumber: `${second.position.sequenceNumber}0` } };
+    const plan = decideGroup(state, group(lowBattery, [first, second, copy]), lowBattery);
+    expect(plan.steps.map((s) => s.kind)).toEqual(['replay', 'applied', 'duplicate']);
+    expect(plan.next?.consecutive).toBe(2);
+  });
+});
+
 describe('toReading', () => {
   const envelope = (over: Partial<EventEnvelope> = {}): EventEnvelope => ({
     id: 'e1',
@@ -415,307 +486,6 @@ describe('IotAlertPublisher and AlertFanOut', () => {
       { publish: async () => [messages[0] as AlertMessage, messages[2] as AlertMessage] },
     );
     expect((await fanOut.deliver(messages)).failed).toEqual([messages[0], messages[2]]);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------------------------
-// The engine, against an in-memory store with the same conditional semantics as the DynamoDB adapter
-
-class MemoryStore implements AlertStore {
-  states = new Map<string, RuleState>();
-  alerts = new Map<string, { alert: Alert; notified: AlertMessageType[] }>();
-  failNext: Partial<Record<'putState' | 'createAlert' | 'getState' | 'resolveAlert', number>> = {};
-  /** Runs between a getState and the following putState (to interleave a competing writer). */
-  beforePut?: () => Promise<void>;
-  writes = 0;
-
-  private maybeFail(op: 'putState' | 'createAlert' | 'getState' | 'resolveAlert') {
-    const n = this.failNext[op] ?? 0;
-    if (n > 0) {
-      this.failNext[op] = n - 1;
-      throw new Error(`${op} failed`);
-    }
-  }
-
-  async getState(deviceId: string, ruleId: string) {
-    this.maybeFail('getState');
-    const s = this.states.get(`${deviceId}#${ruleId}`);
-    return s ? structuredClone(s) : undefined;
-  }
-
-  async putState(next: RuleState, expected: number | undefined, raise?: { cutoff: string }) {
-    const hook = this.beforePut;
-    this.beforePut = undefined;
-    if (hook) await hook();
-    this.maybeFail('putState');
-    const key = `${next.deviceId}#${next.ruleId}`;
-    const current = this.states.get(key);
-    if (expected === undefined ? current !== undefined : current?.version !== expected) return false;
-    if (raise && (current?.open || (current?.lastRaisedAt !== undefined && current.lastRaisedAt > raise.cutoff)))
-      return false;
-    this.writes++;
-    this.states.set(key, structuredClone(next));
-    return true;
-  }
-
-  async getAlert(alertId: string) {
-    const a = this.alerts.get(alertId);
-    return a ? structuredClone(a) : undefined;
-  }
-
-  async createAlert(alert: Alert) {
-    this.maybeFail('createAlert');
-    if (this.alerts.has(alert.alertId)) return false;
-    this.alerts.set(alert.alertId, { alert, notified: [] });
-    return true;
-  }
-
-  async resolveAlert(alert: Alert) {
-    this.maybeFail('resolveAlert');
-    const existing = this.alerts.get(alert.alertId);
-    this.alerts.set(alert.alertId, { alert, notified: existing?.notified ?? [] });
-  }
-
-  async markNotified(alertId: string, type: AlertMessageType) {
-    this.alerts.get(alertId)?.notified.push(type);
-  }
-
-  async queryAlerts(): Promise<never> {
-    throw new Error('not used');
-  }
-}
-
-class FakeNotifier implements AlertNotifier {
-  delivered: AlertMessage[] = [];
-  failing = false;
-  async deliver(messages: readonly AlertMessage[]) {
-    if (this.failing) return { failed: [...messages] };
-    this.delivered.push(...messages);
-    return { failed: [] };
-  }
-}
-
-async function applyBatch(
-  engine: AlertEngine,
-  notifier: AlertNotifier,
-  store: AlertStore,
-  readings: Reading[],
-): Promise<string[]> {
-  const batch = new AlertBatch(engine, notifier, store);
-  const failed: string[] = [];
-  for (const r of readings)
-    await batch.apply(r.position.sequenceNumber, r).catch(() => failed.push(r.position.sequenceNumber));
-  const { failedRecordIds } = await batch.deliver();
-  return [...failed, ...failedRecordIds];
-}
-
-describe('AlertEngine and AlertBatch', () => {
-  it('raises once for a sustained condition, notifies once, marks it notified, then resolves', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot, lowBattery], store);
-    const readings = [85, 86, 87].map((t, i) => reading({ temperature: t, humidity: 3 }, i));
-    expect(await applyBatch(engine, notifier, store, readings)).toEqual([]);
-    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised']);
-    const raised = notifier.delivered[0]?.alert as Alert;
-    expect(store.alerts.get(raised.alertId)).toEqual({ alert: raised, notified: ['alert.raised'] });
-
-    expect(await applyBatch(engine, notifier, store, [reading({ temperature: 20 }, 5)])).toEqual([]);
-    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised', 'alert.resolved']);
-    expect(store.alerts.get(raised.alertId)?.alert.state).toBe('resolved');
-    expect(store.alerts.get(raised.alertId)?.notified).toEqual(['alert.raised', 'alert.resolved']);
-  });
-
-  it('concurrent readings of one device on two shards still raise exactly one alert', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot], store);
-    const a = Array.from({ length: 5 }, (_, i) =>
-      reading({ temperature: 90 }, i / 10, { position: { shardId: 'shard-a', sequenceNumber: String(100 + i) } }),
-    );
-    const b = Array.from({ length: 5 }, (_, i) =>
-      reading({ temperature: 90 }, i / 10, { position: { shardId: 'shard-b', sequenceNumber: String(100 + i) } }),
-    );
-    await Promise.all([applyBatch(engine, notifier, store, a), applyBatch(engine, notifier, store, b)]);
-    expect(notifier.delivered.filter((m) => m.type === 'alert.raised')).toHaveLength(1);
-    expect(store.alerts.size).toBe(1);
-    expect(store.states.get('dev-1#hot')?.consecutive).toBe(10);
-  });
-
-  it('a write that loses the race is re-read and re-decided: no second raise', async () => {
-    const store = new MemoryStore();
-    const engine = new AlertEngine([hot], store);
-    const mine = reading({ temperature: 90 }, 0, { position: { shardId: 'a', sequenceNumber: '1' } });
-    const theirs = reading({ temperature: 91 }, 0, { position: { shardId: 'b', sequenceNumber: '1' } });
-    store.beforePut = async () => {
-      await engine.evaluate(theirs); // wins: raises first
-    };
-    expect(await engine.evaluate(mine)).toEqual([]);
-    expect([...store.alerts.values()].map((a) => a.alert.eventId)).toEqual([theirs.eventId]);
-  });
-
-  it('gives up (the record fails) when the state keeps changing', async () => {
-    const store = new MemoryStore();
-    const engine = new AlertEngine([hot], store, 2);
-    let n = 0;
-    const competitor = async () => {
-      n++;
-      await store.putState(
-        {
-          deviceId: 'dev-1',
-          ruleId: 'hot',
-          version: n,
-          open: false,
-          consecutive: 0,
-          positions: {},
-          recentEventIds: [],
-          resolutions: [],
-        },
-        n === 1 ? undefined : n - 1,
-      );
-      store.beforePut = competitor;
-    };
-    store.beforePut = competitor;
-    await expect(engine.evaluate(reading({ temperature: 90 }))).rejects.toThrow(/kept changing \(2 attempts\)/);
-  });
-
-  it('a retry after the notification failed finishes the job: same alert, notified once delivered', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot], store);
-    const r = reading({ temperature: 85 });
-    notifier.failing = true;
-    expect(await applyBatch(engine, notifier, store, [r])).toEqual([r.position.sequenceNumber]);
-    expect(store.alerts.size).toBe(1);
-    notifier.failing = false;
-    expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
-    expect(notifier.delivered).toEqual([
-      { type: 'alert.raised', alert: expect.objectContaining({ eventId: r.eventId }) },
-    ]);
-    // Delivered and marked: a third delivery of the record owes nothing.
-    expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
-    expect(notifier.delivered).toHaveLength(1);
-  });
-
-  it('a retry after the alert item write failed writes it and notifies', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot], store);
-    const r = reading({ temperature: 85 });
-    store.failNext.createAlert = 1;
-    expect(await applyBatch(engine, notifier, store, [r])).toEqual([r.position.sequenceNumber]);
-    expect(store.alerts.size).toBe(0);
-    expect(store.states.get('dev-1#hot')?.open).toBe(true);
-    expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
-    expect(store.alerts.size).toBe(1);
-    expect(notifier.delivered.map((m) => m.alert.alertId)).toEqual([alertIdFor('dev-1', 'hot', r.eventId)]);
-  });
-
-  it('a retry of a resolving reading re-sends alert.resolved until delivered', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot], store);
-    await applyBatch(engine, notifier, store, [reading({ temperature: 85 })]);
-    const cool = reading({ temperature: 20 }, 1);
-    notifier.failing = true;
-    expect(await applyBatch(engine, notifier, store, [cool])).toEqual([cool.position.sequenceNumber]);
-    notifier.failing = false;
-    expect(await applyBatch(engine, notifier, store, [cool])).toEqual([]);
-    expect(await applyBatch(engine, notifier, store, [cool])).toEqual([]);
-    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised', 'alert.resolved']);
-  });
-
-  it('a retry after the resolve of the alert item failed resolves it and notifies', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot], store);
-    const hotReading = reading({ temperature: 85 });
-    await applyBatch(engine, notifier, store, [hotReading]);
-    const alertId = alertIdFor('dev-1', 'hot', hotReading.eventId);
-    const cool = reading({ temperature: 20 }, 1);
-    store.failNext.resolveAlert = 1;
-    expect(await applyBatch(engine, notifier, store, [cool])).toEqual([cool.position.sequenceNumber]);
-    expect(store.alerts.get(alertId)?.alert.state).toBe('open');
-    expect(store.states.get('dev-1#hot')?.open).toBe(false);
-    expect(await applyBatch(engine, notifier, store, [cool])).toEqual([]);
-    expect(store.alerts.get(alertId)?.alert).toMatchObject({ state: 'resolved', resolvedEventId: cool.eventId });
-    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised', 'alert.resolved']);
-  });
-
-  it('a failed alert.resolved is re-sent even when a later reading in the batch raised a new alert', async () => {
-    const store = new MemoryStore();
-    const engine = new AlertEngine([hot], store);
-    await applyBatch(engine, new FakeNotifier(), store, [reading({ temperature: 85 }, 0)]);
-    const cool = reading({ temperature: 20 }, 30);
-    const again = reading({ temperature: 90 }, 31); // past the cooldown: a new alert
-    const flaky: AlertNotifier = {
-      deliver: async (messages) => ({ failed: messages.filter((m) => m.type === 'alert.resolved') }),
-    };
-    expect(await applyBatch(engine, flaky, store, [cool, again])).toEqual([cool.position.sequenceNumber]);
-    const notifier = new FakeNotifier();
-    expect(await applyBatch(engine, notifier, store, [cool, again])).toEqual([]);
-    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.resolved']);
-  });
-
-  it('remembers the last few resolves only', () => {
-    let state: RuleState | undefined;
-    for (let i = 0; i < 8; i++)
-      for (const t of [90, 10]) {
-        const d = decide(state, reading({ temperature: t }, i * 20 + (t === 10 ? 1 : 0)), hot, t);
-        if (d.kind === 'update') state = d.next;
-      }
-    expect(state?.resolutions).toHaveLength(MAX_RESOLUTIONS);
-    expect(state?.alert?.alertId).toBe(state?.resolutions[MAX_RESOLUTIONS - 1]?.alertId);
-  });
-
-  it('redelivered readings are not counted twice towards a window', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([lowBattery], store);
-    const first = [reading({ battery: 5 }), reading({ battery: 5 })];
-    await applyBatch(engine, notifier, store, first);
-    await applyBatch(engine, notifier, store, first); // redelivered: still two readings
-    expect(store.states.get('dev-1#battery')?.consecutive).toBe(2);
-    expect(notifier.delivered).toEqual([]);
-    await applyBatch(engine, notifier, store, [reading({ battery: 5 })]);
-    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised']);
-  });
-
-  it('after a failed reading, later readings of that device in the batch fail too; other devices go on', async () => {
-    const store = new MemoryStore();
-    const notifier = new FakeNotifier();
-    const engine = new AlertEngine([hot], store);
-    const r1 = reading({ temperature: 85 });
-    const r2 = reading({ temperature: 20 });
-    const other = reading({ temperature: 85 }, 0, { deviceId: 'dev-2' });
-    store.failNext.getState = 1;
-    const failed = await applyBatch(engine, notifier, store, [r1, other, r2]);
-    expect(failed).toEqual([r1.position.sequenceNumber, r2.position.sequenceNumber]);
-    expect(notifier.delivered.map((m) => m.alert.deviceId)).toEqual(['dev-2']);
-    expect(store.states.has('dev-1#hot')).toBe(false);
-    // The retry applies them in order: raise, then resolve.
-    expect(await applyBatch(engine, notifier, store, [r1, r2])).toEqual([]);
-    expect(notifier.delivered.map((m) => `${m.alert.deviceId} ${m.type}`)).toEqual([
-      'dev-2 alert.raised',
-      'dev-1 alert.raised',
-      'dev-1 alert.resolved',
-    ]);
-  });
-
-  it('delivers a batch of owed messages in one call, each alert and type once', async () => {
-    const store = new MemoryStore();
-    const calls: AlertMessage[][] = [];
-    const notifier: AlertNotifier = {
-      deliver: async (messages) => {
-        calls.push([...messages]);
-        return { failed: [] };
-      },
-    };
-    const engine = new AlertEngine([hot], store);
-    const devices = Array.from({ length: 12 }, (_, i) => reading({ temperature: 99 }, 0, { deviceId: `d-${i}` }));
-    expect(await applyBatch(engine, notifier, store, devices)).toEqual([]);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toHaveLength(12);
   });
 });
 

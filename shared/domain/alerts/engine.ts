@@ -1,0 +1,435 @@
+import { type AlertRule, applicableRules, conditionHolds } from '../alert-rules';
+import { decideGroup, type GroupPlan, type GroupReading } from './decision';
+import {
+  type Alert,
+  type AlertMessage,
+  type AlertMessageType,
+  alertIdFor,
+  asRaised,
+  MAX_QUEUE_BATCH,
+  messageKey,
+  type Reading,
+  type RuleState,
+  raisedAlert,
+  resolvedAlert,
+  ruleStateKey,
+} from './model';
+import { type AlertNotifier, type AlertStore, MAX_STATE_READ_BATCH } from './ports';
+
+/**
+ * The engine: a batch of readings applied per (device, rule) pair, each pair's state read once (all pairs in
+ * `BatchGetItem`s of 100), its readings decided in memory in stream order, its state written once when it changed,
+ * then its alert items, then the notifications the batch owes, together. See docs/decisions/0007-alerts.md.
+ */
+
+export interface BatchRecord {
+  /** What `batchItemFailures` names (the Kinesis sequence number). */
+  recordId: string;
+  reading: Reading;
+}
+
+export interface OwedMessage {
+  /** The record that owes the message: it fails if the message does not go out, and its retry owes it again. */
+  recordId: string;
+  message: AlertMessage;
+}
+
+export interface EngineOutcome {
+  /** In stream order. */
+  owed: OwedMessage[];
+  /** Records not (completely) applied, in stream order: their retry must come after a redelivery of them. */
+  failed: { recordId: string; error: unknown }[];
+}
+
+interface PairItem extends GroupReading {
+  /** The record's place in the batch. */
+  index: number;
+  recordId: string;
+}
+
+interface Pair {
+  key: string;
+  deviceId: string;
+  rule: AlertRule;
+  /** The pair's readings, in stream order. */
+  items: PairItem[];
+}
+
+interface PairResult {
+  owed: (OwedMessage & { index: number })[];
+  /** The pair's first item that was not (completely) applied. */
+  failure?: { at: number; error: unknown };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The (device, rule) pairs a batch touches, each with its readings in stream order. */
+function pairsOf(rules: readonly AlertRule[], records: readonly BatchRecord[]): Pair[] {
+  const pairs = new Map<string, Pair>();
+  records.forEach(({ recordId, reading }, index) => {
+    for (const { rule, value } of applicableRules(rules, reading.metrics)) {
+      const key = ruleStateKey(reading.deviceId, rule.id);
+      let pair = pairs.get(key);
+      if (!pair) {
+        pair = { key, deviceId: reading.deviceId, rule, items: [] };
+        pairs.set(key, pair);
+      }
+      pair.items.push({ index, recordId, reading, value });
+    }
+  });
+  return [...pairs.values()];
+}
+
+/**
+ * The alert item writes of a plan: one per alert, at the step that raised it or else the step that resolved it. A
+ * raise and its resolve in the same plan are one upsert of the resolved alert (`resolveAlert` fills the raise's
+ * fields); a raise left open is a `createAlert`.
+ */
+function alertWrites(plan: GroupPlan): Map<number, Alert> {
+  const writes = new Map<number, Alert>();
+  const firstStep = new Map<string, number>();
+  plan.steps.forEach((step, i) => {
+    if (step.kind !== 'applied' || !step.effect) return;
+    const { alert } = step.effect;
+    const first = firstStep.get(alert.alertId);
+    if (first === undefined) firstStep.set(alert.alertId, i);
+    writes.set(first ?? i, alert);
+  });
+  return writes;
+}
+
+const messageType = (effect: { type: 'raise' | 'resolve' }): AlertMessageType =>
+  effect.type === 'raise' ? 'alert.raised' : 'alert.resolved';
+
+export class AlertEngine {
+  constructor(
+    private readonly rules: readonly AlertRule[],
+    private readonly store: AlertStore,
+    private readonly maxConflicts = 5,
+  ) {}
+
+  /**
+   * Applies a batch (one shard's records, in stream order) and returns the notifications owed: for alerts raised or
+   * resolved now, and for those an earlier attempt of a redelivered reading raised or resolved but did not get
+   * confirmed as delivered. A pair whose state could not be read or written fails its device's records from that
+   * pair's first reading on; one whose alert item could not be written, from the reading that raised or resolved it.
+   */
+  async apply(records: readonly BatchRecord[]): Promise<EngineOutcome> {
+    const pairs = pairsOf(this.rules, records);
+    const owed: PairResult['owed'] = [];
+    const failFrom = new Map<string, { index: number; error: unknown }>();
+    const fail = (pair: Pair, at: number, error: unknown) => {
+      const index = pair.items[at]?.index ?? 0;
+      const current = failFrom.get(pair.deviceId);
+      if (!current || index < current.index) failFrom.set(pair.deviceId, { index, error });
+    };
+    await Promise.all(
+      chunks(pairs, MAX_STATE_READ_BATCH).map(async (chunk) => {
+        let states: Map<string, RuleState>;
+        try {
+          states = await this.store.getStates(chunk.map((p) => ({ deviceId: p.deviceId, ruleId: p.rule.id })));
+        } catch (error) {
+          for (const pair of chunk) fail(pair, 0, error);
+          return;
+        }
+        await Promise.all(
+          chunk.map(async (pair) => {
+            const result = await this.applyPair(pair, states.get(pair.key));
+            owed.push(...result.owed);
+            if (result.failure) fail(pair, result.failure.at, result.failure.error);
+          }),
+        );
+      }),
+    );
+    const ruleOrder = new Map(this.rules.map((r, i) => [r.id, i]));
+    owed.sort(
+      (a, b) =>
+        a.index - b.index ||
+        (ruleOrder.get(a.message.alert.ruleId) ?? 0) - (ruleOrder.get(b.message.alert.ruleId) ?? 0),
+    );
+    const failed = records.flatMap(({ recordId, reading }, index) => {
+      const from = failFrom.get(reading.deviceId);
+      return from && index >= from.index ? [{ recordId, error: from.error }] : [];
+    });
+    return { owed: owed.map(({ recordId, message }) => ({ recordId, message })), failed };
+  }
+
+  /** One reading as a batch of its own; throws when it could not be applied. */
+  async evaluate(reading: Reading): Promise<AlertMessage[]> {
+    const { owed, failed } = await this.apply([{ recordId: reading.eventId, reading }]);
+    if (failed[0]) throw failed[0].error;
+    return owed.map((o) => o.message);
+  }
+
+  private async applyPair(pair: Pair, read: RuleState | undefined): Promise<PairResult> {
+    const owed: PairResult['owed'] = [];
+    let state = read;
+    // Usually one round: a plan covers every reading unless it reaches MAX_TRANSITIONS_PER_WRITE raises and resolves.
+    for (let from = 0; from < pair.items.length; ) {
+      const items = pair.items.slice(from);
+      let written: { plan: GroupPlan; against: RuleState | undefined };
+      try {
+        written = await this.write(pair, items, state);
+      } catch (error) {
+        return { owed, failure: { at: from, error } };
+      }
+      const { plan, against } = written;
+      const writes = alertWrites(plan);
+      for (let i = 0; i < plan.count; i++) {
+        const step = plan.steps[i];
+        const item = items[i] as PairItem;
+        try {
+          if (step?.kind === 'replay' && against) {
+            for (const message of await this.finish(item.reading, pair.rule, item.value, against))
+              owed.push({ index: item.index, recordId: item.recordId, message });
+          }
+          const alert = writes.get(i);
+          if (alert?.state === 'open') await this.store.createAlert(alert);
+          else if (alert) await this.store.resolveAlert(alert);
+        } catch (error) {
+          return { owed, failure: { at: from + i, error } };
+        }
+        if (step?.kind === 'applied' && step.effect)
+          owed.push({
+            index: item.index,
+            recordId: item.recordId,
+            message: { type: messageType(step.effect), alert: step.effect.alert },
+          });
+      }
+      state = plan.next ?? against;
+      from += plan.count;
+    }
+    return { owed };
+  }
+
+  /** Decides the readings against the state and writes it if it changed; on a lost race re-reads and re-decides. */
+  private async write(
+    pair: Pair,
+    items: readonly PairItem[],
+    read: RuleState | undefined,
+  ): Promise<{ plan: GroupPlan; against: RuleState | undefined }> {
+    let state = read;
+    for (let attempt = 1; ; attempt++) {
+      const plan = decideGroup(state, items, pair.rule);
+      if (!plan.next || (await this.store.putState(plan.next, state?.version, plan.raise)))
+        return { plan, against: state };
+      if (attempt >= this.maxConflicts)
+        throw new Error(`state of ${pair.deviceId}/${pair.rule.id} kept changing (${attempt} attempts)`);
+      state = await this.store.getState(pair.deviceId, pair.rule.id);
+    }
+  }
+
+  /**
+   * A reading applied before: if the state records that it raised or resolved an alert, make sure the alert item
+   * says so and owe the notification again unless its delivery was confirmed.
+   */
+  private async finish(reading: Reading, rule: AlertRule, value: number, state: RuleState): Promise<AlertMessage[]> {
+    if (conditionHolds(rule, value)) {
+      const alertId = alertIdFor(reading.deviceId, rule.id, reading.eventId);
+      const raised = state.raises.some((r) => r.alertId === alertId) || state.alert?.alertId === alertId;
+      if (!raised) return [];
+      const stored = await this.store.getAlert(alertId);
+      if (stored)
+        return stored.notified.includes('alert.raised')
+          ? []
+          : [{ type: 'alert.raised', alert: asRaised(stored.alert) }];
+      // The state records the raise but the alert item was never written: the first attempt failed in between.
+      const alert = state.alert?.alertId === alertId ? asRaised(state.alert) : raisedAlert(reading, rule, value);
+      await this.store.createAlert(alert);
+      return [{ type: 'alert.raised', alert }];
+    }
+    const alertId = state.resolutions.find((r) => r.eventId === reading.eventId)?.alertId;
+    if (alertId === undefined) return [];
+    const stored = await this.store.getAlert(alertId);
+    if (stored?.alert.state === 'resolved')
+      return stored.notified.includes('alert.resolved') ? [] : [{ type: 'alert.resolved', alert: stored.alert }];
+    // The state records the resolve but the alert item was not updated: the first attempt failed in between (its
+    // raise, if in the same attempt, was redelivered before this reading and wrote the item).
+    const raised = stored?.alert ?? (state.alert?.alertId === alertId ? state.alert : undefined);
+    if (!raised) return [];
+    const alert = resolvedAlert(raised, reading, value);
+    await this.store.resolveAlert(alert);
+    return [{ type: 'alert.resolved', alert }];
+  }
+}
+
+export interface BatchResult {
+  /** Records to report in `batchItemFailures`: not applied, or owing a message that did not go out. */
+  failedRecordIds: string[];
+  /** Why records were not applied (the first error per record). */
+  errors: { recordId: string; error: unknown }[];
+  delivered: AlertMessage[];
+  failed: AlertMessage[];
+}
+
+/**
+ * One invocation's records: collected in stream order (`add`), applied together by the engine, then the
+ * notifications they owe delivered together (`run`), so the queue gets full `SendMessageBatch` calls.
+ */
+export class AlertBatch {
+  private readonly records: BatchRecord[] = [];
+
+  constructor(
+    private readonly engine: Pick<AlertEngine, 'apply'>,
+    private readonly notifier: AlertNotifier,
+    private readonly store: Pick<AlertStore, 'markNotified'>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  add(recordId: string, reading: Reading): void {
+    this.records.push({ recordId, reading });
+  }
+
+  get size(): number {
+    return this.records.length;
+  }
+
+  /**
+   * Applies the readings, sends what they owe, marks what was delivered (one write per alert), and returns the
+   * records that must be retried (they will find their alerts and owe them again).
+   */
+  async run(): Promise<BatchResult> {
+    const { owed, failed: errors } = await this.engine.apply(this.records);
+    const unique = new Map<string, AlertMessage>();
+    const owners = new Map<string, Set<string>>();
+    for (const { recordId, message } of owed) {
+      const key = messageKey(message);
+      unique.set(key, message);
+      owners.set(key, (owners.get(key) ?? new Set()).add(recordId));
+    }
+    const failedIds = new Set(errors.map((e) => e.recordId));
+    let delivered: AlertMessage[] = [];
+    let failed: AlertMessage[] = [];
+    if (unique.size > 0) {
+      ({ failed } = await this.notifier.deliver([...unique.values()]));
+      const failedKeys = new Set(failed.map(messageKey));
+      delivered = [...unique.values()].filter((m) => !failedKeys.has(messageKey(m)));
+      for (const key of failedKeys) for (const id of owners.get(key) ?? []) failedIds.add(id);
+      const byAlert = new Map<string, AlertMessageType[]>();
+      for (const m of delivered) byAlert.set(m.alert.alertId, [...(byAlert.get(m.alert.alertId) ?? []), m.type]);
+      const at = this.now().toISOString();
+      // A mark that fails only costs a duplicate notification if the reading is redelivered: not worth a retry.
+      await Promise.allSettled([...byAlert].map(([alertId, types]) => this.store.markNotified(alertId, types, at)));
+    }
+    const failedRecordIds = this.records.map((r) => r.recordId).filter((id) => failedIds.has(id));
+    return { failedRecordIds: [...new Set(failedRecordIds)], errors, delivered, failed };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The minimum AWS calls the design allows
+
+/** What a batch of readings not seen before does, in the units that cost calls. */
+export interface AlertBatchShape {
+  /** Distinct (device, rule) pairs the batch touches (a rule applies to a reading that carries its metric). */
+  pairs: number;
+  /**
+   * State writes: one per pair whose state changed (a breach, or a good reading after a breach or an open alert),
+   * plus one per further MAX_TRANSITIONS_PER_WRITE raises and resolves of one pair in one batch.
+   */
+  stateWrites: number;
+  /** Alerts raised in the batch and still open at its end: one `createAlert` each. */
+  alertsCreated: number;
+  /** Alerts resolved in the batch (raised in it or before): one `resolveAlert` each. */
+  alertsResolved: number;
+  /** `alert.raised` and `alert.resolved` messages. */
+  messages: number;
+}
+
+export interface AlertCalls {
+  /** `BatchGetItem`: ceil(pairs / 100) per batch. */
+  stateReads: number;
+  stateWrites: number;
+  /** Alert items: created + resolved. */
+  alertWrites: number;
+  /** Delivery marks: one per alert notified (its raise and resolve in one write). */
+  marks: number;
+  /** `SendMessageBatch`: ceil(messages / 10) per batch. */
+  queueCalls: number;
+  /** IoT `Publish`: one per message. */
+  publishes: number;
+  total: number;
+  /** The same, named as `shared/aws/call-counter.ts` counts them (commands with no call left out). */
+  byCommand: Record<string, number>;
+}
+
+/**
+ * The fewest AWS calls the alerts consumer can make for these batches (each shape one invocation): per batch
+ * ceil(pairs/100) reads, a write per changed pair, one per alert item, ceil(messages/10) queue calls, a publish per
+ * message and a delivery mark per alert. Not included, because a healthy run makes none: conflict re-reads (a
+ * `GetItem` and another write per lost race), `UnprocessedKeys` retries, SDK retries, and the `GetItem` a
+ * redelivered reading that had raised or resolved an alert costs.
+ */
+export function minimumAlertCalls(shapes: AlertBatchShape | readonly AlertBatchShape[]): AlertCalls {
+  const list: readonly AlertBatchShape[] = Array.isArray(shapes) ? shapes : [shapes as AlertBatchShape];
+  const sum = (f: (s: AlertBatchShape) => number) => list.reduce((n, s) => n + f(s), 0);
+  const stateReads = sum((s) => Math.ceil(s.pairs / MAX_STATE_READ_BATCH));
+  const stateWrites = sum((s) => s.stateWrites);
+  const created = sum((s) => s.alertsCreated);
+  const resolved = sum((s) => s.alertsResolved);
+  const marks = created + resolved;
+  const queueCalls = sum((s) => Math.ceil(s.messages / MAX_QUEUE_BATCH));
+  const publishes = sum((s) => s.messages);
+  const byCommand: Record<string, number> = {
+    'DynamoDBClient.BatchGetItemCommand': stateReads,
+    'DynamoDBClient.UpdateItemCommand': stateWrites + resolved + marks,
+    'DynamoDBClient.PutItemCommand': created,
+    'SQSClient.SendMessageBatchCommand': queueCalls,
+    'IoTDataPlaneClient.PublishCommand': publishes,
+  };
+  for (const [command, n] of Object.entries(byCommand)) if (n === 0) delete byCommand[command];
+  return {
+    stateReads,
+    stateWrites,
+    alertWrites: created + resolved,
+    marks,
+    queueCalls,
+    publishes,
+    total: stateReads + stateWrites + created + resolved + marks + queueCalls + publishes,
+    byCommand,
+  };
+}
+
+/**
+ * The shape of one batch of readings not seen before, given the states before it (no entry: no state), and the
+ * states after it: a pure replay of what the engine decides, for a benchmark to compute `minimumAlertCalls` of the
+ * batches it sends.
+ */
+export function alertBatchShape(
+  rules: readonly AlertRule[],
+  readings: readonly Reading[],
+  states: ReadonlyMap<string, RuleState> = new Map(),
+): { shape: AlertBatchShape; states: Map<string, RuleState> } {
+  const after = new Map(states);
+  const pairs = pairsOf(
+    rules,
+    readings.map((reading, i) => ({ recordId: String(i), reading })),
+  );
+  const shape: AlertBatchShape = {
+    pairs: pairs.length,
+    stateWrites: 0,
+    alertsCreated: 0,
+    alertsResolved: 0,
+    messages: 0,
+  };
+  for (const pair of pairs) {
+    let state = after.get(pair.key);
+    for (let from = 0; from < pair.items.length; ) {
+      const plan = decideGroup(state, pair.items.slice(from), pair.rule);
+      if (plan.next) shape.stateWrites++;
+      for (const alert of alertWrites(plan).values()) {
+        if (alert.state === 'open') shape.alertsCreated++;
+        else shape.alertsResolved++;
+      }
+      shape.messages += plan.steps.filter((s) => s.kind === 'applied' && s.effect).length;
+      state = plan.next ?? state;
+      from += plan.count;
+    }
+    if (state) after.set(pair.key, state);
+  }
+  return { shape, states: after };
+}
