@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import type { FunctionName, FunctionSpec } from '../topology';
 
 /** How a Lambda invocation failed, in the shape Lambda reports it. */
@@ -43,6 +43,8 @@ export async function bundleFunctions(
     mainFields: ['module', 'main'],
     banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
   });
+  // esbuild's API keeps its service process (~600 MB resident) alive until told otherwise: one build is all we need.
+  await stopEsbuild();
   return Object.fromEntries(
     Object.keys(functions).map((name) => [name, pathToFileURL(path.join(outDir, `${name}.mjs`)).href]),
   ) as Record<FunctionName, string>;
@@ -55,6 +57,15 @@ interface Invocation {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
 }
+
+/** Scheduling priority of a container thread (0 = as the engines; see lambda-runtime.mjs). `TEM_FUNCTION_NICE`. */
+const CONTAINER_NICE = (() => {
+  const raw = process.env.TEM_FUNCTION_NICE || '5';
+  const nice = Number(raw);
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19)
+    throw new Error(`TEM_FUNCTION_NICE must be 0..19, got "${raw}"`);
+  return nice;
+})();
 
 /** How many containers one function may run at once locally (Lambda scales much further; a laptop does not). */
 const DEFAULT_MAX_CONTAINERS = 4;
@@ -78,7 +89,7 @@ class Container {
     private readonly onDead: (container: Container) => void,
   ) {
     this.worker = new Worker(runtimeFile, {
-      workerData: { bundle: bundleUrl, functionName: name, memoryMb: spec.memoryMb },
+      workerData: { bundle: bundleUrl, functionName: name, memoryMb: spec.memoryMb, nice: CONTAINER_NICE },
       env,
       stdout: true,
       stderr: true,

@@ -1,9 +1,21 @@
 // The inside of one local "Lambda container": a worker thread with its own environment and module instance, so
 // configuration is read at its cold start exactly as in AWS. It loads the same esbuild bundle CDK would deploy.
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
 process.setSourceMapsEnabled?.(true);
-const { bundle, functionName, memoryMb } = workerData;
+const { bundle, functionName, memoryMb, nice } = workerData;
+
+// In AWS the services run on capacity of their own; on one machine the function containers would take CPU from the
+// emulators standing in for them. A container runs at a lower priority (Linux: nice is per thread, and this call
+// changes only this thread), so a saturated machine serves the engines first. Idle CPU is still used in full.
+if (nice > 0) {
+  try {
+    setPriority(nice);
+  } catch {
+    // Not permitted or not supported here: run at the default priority.
+  }
+}
 
 let handler;
 try {
