@@ -1,0 +1,65 @@
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { alertRules } from '../../shared/domain/alert-rules';
+import { alertBatchShape, minimumAlertCalls, positionOf, type RuleState, toReading } from '../../shared/domain/alerts';
+import { minimumCalls, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
+import { planStoreBatch } from '../../shared/domain/store-batch';
+import { decodeEnvelope } from '../../shared/domain/stream-records';
+
+/**
+ * The fewest AWS calls each consumer's design allows for the batches it is handed (the denominator of "calls per
+ * 1,000 records vs the minimum"), from the domain's own pure functions, batch by batch as the mapping hands them.
+ */
+export interface Minimum {
+  total: number;
+  /** Same keys as `awsCallCounts()` where the domain names them. */
+  byCommand?: Record<string, number>;
+  rule: string;
+}
+
+/** Store: each batch's distinct event ids (`planStoreBatch`) in BatchWriteItem calls of 25. */
+export function storeMinimum(batches: readonly KinesisStreamEvent[]): Minimum {
+  const total = batches.reduce((n, b) => n + Math.ceil(planStoreBatch(b.Records).entries.length / 25), 0);
+  return {
+    total,
+    byCommand: { 'DynamoDBClient.BatchWriteItemCommand': total },
+    rule: 'ceil(ids/25) BatchWriteItem per batch',
+  };
+}
+
+/** Device metrics: `minimumCalls` of shared/domain/device-metrics (a write per bucket touched, one per device). */
+export function deviceMetricsMinimum(batches: readonly KinesisStreamEvent[]): Minimum {
+  let total = 0;
+  for (const batch of batches) {
+    const readings: Reading[] = [];
+    for (const record of batch.Records) {
+      const outcome = readingFromEvent(decodeEnvelope(record.kinesis.data));
+      if (outcome.kind === 'reading') readings.push(outcome.reading);
+    }
+    total += minimumCalls(readings);
+  }
+  return { total, rule: '`minimumCalls`: one write per (device, metric, minute) bucket + one per device' };
+}
+
+/** Alerts: `minimumAlertCalls` of the batches' shapes (`alertBatchShape`), states carried from batch to batch. */
+export function alertsMinimum(batches: readonly KinesisStreamEvent[]): Minimum {
+  let states = new Map<string, RuleState>();
+  const shapes = [];
+  for (const batch of batches) {
+    const readings = batch.Records.flatMap((record) => {
+      const outcome = toReading(
+        decodeEnvelope(record.kinesis.data),
+        positionOf(record.eventID, record.kinesis.sequenceNumber),
+      );
+      return 'reading' in outcome ? [outcome.reading] : [];
+    });
+    const next = alertBatchShape(alertRules, readings, states);
+    shapes.push(next.shape);
+    states = next.states;
+  }
+  const calls = minimumAlertCalls(shapes);
+  return {
+    total: calls.total,
+    byCommand: calls.byCommand,
+    rule: '`minimumAlertCalls`: BatchGetItem of the states, a write per changed state and alert, marks, notifications',
+  };
+}
