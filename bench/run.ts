@@ -20,7 +20,16 @@ import { writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BenchContext } from './lib/context';
-import { formatJson, gitState, machine, markdownBlock, type ResultsDocument, updateDocsBlock } from './lib/report';
+import {
+  cpuTicks,
+  formatJson,
+  gitState,
+  machine,
+  markdownBlock,
+  type ResultsDocument,
+  stealPercent,
+  updateDocsBlock,
+} from './lib/report';
 import { type BenchStack, rssMb, stackProcesses, startStack } from './lib/stack';
 import { errorMessage, progress } from './lib/util';
 import { authorizerStep } from './scenarios/authorizer';
@@ -68,6 +77,7 @@ async function main(): Promise<number> {
   };
   ctx.settings = { quick, steps, functionLogLevel: ctx.logLevel, run: ctx.run };
   const host = machine();
+  const ticksAtStart = cpuTicks();
   progress(
     `TelemetryEventMesh bench (${quick ? 'quick' : 'full'}): ${steps.join(', ')} on ${host.cpuModel}, ${host.cores} cores, Node ${host.nodeVersion}, load ${host.loadAverageAtStart.join(' ')}`,
   );
@@ -133,7 +143,11 @@ async function main(): Promise<number> {
     mode: quick ? 'quick' : 'full',
     steps,
     durationSeconds: Math.round((performance.now() - started) / 1000),
-    machine: { ...host, loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+    machine: {
+      ...host,
+      loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      cpuStealPercent: stealPercent(ticksAtStart, cpuTicks()),
+    },
     git: gitState(),
     engines: stack
       ? Object.fromEntries(Object.entries(stack.info.engines).map(([service, e]) => [service, e.engine]))

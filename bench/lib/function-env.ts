@@ -1,3 +1,4 @@
+import { localFunctionEnv } from '../../infra/local/function-env';
 import type { LocalStackInfo } from '../../infra/local/stack';
 import { type FunctionName, topology } from '../../infra/topology';
 
@@ -16,29 +17,17 @@ export function functionEnv(
   },
 ): Record<string, string> {
   const spec = topology.functions[name];
-  const endpoints = { ...info.endpoints, ...options.endpoints };
-  const env: Record<string, string> = {
-    AWS_REGION: info.region,
-    AWS_DEFAULT_REGION: info.region,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-    AWS_LAMBDA_FUNCTION_NAME: `tem-${name}`,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
-    POWERTOOLS_SERVICE_NAME: 'tem',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: options.logLevel,
-    TZ: 'UTC',
-    ...(spec.environment ?? {}),
-  };
-  for (const [setting, value] of Object.entries(options.overrides ?? {})) {
+  for (const setting of Object.keys(options.overrides ?? {}))
     if (!Object.hasOwn(spec.environment ?? {}, setting)) throw new Error(`${name} has no setting ${setting}`);
-    env[setting] = value;
-  }
-  for (const binding of spec.bindings) env[binding.env] = info.resources[binding.resource];
-  return env;
+  return localFunctionEnv({
+    name,
+    spec,
+    region: info.region,
+    endpoints: { ...info.endpoints, ...options.endpoints },
+    resources: info.resources,
+    logLevel: options.logLevel,
+    overrides: options.overrides,
+  });
 }
 
 /** What a child process needs from the parent's environment besides the function's own. */

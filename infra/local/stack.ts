@@ -29,6 +29,7 @@ import {
 } from '../topology';
 import { invokeAsync } from './async-invoke';
 import { chooseEngines, Engine, type ServiceName } from './engines';
+import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
 import { IotBroker } from './iot-broker';
@@ -215,28 +216,15 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     FunctionName,
     Topology['functions'][FunctionName],
   ][]) {
-    const env: Record<string, string> = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-      AWS_LAMBDA_FUNCTION_NAME: `tem-${name}`,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
-      POWERTOOLS_SERVICE_NAME: 'tem',
-      // Lambda runs Node 22; the SDK's notice about Node 20 is for the local host, not the function.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: options.logLevel,
-      TZ: 'UTC',
-      ...(spec.environment ?? {}),
-    };
-    for (const setting of Object.keys(spec.environment ?? {})) {
-      const override = options.settings?.[setting];
-      if (override !== undefined) env[setting] = override;
-    }
-    for (const binding of spec.bindings) env[binding.env] = resources[binding.resource];
+    const env = localFunctionEnv({
+      name,
+      spec,
+      region: LOCAL_REGION,
+      endpoints,
+      resources,
+      logLevel: options.logLevel,
+      overrides: options.settings,
+    });
     functions[name] = new LocalFunction(name, spec, bundles[name], env, (fn, line) => {
       functionLog.write(`${fn} ${line}\n`);
       if (options.echoFunctionLogs) progress(`[${fn}] ${line}`);
