@@ -7,9 +7,9 @@ import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import {
   dataProblems,
   deterministicId,
-  envelopeJson,
   EventEnvelopeSchema,
   EventInputSchema,
+  envelopeJson,
   MAX_DATA_DEPTH,
   ownedEventId,
   type Receipt,
