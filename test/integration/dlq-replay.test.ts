@@ -54,7 +54,8 @@ describe.runIf(isEmbedded())('tem dlq replay', () => {
           );
           return (Messages ?? []).some((m) => (m.Body ?? '').includes(sequence as string)) ? true : undefined;
         },
-        45_000,
+        // The store retries a failing write for 5 s per invocation, and the mapping makes 4 invocations (3 retries).
+        75_000,
         'the on-failure record',
       );
     } finally {
@@ -75,7 +76,7 @@ describe.runIf(isEmbedded())('tem dlq replay', () => {
       'the replayed event',
     );
     expect(stored).toMatchObject({ id, type: 'replay.test', source: 'replay' });
-  });
+  }, 150_000);
 
   it('refuses to replay a queue that does not hold stream on-failure records', async () => {
     await expect(tem('dlq', 'replay', '--queue', 'telemetryErrors')).rejects.toThrow();
