@@ -9,9 +9,9 @@ import { logger } from '../../shared/observability';
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /**
- * How long one invocation keeps retrying writes that did not go in (unprocessed items, throttling, the table out of
- * reach): long enough to ride out a short outage inside the invocation; a longer one is the mapping's to retry (ADR
- * 0005). It also keeps the last attempt (the client's 5 s request timeout) well inside the function's timeout.
+ * How long one invocation keeps retrying writes a busy table did not take (unprocessed items, throttling; a table out
+ * of reach gets a few attempts only, see the store): a longer problem is the mapping's to retry (ADR 0005). It also
+ * keeps the last attempt (the client's 5 s request timeout) well inside the function's timeout.
  */
 const RETRY_WINDOW_MS = 5000;
 const CALL_TIMEOUT_MS = 5000;

@@ -13,6 +13,18 @@ import type { EventQuery, EventStore, StoreEntry, WriteBudget } from '../ports';
 export const BATCH_WRITE_LIMIT = 25;
 /** Calls of one batch in flight at once: enough to overlap round trips, few enough not to throttle a partition. */
 const PARALLEL_CALLS = 4;
+/**
+ * Errors of a table that answers but is busy: worth retrying for the whole window. Anything else (the table out of
+ * reach, a timeout) is tried a few times only, and then left to the mapping's retries: a mapping bisects a failing
+ * batch, and a long wait per sub-batch would hold the shard for minutes.
+ */
+const THROTTLED = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+]);
+const MAX_UNREACHABLE_ATTEMPTS = 3;
 /** Backoff between attempts at unprocessed items: full jitter, exponential, capped. */
 const BACKOFF_BASE_MS = 25;
 const BACKOFF_CAP_MS = 1000;
@@ -68,6 +80,7 @@ export class DynamoEventStore implements EventStore {
     const random = budget.random ?? Math.random;
     const now = budget.now ?? Date.now;
     let pending = new Map(chunk.map((e) => [e.event.id, e]));
+    let unreachable = 0;
     for (let attempt = 0; pending.size > 0; attempt++) {
       if (attempt > 0) {
         const delay = Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
@@ -86,8 +99,11 @@ export class DynamoEventStore implements EventStore {
           }),
         );
       } catch (error) {
-        if ((error as Error).name === 'ValidationException') return this.writeOneByOne([...pending.values()]);
-        continue; // throttled, unreachable, timed out: nothing known to be written; try the whole call again
+        const name = (error as Error).name;
+        if (name === 'ValidationException') return this.writeOneByOne([...pending.values()]);
+        // Nothing known to be written: try the whole call again (throttled: within the window; else a few times).
+        if (!THROTTLED.has(name) && ++unreachable >= MAX_UNREACHABLE_ATTEMPTS) break;
+        continue;
       }
       const left = new Map<string, StoreEntry>();
       for (const request of output.UnprocessedItems?.[this.tableName] ?? []) {

@@ -95,6 +95,27 @@ describe('DynamoEventStore.putAll (BatchWriteItem, 25 per call)', () => {
     expect(calls.map((c) => c.items.length)).toEqual([3, 3, 3]);
   });
 
+  it('keeps retrying a throttled table for the window, but an unreachable one only a few times', async () => {
+    const throttled = fakeClient(() => named('ThrottlingException'));
+    const store = new DynamoEventStore(throttled.client, 'events');
+    let now = 0;
+    const clock = {
+      retryUntil: 2000,
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+      random: () => 1,
+    };
+    expect((await store.putAll(entries(2), clock)).unwritten).toEqual(['e0', 'e1']);
+    expect(throttled.calls.length).toBeGreaterThan(5);
+    const down = fakeClient(() => named('Error', 'connect ECONNREFUSED 127.0.0.1:1'));
+    now = 0;
+    const result = await new DynamoEventStore(down.client, 'events').putAll(entries(2), { ...clock, retryUntil: 2000 });
+    expect(result.unwritten).toEqual(['e0', 'e1']);
+    expect(down.calls).toHaveLength(3);
+  });
+
   it('a call refused as a whole (validation) is written item by item: only the bad item is unwritten', async () => {
     const { client, calls } = fakeClient((call) => {
       if (call.name === 'BatchWriteCommand') return named('ValidationException', 'Item size has exceeded the limit');
