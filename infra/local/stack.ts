@@ -367,7 +367,9 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     mqtt: `mqtt://127.0.0.1:${mqttPort}`,
     control: `http://127.0.0.1:${control.port}`,
     region: LOCAL_REGION,
-    endpoints,
+    // Clients outside the stack (CLI, tests) reach the engine itself, as before the front existed; what they put is
+    // picked up by the enhanced consumers' 1 s safety poll. The stack's own functions and pollers use the front.
+    endpoints: { ...endpoints, kinesis: engines.kinesis.url },
     resources,
     devApiKey: devKey.apiKey,
     functionLogs: functionLogPath,
