@@ -1,15 +1,58 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { describe, expect, inject, it } from 'vitest';
-import { api, awsClients, control, eventually, isEmbedded, quiesce, stack } from './support';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStackInfo } from '../../infra/local/stack';
+import { startStackProcess, stopStackProcess } from './global-setup';
+import { eventually, isEmbedded } from './support';
 
 const run = promisify(execFile);
 
+/**
+ * Stopping an engine and replaying a DLQ reach every consumer of a stack: this test runs on a stack of its own, so
+ * earlier tests' traffic (and its failures during the outage) cannot crowd the queue it reads or the shard it waits on.
+ */
+let child: ChildProcess | undefined;
+let info: LocalStackInfo;
+let stateFile: string;
+
+beforeAll(async () => {
+  if (!isEmbedded()) return;
+  const started = await startStackProcess();
+  child = started.child;
+  info = started.info;
+  stateFile = path.join(started.stateDir, 'local.json');
+}, 120_000);
+
+afterAll(async () => {
+  if (child) await stopStackProcess(child);
+}, 30_000);
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const clients = () => ({
+  kinesis: new KinesisClient({
+    region: info.region,
+    endpoint: info.endpoints.kinesis,
+    credentials,
+    requestHandler: new NodeHttpHandler(),
+  }),
+  sqs: new SQSClient({ region: info.region, endpoint: info.endpoints.sqs, credentials }),
+});
+const control = async (route: string) => {
+  const response = await fetch(`${info.control}${route}`, { method: 'POST' });
+  if (!response.ok) throw new Error(`control ${route}: ${response.status}`);
+};
+const getEvent = async (id: string) => {
+  const response = await fetch(`${info.http}/events/${id}`, { headers: { 'X-API-Key': info.devApiKey } });
+  return { status: response.status, body: (await response.json()) as unknown };
+};
+
 async function tem(...args: string[]): Promise<Record<string, unknown>> {
   const { stdout } = await run(process.execPath, ['scripts/tem.mjs', ...args], {
-    env: { ...process.env, TEM_LOCAL_STATE: inject('stateFile') },
+    env: { ...process.env, TEM_LOCAL_STATE: stateFile },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
 }
@@ -28,17 +71,14 @@ describe.runIf(isEmbedded())('tem dlq replay', () => {
       traceId: id,
       data: {},
     };
-    const { kinesis, sqs } = awsClients();
-    // This test reads the whole DLQ: start it empty, with the consumers done with earlier tests' records (a batch in
-    // flight when the table goes away would fail too and crowd the queue), so nothing hides this one.
-    await quiesce();
-    await sqs.send(new PurgeQueueCommand({ QueueUrl: stack().resources.eventsDlq }));
+    const { kinesis, sqs } = clients();
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: info.resources.eventsDlq }));
     await control('/engines/dynamodb/stop');
     let sequence: string | undefined;
     try {
       const put = await kinesis.send(
         new PutRecordCommand({
-          StreamName: stack().resources.eventStream,
+          StreamName: info.resources.eventStream,
           PartitionKey: `replay-${id}`,
           Data: Buffer.from(JSON.stringify(envelope)),
         }),
@@ -50,7 +90,7 @@ describe.runIf(isEmbedded())('tem dlq replay', () => {
           const { Messages } = await sqs.send(
             // Seen messages stay hidden for 2 s, so the next look pages past them (the queue may hold more than 10).
             new ReceiveMessageCommand({
-              QueueUrl: stack().resources.eventsDlq,
+              QueueUrl: info.resources.eventsDlq,
               MaxNumberOfMessages: 10,
               VisibilityTimeout: 2,
             }),
@@ -64,7 +104,7 @@ describe.runIf(isEmbedded())('tem dlq replay', () => {
     } finally {
       await control('/engines/dynamodb/start');
     }
-    expect((await api('GET', `/events/${id}`)).status).toBe(404);
+    expect((await getEvent(id)).status).toBe(404);
 
     await new Promise((r) => setTimeout(r, 2500)); // every message visible again for peek and replay
     const peeked = await tem('dlq', 'peek');
@@ -73,7 +113,7 @@ describe.runIf(isEmbedded())('tem dlq replay', () => {
     expect(replayed.replayedRecords).toBeGreaterThanOrEqual(1);
     const stored = await eventually(
       async () => {
-        const r = await api('GET', `/events/${id}`);
+        const r = await getEvent(id);
         return r.status === 200 ? r.body : undefined;
       },
       60_000,
