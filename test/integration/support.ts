@@ -172,27 +172,6 @@ export async function controlStats(): Promise<{
   return (await response.json()) as Awaited<ReturnType<typeof controlStats>>;
 }
 
-/**
- * Waits until every stream consumer of the embedded stack has been idle for `quietMs` (no invocation started), so a
- * fault injected next hits only what the test itself sends, not the tail of earlier tests' traffic.
- */
-export async function quiesce(quietMs = 1500, timeoutMs = 30_000): Promise<void> {
-  const fingerprint = async () =>
-    JSON.stringify((await controlStats()).pollers.map((p) => [p.invocations, p.recordsProcessed]));
-  const deadline = Date.now() + timeoutMs;
-  let last = await fingerprint();
-  let since = Date.now();
-  while (Date.now() - since < quietMs) {
-    if (Date.now() > deadline) throw new Error(`the stream consumers did not go quiet within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-    const now = await fingerprint();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    }
-  }
-}
-
 export async function control(path: string): Promise<void> {
   const response = await fetch(`${local().control}${path}`, { method: 'POST' });
   if (!response.ok) throw new Error(`control ${path}: ${response.status} ${await response.text()}`);
