@@ -7,12 +7,14 @@
  * (the authorizer builds its IAM policy from `routes`) and tests can import it too.
  */
 
+import { TELEMETRY_RULE } from '../shared/domain/iot-policy';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Logical resource names. Physical names differ per target (CDK generates them, the local stack prefixes them). */
 export type StreamName = 'eventStream';
 export type TableName = 'eventsTable' | 'principalsTable' | 'deviceMetricsTable' | 'devicesTable' | 'alertsTable';
-export type QueueName = 'eventsDlq' | 'ingestDlq' | 'telemetryErrors' | 'ruleErrors' | 'alerts';
+export type QueueName = 'eventsDlq' | 'telemetryErrors' | 'ruleErrors' | 'alerts';
 /** Asymmetric signing keys (KMS in AWS, a key file in the local stack). */
 export type KeyName = 'tokenSigningKey';
 /**
@@ -45,8 +47,6 @@ export interface FunctionSpec {
   bindings: readonly ResourceBinding[];
   /** Plain settings (not resource names) the function reads at cold start. */
   environment?: Readonly<Record<string, string>>;
-  /** For asynchronously invoked functions (IoT rule): retries and where a failed event goes. */
-  async?: { retryAttempts: number; onFailure: QueueName };
   /**
    * The function answers some requests by throwing, as API Gateway's Lambda authorizer contract requires for a 401
    * (`Error('Unauthorized')`): its Errors metric counts refusals, so its alarm watches its own ERROR log lines instead
@@ -136,9 +136,14 @@ export interface StreamConsumerSpec {
   onFailure: QueueName;
 }
 
+/** A value the rule computes rather than takes from the payload (`topic(2)`, `timestamp()`, `clientid()`). */
+export type RuleExpression = { fn: 'topic'; segment: number } | { fn: 'timestamp' } | { fn: 'clientid' };
+
 /**
  * An IoT topic rule as structured data rather than raw SQL, so the local broker can apply it without an IoT SQL
- * parser and the CDK stack renders the SQL from it (`topicRuleSql`).
+ * parser and the CDK stack renders the SQL from it (`topicRuleSql`). Devices reach it on its topic filter (through
+ * the message broker) or with IoT Basic Ingest on `$aws/rules/<rule name>/<topic>` (no broker, no messaging charge;
+ * `topic()` then sees the topic without that prefix), in both targets.
  */
 export interface TopicRuleSpec {
   topicFilter: string;
@@ -148,8 +153,13 @@ export interface TopicRuleSpec {
    */
   fields?: readonly string[];
   /** Fields the rule adds (`topic(2) AS deviceId ...`). */
-  select: Readonly<Record<string, { fn: 'topic'; segment: number } | { fn: 'timestamp' } | { fn: 'clientid' }>>;
-  function: FunctionName;
+  select: Readonly<Record<string, RuleExpression>>;
+  /**
+   * The rule's action: each message becomes one record on the stream (IoT's Kinesis action), keyed by the
+   * partition key expression (`${topic(2)}`), so one device's readings stay in order on one shard. No function runs
+   * per message; the stream's consumers validate readings in batches.
+   */
+  action: { kinesis: { stream: StreamName; partitionKey: RuleExpression } };
   errorQueue: QueueName;
 }
 
@@ -252,20 +262,13 @@ export const functions = {
     timeoutSeconds: 10,
     bindings: [bind(env.eventStream, 'write')],
   },
-  telemetryIngest: {
-    entry: 'functions/ingest/telemetry-ingest.ts',
-    description: 'IoT rule target: validates device telemetry and writes it to the event stream',
-    memoryMb: 512,
-    timeoutSeconds: 10,
-    bindings: [bind(env.eventStream, 'write'), bind(env.telemetryErrors, 'write')],
-    async: { retryAttempts: 2, onFailure: 'ingestDlq' },
-  },
   storeEvents: {
     entry: 'functions/consumers/store-events.ts',
-    description: 'Kinesis consumer: stores every event in the events table, once per id',
+    description:
+      'Kinesis consumer: validates device readings (invalid ones to telemetryErrors), stores every event once per id',
     memoryMb: 512,
     timeoutSeconds: 30,
-    bindings: [bind(env.eventsTable, 'write')],
+    bindings: [bind(env.eventsTable, 'write'), bind(env.telemetryErrors, 'write')],
   },
   deviceMetrics: {
     entry: 'functions/consumers/device-metrics.ts',
@@ -413,23 +416,17 @@ export const queues: Record<QueueName, QueueSpec> = {
     visibilityTimeoutSeconds: 30,
     purpose: 'On-failure destination of the stream consumers: batches that exhausted their retries',
   },
-  ingestDlq: {
-    kind: 'errorSink',
-    retentionDays: 14,
-    visibilityTimeoutSeconds: 30,
-    purpose: 'On-failure destination of asynchronously invoked ingest functions (IoT rule target)',
-  },
   telemetryErrors: {
     kind: 'errorSink',
     retentionDays: 14,
     visibilityTimeoutSeconds: 30,
-    purpose: 'Device telemetry rejected by validation, with the reason',
+    purpose: 'Device readings the store consumer rejected in validation, with the reason',
   },
   ruleErrors: {
     kind: 'errorSink',
     retentionDays: 14,
     visibilityTimeoutSeconds: 30,
-    purpose: 'Error action of the IoT topic rules: messages a rule failed to deliver',
+    purpose: 'Error action of the IoT topic rules: messages a rule failed to put on the stream',
   },
   alerts: {
     kind: 'delivery',
@@ -488,11 +485,11 @@ export const streamConsumers: readonly StreamConsumerSpec[] = [
 ];
 
 export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
-  deviceTelemetry: {
+  [TELEMETRY_RULE]: {
     topicFilter: 'devices/+/telemetry',
     fields: ['metrics', 'ts', 'seq'],
     select: { deviceId: { fn: 'topic', segment: 2 }, receivedAt: { fn: 'timestamp' } },
-    function: 'telemetryIngest',
+    action: { kinesis: { stream: 'eventStream', partitionKey: { fn: 'topic', segment: 2 } } },
     errorQueue: 'ruleErrors',
   },
 };
@@ -514,12 +511,14 @@ export const topology = {
 
 export type Topology = typeof topology;
 
+/** A rule expression in IoT SQL: `topic(2)`, `timestamp()`, `clientid()`. */
+export function ruleExpressionSql(e: RuleExpression): string {
+  return e.fn === 'topic' ? `topic(${e.segment})` : `${e.fn}()`;
+}
+
 /** IoT SQL for a structured topic rule, e.g. `SELECT metrics, topic(2) AS deviceId FROM 'devices/+/telemetry'`. */
 export function topicRuleSql(rule: TopicRuleSpec): string {
-  const extras = Object.entries(rule.select).map(([alias, sel]) => {
-    const expression = sel.fn === 'topic' ? `topic(${sel.segment})` : `${sel.fn}()`;
-    return `${expression} AS ${alias}`;
-  });
+  const extras = Object.entries(rule.select).map(([alias, sel]) => `${ruleExpressionSql(sel)} AS ${alias}`);
   return `SELECT ${[...(rule.fields ?? ['*']), ...extras].join(', ')} FROM '${rule.topicFilter}'`;
 }
 
@@ -588,8 +587,8 @@ export function validateTopology(t: Topology = topology): string[] {
   }
   for (const [name, rule] of Object.entries(t.topicRules)) {
     if (!/^[A-Za-z0-9_]+$/.test(name)) problems.push(`topic rule ${name}: name must be alphanumeric/underscore`);
-    if (!Object.hasOwn(t.functions, rule.function))
-      problems.push(`topic rule ${name}: unknown function ${rule.function}`);
+    if (!Object.hasOwn(t.streams, rule.action.kinesis.stream))
+      problems.push(`topic rule ${name}: unknown stream ${rule.action.kinesis.stream}`);
     if (!Object.hasOwn(t.queues, rule.errorQueue))
       problems.push(`topic rule ${name}: unknown error queue ${rule.errorQueue}`);
     const levels = rule.topicFilter.split('/');
@@ -598,7 +597,7 @@ export function validateTopology(t: Topology = topology): string[] {
       if (Object.hasOwn(rule.select, field))
         problems.push(`topic rule ${name}: field "${field}" is also set by the rule`);
     }
-    for (const sel of Object.values(rule.select))
+    for (const sel of [...Object.values(rule.select), rule.action.kinesis.partitionKey])
       if (sel.fn === 'topic' && (sel.segment < 1 || sel.segment > levels.length))
         problems.push(`topic rule ${name}: topic(${sel.segment}) is outside ${rule.topicFilter}`);
   }

@@ -11,8 +11,9 @@ export const logger = new Logger({ serviceName });
  * invocation, as one CloudWatch EMF line on stdout (CloudWatch Logs turns it into metrics; locally it lands in the
  * function log). Dimension: `service`.
  *
- * Metric names in use: `EventsAccepted`, `EventsRejected`, `EventsFailed` (httpIngest); `TelemetryAccepted`,
- * `TelemetryRejected` (telemetryIngest). See docs/ingestion.md.
+ * Metric names in use: `EventsAccepted`, `EventsRejected`, `EventsFailed` (httpIngest); `TelemetryStored`,
+ * `TelemetryRejected` (storeEvents, which validates device readings); `AlertsRaised`, `AlertsResolved`,
+ * `AlertNotificationsFailed` (alerts). See docs/ingestion.md.
  *
  * The local stack runs concurrent invocations of a function in one module instance, so there a flush may carry
  * another invocation's counts (and metadata) too; the sums stay right. In Lambda a container runs one at a time.

@@ -3,7 +3,13 @@ import { alertRules } from '../../shared/domain/alert-rules';
 import { alertBatchShape, minimumAlertCalls, positionOf, type RuleState, toReading } from '../../shared/domain/alerts';
 import { minimumCalls, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
 import { planStoreBatch } from '../../shared/domain/store-batch';
-import { decodeEnvelope } from '../../shared/domain/stream-records';
+import { decodeStreamRecord } from '../../shared/domain/stream-records';
+
+/** The event a record holds, or undefined for a reading that fails validation (it costs no consumer call). */
+function eventOf(data: string) {
+  const decoded = decodeStreamRecord(data);
+  return decoded.kind === 'event' ? decoded.envelope : undefined;
+}
 
 /**
  * The fewest AWS calls each consumer's design allows for the batches it is handed (the denominator of "calls per
@@ -32,8 +38,9 @@ export function deviceMetricsMinimum(batches: readonly KinesisStreamEvent[]): Mi
   for (const batch of batches) {
     const readings: Reading[] = [];
     for (const record of batch.Records) {
-      const outcome = readingFromEvent(decodeEnvelope(record.kinesis.data));
-      if (outcome.kind === 'reading') readings.push(outcome.reading);
+      const event = eventOf(record.kinesis.data);
+      const outcome = event ? readingFromEvent(event) : undefined;
+      if (outcome?.kind === 'reading') readings.push(outcome.reading);
     }
     total += minimumCalls(readings);
   }
@@ -46,10 +53,9 @@ export function alertsMinimum(batches: readonly KinesisStreamEvent[]): Minimum {
   const shapes = [];
   for (const batch of batches) {
     const readings = batch.Records.flatMap((record) => {
-      const outcome = toReading(
-        decodeEnvelope(record.kinesis.data),
-        positionOf(record.eventID, record.kinesis.sequenceNumber),
-      );
+      const event = eventOf(record.kinesis.data);
+      if (!event) return [];
+      const outcome = toReading(event, positionOf(record.eventID, record.kinesis.sequenceNumber));
       return 'reading' in outcome ? [outcome.reading] : [];
     });
     const next = alertBatchShape(alertRules, readings, states);

@@ -7,7 +7,7 @@ import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { requireEnv } from '../../shared/config';
 import { alertRules } from '../../shared/domain/alert-rules';
 import { AlertBatch, AlertEngine, positionOf, toReading } from '../../shared/domain/alerts';
-import { decodeEnvelope } from '../../shared/domain/stream-records';
+import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 
 const store = new DynamoAlertStore(createDocumentClient(), requireEnv('ALERTS_TABLE_NAME'));
@@ -34,7 +34,10 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
   for (const record of event.Records) {
     const id = record.kinesis.sequenceNumber;
     try {
-      const envelope = decodeEnvelope(record.kinesis.data);
+      const decoded = decodeStreamRecord(record.kinesis.data);
+      // An invalid device reading: the store consumer reports it to telemetryErrors; nothing to judge.
+      if (decoded.kind === 'rejectedReading') continue;
+      const envelope = decoded.envelope;
       const outcome = toReading(envelope, positionOf(record.eventID, id));
       if ('skip' in outcome) {
         if (!outcome.ignored) logger.warn('telemetry event skipped', { id: envelope.id, reason: outcome.skip });

@@ -6,7 +6,7 @@ import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
 import { ConfigError, intEnv, requireEnv } from '../../shared/config';
 import { applyReadings, minimumCalls, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
-import { decodeEnvelope } from '../../shared/domain/stream-records';
+import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger } from '../../shared/observability';
 
 // Module scope: the stores' caches (what this container last wrote to each bucket and device) outlive an invocation.
@@ -21,12 +21,15 @@ const processor = new BatchProcessor(EventType.KinesisDataStreams);
 type Outcome = { kind: 'done' } | { kind: 'reading'; eventId: string } | { kind: 'poison'; error: unknown };
 
 function classify(record: KinesisStreamRecord, readings: Reading[]): Outcome {
-  let event: ReturnType<typeof decodeEnvelope>;
+  let decoded: ReturnType<typeof decodeStreamRecord>;
   try {
-    event = decodeEnvelope(record.kinesis.data);
+    decoded = decodeStreamRecord(record.kinesis.data);
   } catch (error) {
     return { kind: 'poison', error };
   }
+  // An invalid device reading: the store consumer reports it to telemetryErrors; nothing to aggregate.
+  if (decoded.kind === 'rejectedReading') return { kind: 'done' };
+  const event = decoded.envelope;
   const outcome = readingFromEvent(event);
   switch (outcome.kind) {
     case 'ignored':

@@ -1,12 +1,16 @@
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { createDocumentClient } from '../../shared/aws/clients';
+import { createDocumentClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
+import { SqsSink } from '../../shared/aws/sqs-sink';
 import { requireEnv } from '../../shared/config';
 import { planStoreBatch } from '../../shared/domain/store-batch';
-import { logger } from '../../shared/observability';
+import { isDeviceTelemetry } from '../../shared/domain/telemetry';
+import { logger, MetricUnit, metrics } from '../../shared/observability';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
+const telemetryErrors = new SqsSink(createSqsClient(), requireEnv('TELEMETRY_ERRORS_QUEUE_URL'));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /**
  * How long one invocation keeps retrying writes a busy table did not take (unprocessed items, throttling; a table out
@@ -22,6 +26,9 @@ const REPORT_MARGIN_MS = 1000;
  * `batchItemFailures` only when its item was not written (its write kept failing for the whole time budget), or when
  * it is not an event at all (the mapping then bisects and retries it until its retries end in the on-failure queue),
  * so the mapping retries from the first such record and nothing after it is skipped.
+ *
+ * Device readings arrive as the topic rule wrote them and are validated here, where they are already batched: an
+ * invalid one goes to `telemetryErrors` with its reason (counted as `TelemetryRejected`) and never blocks the shard.
  */
 export const lambdaHandler = async (
   event: KinesisStreamEvent,
@@ -34,12 +41,37 @@ export const lambdaHandler = async (
     Date.now() + RETRY_WINDOW_MS,
     Date.now() + context.getRemainingTimeInMillis() - CALL_TIMEOUT_MS - REPORT_MARGIN_MS,
   );
-  const { unwritten } = await store.putAll(plan.entries, { retryUntil, sleep });
-  const failed = plan.failedSequenceNumbers(unwritten);
+  const [{ unwritten }, unreported] = await Promise.all([
+    store.putAll(plan.entries, { retryUntil, sleep }),
+    reportRejected(plan.rejected),
+  ]);
+  const failed = plan.failedSequenceNumbers(unwritten, unreported);
+  const notWritten = new Set(unwritten);
+  const readings = plan.entries.filter((e) => isDeviceTelemetry(e.event) && !notWritten.has(e.event.id)).length;
+  if (readings > 0) metrics.addMetric('TelemetryStored', MetricUnit.Count, readings);
   if (unwritten.length > 0)
     logger.warn('events not stored within the time budget', { unwritten: unwritten.length, batch: plan.size });
   logger.debug('batch stored', { records: plan.size, written: plan.entries.length - unwritten.length });
   return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };
 
-export const handler = middy(lambdaHandler);
+/** Sends the rejected readings to `telemetryErrors`; returns the sequence numbers whose report was not sent. */
+async function reportRejected(rejected: ReturnType<typeof planStoreBatch>['rejected']): Promise<string[]> {
+  if (rejected.length === 0) return [];
+  const rejectedAt = new Date().toISOString();
+  for (const r of rejected)
+    logger.warn('telemetry rejected', { deviceId: r.rejection.deviceId, issues: r.rejection.issues });
+  const failedIndexes = await telemetryErrors.sendAll(rejected.map((r) => ({ ...r.rejection, rejectedAt })));
+  // Counted once the reason is safely queued: an unsent report is retried with its record, and counted then.
+  const reported = rejected.length - failedIndexes.length;
+  if (reported > 0) {
+    metrics.addMetric('TelemetryRejected', MetricUnit.Count, reported);
+    // Which devices, so a rejection can be traced from its metric line (bounded: a batch may hold many).
+    const devices = [...new Set(rejected.flatMap((r) => (r.rejection.deviceId ? [r.rejection.deviceId] : [])))];
+    metrics.addMetadata('rejectedDeviceIds', devices.slice(0, 20).join(','));
+  }
+  if (failedIndexes.length > 0) logger.warn('rejected readings not reported', { count: failedIndexes.length });
+  return failedIndexes.map((i) => rejected[i]?.sequenceNumber ?? '');
+}
+
+export const handler = middy(lambdaHandler).use(logMetrics(metrics));

@@ -8,7 +8,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -25,6 +24,7 @@ import {
   type KeyName,
   type QueueName,
   type ResourceBinding,
+  ruleExpressionSql,
   type StreamName,
   type TableName,
   type Topology,
@@ -134,7 +134,6 @@ export class TelemetryEventMeshStack extends Stack {
     assertValidTopology(t);
     const failureDestinations = new Set<QueueName>([
       ...t.streamConsumers.map((c) => c.onFailure),
-      ...Object.values(t.functions).flatMap((f) => (f.async ? [f.async.onFailure] : [])),
       ...Object.values(t.topicRules).map((r) => r.errorQueue),
     ]);
     // Only `errorSink` queues are alarmed: a failure landing in a `delivery` queue would go unnoticed.
@@ -282,10 +281,6 @@ export class TelemetryEventMeshStack extends Stack {
         spec,
         repoRoot,
         environment: Object.fromEntries(spec.bindings.map((b) => [b.env, this.physicalName(b)])),
-        ...(spec.async && {
-          retryAttempts: spec.async.retryAttempts,
-          onFailure: new SqsDestination(this.queues[spec.async.onFailure]),
-        }),
       });
       for (const binding of spec.bindings) this.grant(fn, binding);
       return fn;
@@ -307,12 +302,18 @@ export class TelemetryEventMeshStack extends Stack {
     this.topicRules = {};
     this.topicRuleRoles = {};
     for (const [name, rule] of Object.entries(t.topicRules)) {
-      const fn = this.functions[rule.function];
+      // As aws-solutions-constructs' aws-iot-kinesisstreams: the rule puts each message on the stream itself, so no
+      // function runs per message; devices may publish through Basic Ingest ($aws/rules/<name>/...) at no messaging
+      // charge. One role, allowed to put on that stream and to send to the error queue, nothing else.
+      const stream = this.streams[rule.action.kinesis.stream];
       const errorQueue = this.queues[rule.errorQueue];
-      const role = new iam.Role(this, `TopicRule${pascal(name)}ErrorRole`, {
-        assumedBy: new iam.ServicePrincipal('iot.amazonaws.com'),
-        description: `Lets IoT rule ${name} park messages it failed to deliver in its error queue`,
+      const role = new iam.Role(this, `TopicRule${pascal(name)}Role`, {
+        assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+        }),
+        description: `Lets IoT rule ${name} put messages on its stream and park failed ones in its error queue`,
       });
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['kinesis:PutRecord'], resources: [stream.streamArn] }));
       errorQueue.grantSendMessages(role);
       const cfnRule = new iot.CfnTopicRule(this, `TopicRule${pascal(name)}`, {
         ruleName: name,
@@ -320,15 +321,17 @@ export class TelemetryEventMeshStack extends Stack {
           sql: topicRuleSql(rule),
           awsIotSqlVersion: '2016-03-23',
           ruleDisabled: false,
-          actions: [{ lambda: { functionArn: fn.functionArn } }],
+          actions: [
+            {
+              kinesis: {
+                streamName: stream.streamName,
+                partitionKey: `\${${ruleExpressionSql(rule.action.kinesis.partitionKey)}}`,
+                roleArn: role.roleArn,
+              },
+            },
+          ],
           errorAction: { sqs: { queueUrl: errorQueue.queueUrl, roleArn: role.roleArn, useBase64: false } },
         },
-      });
-      // The rule invokes the function asynchronously; only this rule, in this account, may do so.
-      fn.addPermission(`AllowIotRule${pascal(name)}`, {
-        principal: new iam.ServicePrincipal('iot.amazonaws.com'),
-        sourceArn: cfnRule.attrArn,
-        sourceAccount: this.account,
       });
       this.topicRules[name] = cfnRule;
       this.topicRuleRoles[name] = role;

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
-import { mqttTopicMatches, type TopicRuleSpec } from '../topology';
+import { BASIC_INGEST_PREFIX } from '../../shared/domain/iot-policy';
+import { mqttTopicMatches, type RuleExpression, type TopicRuleSpec } from '../topology';
 
 /** IoT policy resources are `arn:aws:iot:<region>:<account>:client/<id>`, `topic/<t>`, `topicfilter/<f>`. */
 export const LOCAL_IOT_ARN_PREFIX = 'arn:aws:iot:us-east-1:000000000000';
@@ -12,10 +13,10 @@ const NOT_AUTHORIZED = 5;
 
 export interface BrokerDeps {
   rules: Readonly<Record<string, TopicRuleSpec>>;
-  /** Hands a rule's selected message to its function (asynchronously, as IoT Core does). */
-  deliver: (ruleName: string, rule: TopicRuleSpec, event: Record<string, unknown>) => void;
-  /** The rule's error action: where a message goes when the rule cannot deliver it. */
-  ruleError: (ruleName: string, rule: TopicRuleSpec, errorRecord: Record<string, unknown>) => void;
+  /** Hands a rule's selected message to its action (IoT Core runs actions asynchronously, after the PUBACK). */
+  deliver: (ruleName: string, rule: TopicRuleSpec, event: Record<string, unknown>, message: RuleMessage) => void;
+  /** The rule's error action: where a message goes when the rule cannot act on it. */
+  ruleError: (ruleName: string, rule: TopicRuleSpec, message: RuleMessage, errorMessage: string) => void;
   log: (message: string, fields?: Record<string, unknown>) => void;
   /**
    * The custom authorizer (IoT Core calls it on CONNECT): the IoT policy for this connection, or undefined to
@@ -28,9 +29,18 @@ export interface BrokerDeps {
   ) => Promise<PolicyDocument | undefined>;
 }
 
+/** The message a rule acted on: what its error action reports when the action fails. */
+export interface RuleMessage {
+  /** As published (with the Basic Ingest prefix, if any). */
+  topic: string;
+  clientId: string;
+  payload: Buffer;
+}
+
 /**
  * Stands in for AWS IoT Core: an MQTT 3.1.1 broker (aedes) plus the topic rules, applied to every publish as IoT's
- * rules engine would (`SELECT *, <extras> FROM '<filter>'`).
+ * rules engine would (`SELECT *, <extras> FROM '<filter>'`). A publish on `$aws/rules/<rule>/<topic>` (Basic
+ * Ingest) goes to that rule only, as if published on `<topic>`, and reaches no subscriber.
  */
 export class IotBroker {
   private aedes: Aedes | undefined;
@@ -110,9 +120,14 @@ export class IotBroker {
   }
 
   private applyRules(packet: AedesPublishPacket, client: Client): void {
+    const { topic, only } = ruleTopic(packet.topic);
     for (const [name, rule] of Object.entries(this.deps.rules)) {
-      if (!mqttTopicMatches(rule.topicFilter, packet.topic)) continue;
+      if (only !== undefined && name !== only) continue;
+      // A Basic Ingest topic must still be one the rule's filter takes (IoT leaves FROM optional for such rules;
+      // matching it keeps the rule's topic() segments meaningful).
+      if (!mqttTopicMatches(rule.topicFilter, topic)) continue;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      const message: RuleMessage = { topic: packet.topic, clientId: client.id, payload };
       let selected: unknown;
       try {
         selected = JSON.parse(payload.toString('utf8'));
@@ -120,19 +135,7 @@ export class IotBroker {
         selected = undefined;
       }
       if (selected === null || typeof selected !== 'object' || Array.isArray(selected)) {
-        this.deps.ruleError(name, rule, {
-          ruleName: name,
-          topic: packet.topic,
-          clientId: client.id,
-          base64OriginalPayload: payload.toString('base64'),
-          failures: [
-            {
-              failedAction: 'LambdaAction',
-              failedResource: rule.function,
-              errorMessage: 'payload is not a JSON object',
-            },
-          ],
-        });
+        this.deps.ruleError(name, rule, message, 'payload is not a JSON object');
         continue;
       }
       const payloadFields = selected as Record<string, unknown>;
@@ -142,14 +145,9 @@ export class IotBroker {
             rule.fields.filter((f) => Object.hasOwn(payloadFields, f)).map((f) => [f, payloadFields[f]]),
           )
         : { ...payloadFields };
-      const levels = packet.topic.split('/');
-      for (const [alias, sel] of Object.entries(rule.select)) {
-        if (sel.fn === 'topic') event[alias] = levels[sel.segment - 1];
-        else if (sel.fn === 'timestamp') event[alias] = Date.now();
-        else event[alias] = client.id;
-      }
+      for (const [alias, sel] of Object.entries(rule.select)) event[alias] = evaluate(sel, topic, client.id);
       this.messagesRouted++;
-      this.deps.deliver(name, rule, event);
+      this.deps.deliver(name, rule, event, message);
     }
   }
 
@@ -167,4 +165,35 @@ export class IotBroker {
     await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/** The topic the rules see, and the one rule a Basic Ingest topic names (`$aws/rules/<rule>/<topic>`). */
+export function ruleTopic(published: string): { topic: string; only?: string } {
+  if (!published.startsWith(BASIC_INGEST_PREFIX)) return { topic: published };
+  const rest = published.slice(BASIC_INGEST_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return { topic: '', only: rest };
+  return { topic: rest.slice(slash + 1), only: rest.slice(0, slash) };
+}
+
+/** A rule expression's value for a message: `topic(n)`, `timestamp()`, `clientid()`. */
+export function evaluate(sel: RuleExpression, topic: string, clientId: string): string | number | undefined {
+  if (sel.fn === 'topic') return topic.split('/')[sel.segment - 1];
+  if (sel.fn === 'timestamp') return Date.now();
+  return clientId;
+}
+
+/** What IoT's error action sends when a rule's action fails (the documented error message format). */
+export function ruleErrorRecord(
+  ruleName: string,
+  message: RuleMessage,
+  failure: { failedAction: string; failedResource: string; errorMessage: string },
+): Record<string, unknown> {
+  return {
+    ruleName,
+    topic: message.topic,
+    clientId: message.clientId,
+    base64OriginalPayload: message.payload.toString('base64'),
+    failures: [failure],
+  };
 }

@@ -25,14 +25,14 @@ import {
   type FunctionName,
   type QueueName,
   type ResourceName,
+  type TopicRuleSpec,
   type Topology,
 } from '../topology';
-import { invokeAsync } from './async-invoke';
 import { chooseEngines, Engine, type ServiceName } from './engines';
 import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
-import { IotBroker } from './iot-broker';
+import { evaluate, IotBroker, type RuleMessage, ruleErrorRecord, ruleTopic } from './iot-broker';
 import { IotDataPlane } from './iot-data-plane';
 import { KinesisFront } from './kinesis-front';
 import { KinesisPoller } from './kinesis-poller';
@@ -49,6 +49,7 @@ import {
   provisionTables,
   streamArn,
 } from './provision';
+import { RuleKinesisAction } from './rule-kinesis-action';
 
 /**
  * What `.tem/local.json` holds: everything a CLI or a test needs to find a running stack. `tem state --from-stack`
@@ -270,27 +271,35 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     invoke,
     log,
   });
+  // The topic rules' Kinesis actions: one record per message, keyed by the rule's partition key expression.
+  const ruleActions = Object.fromEntries(
+    Object.entries(topology.topicRules).map(([name, rule]) => [
+      name,
+      new RuleKinesisAction((clients as LocalClients).kinesis, streams[rule.action.kinesis.stream]),
+    ]),
+  );
+  const ruleError = (ruleName: string, rule: TopicRuleSpec, message: RuleMessage, errorMessage: string) => {
+    log('topic rule could not act on a message', { rule: ruleName, error: errorMessage });
+    const failure = {
+      failedAction: 'KinesisAction',
+      failedResource: streams[rule.action.kinesis.stream],
+      errorMessage,
+    };
+    sendTo(rule.errorQueue)(ruleErrorRecord(ruleName, message, failure)).catch((error) =>
+      log('rule error action failed', { error: (error as Error).message }),
+    );
+  };
   broker = new IotBroker({
     rules: topology.topicRules,
-    deliver: (_ruleName, rule, event) => {
-      const spec = topology.functions[rule.function];
-      invokeAsync(
-        {
-          functionArn: functionArn(rule.function),
-          invoke: (e) => invoke(rule.function, e),
-          retryAttempts: spec.async?.retryAttempts ?? 2,
-          sendOnFailure: spec.async ? sendTo(spec.async.onFailure) : async () => {},
-          log,
-        },
-        event,
-      );
+    deliver: (ruleName, rule, event, message) => {
+      const partitionKey = evaluate(rule.action.kinesis.partitionKey, ruleTopic(message.topic).topic, message.clientId);
+      ruleActions[ruleName]?.send({
+        partitionKey: String(partitionKey),
+        data: Buffer.from(JSON.stringify(event)),
+        onFailure: (errorMessage) => ruleError(ruleName, rule, message, errorMessage),
+      });
     },
-    ruleError: (ruleName, rule, record) => {
-      log('topic rule could not deliver a message', { rule: ruleName });
-      sendTo(rule.errorQueue)(record).catch((error) =>
-        log('rule error action failed', { error: (error as Error).message }),
-      );
-    },
+    ruleError,
     authenticate: async (clientId, username, password) => {
       // The event IoT Core sends a custom authorizer for an MQTT CONNECT.
       const response = (await invoke(topology.iotAuthorizer.function, {

@@ -3,12 +3,20 @@ import type { PolicyDocument } from './iam-policy';
 export const DEVICE_PUBLISH_PERMISSION = 'devices.mqtt.telemetry_publish';
 export const DEVICE_SUBSCRIBE_PERMISSION = 'devices.mqtt.alerts_subscribe';
 
+/** The topic rule that takes device readings to the event stream (its name is part of the Basic Ingest topic). */
+export const TELEMETRY_RULE = 'deviceTelemetry';
+/** IoT Basic Ingest: a topic that goes straight to the named rule, past the message broker. */
+export const BASIC_INGEST_PREFIX = '$aws/rules/';
+
 export const telemetryTopic = (deviceId: string) => `devices/${deviceId}/telemetry`;
+/** The same rule through Basic Ingest: no broker fan-out and no IoT messaging charge, otherwise identical. */
+export const basicIngestTelemetryTopic = (deviceId: string) =>
+  `${BASIC_INGEST_PREFIX}${TELEMETRY_RULE}/${telemetryTopic(deviceId)}`;
 export const alertsTopic = (deviceId: string) => `devices/${deviceId}/alerts`;
 
 /**
- * The IoT policy a device gets: connect only as its own client id, publish only its telemetry, subscribe to and
- * receive only its alerts; each grant only if the permission policy allows it.
+ * The IoT policy a device gets: connect only as its own client id, publish only its telemetry (on the plain topic or
+ * through Basic Ingest), subscribe to and receive only its alerts; each grant only if the permission policy allows it.
  */
 export function devicePolicy(
   arnPrefix: string,
@@ -22,7 +30,10 @@ export function devicePolicy(
     statements.push({
       Effect: 'Allow',
       Action: 'iot:Publish',
-      Resource: `${arnPrefix}:topic/${telemetryTopic(deviceId)}`,
+      Resource: [
+        `${arnPrefix}:topic/${telemetryTopic(deviceId)}`,
+        `${arnPrefix}:topic/${basicIngestTelemetryTopic(deviceId)}`,
+      ],
     });
   if (allowed.subscribe) {
     statements.push({

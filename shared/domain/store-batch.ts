@@ -1,6 +1,6 @@
 import type { StoreEntry } from '../ports';
 import { expiresAtFor } from './retention';
-import { decodeEnvelope } from './stream-records';
+import { decodeStreamRecord, type TelemetryRejection } from './stream-records';
 
 /** The part of a Kinesis stream record the store needs. */
 export interface StreamRecordRef {
@@ -12,8 +12,13 @@ export interface StoreBatchPlan {
   /** One entry per event id, the latest copy in stream order (puts replace: the last written is what stays). */
   entries: StoreEntry[];
   undecodable: { sequenceNumber: string; reason: string }[];
-  /** The records to report failed, in batch order: the undecodable ones and every copy of an id not written. */
-  failedSequenceNumbers(unwrittenIds: readonly string[]): string[];
+  /** Device readings that failed validation: not stored, reported to `telemetryErrors` instead. */
+  rejected: { sequenceNumber: string; rejection: TelemetryRejection }[];
+  /**
+   * The records to report failed, in batch order: the undecodable ones, every copy of an id not written, and the
+   * rejected readings whose report could not be sent.
+   */
+  failedSequenceNumbers(unwrittenIds: readonly string[], unreportedSequenceNumbers?: readonly string[]): string[];
 }
 
 /**
@@ -23,12 +28,18 @@ export interface StoreBatchPlan {
 export function planStoreBatch(records: readonly StreamRecordRef[]): StoreBatchPlan {
   const copies = new Map<string, { entry: StoreEntry; sequenceNumbers: string[] }>();
   const undecodable: StoreBatchPlan['undecodable'] = [];
+  const rejected: StoreBatchPlan['rejected'] = [];
   const idOf = new Map<string, string>();
   for (const record of records) {
     const sequenceNumber = record.kinesis.sequenceNumber;
     let event: StoreEntry['event'];
     try {
-      event = decodeEnvelope(record.kinesis.data);
+      const decoded = decodeStreamRecord(record.kinesis.data);
+      if (decoded.kind === 'rejectedReading') {
+        rejected.push({ sequenceNumber, rejection: decoded.rejection });
+        continue;
+      }
+      event = decoded.envelope;
     } catch (error) {
       undecodable.push({ sequenceNumber, reason: (error as Error).message.slice(0, 200) });
       continue;
@@ -46,11 +57,13 @@ export function planStoreBatch(records: readonly StreamRecordRef[]): StoreBatchP
     size: records.length,
     entries: [...copies.values()].map((c) => c.entry),
     undecodable,
-    failedSequenceNumbers(unwrittenIds) {
+    rejected,
+    failedSequenceNumbers(unwrittenIds, unreportedSequenceNumbers = []) {
       const unwritten = new Set(unwrittenIds);
+      const unreported = new Set(unreportedSequenceNumbers);
       return records
         .map((r) => r.kinesis.sequenceNumber)
-        .filter((seq) => poison.has(seq) || unwritten.has(idOf.get(seq) ?? ''));
+        .filter((seq) => poison.has(seq) || unreported.has(seq) || unwritten.has(idOf.get(seq) ?? ''));
     },
   };
 }

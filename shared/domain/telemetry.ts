@@ -18,6 +18,26 @@ const MetricValue = z
     message: 'must be 0 or at least 1e-130 in magnitude',
   });
 
+/**
+ * At most this many metrics in one reading. Each metric of a reading becomes an aggregate write and an alert
+ * evaluation downstream: the cap bounds what one message may cost the consumers (and how long it can hold a shard),
+ * far below what fits in IoT's 128 KB.
+ */
+export const MAX_METRICS_PER_READING = 100;
+const TOO_MANY_METRICS = `holds more than ${MAX_METRICS_PER_READING} metrics`;
+
+/**
+ * The metric count of a reading, checked before the schema walks the metrics: an oversized reading is refused for
+ * the price of counting its keys.
+ */
+export function metricsCountIssue(reading: unknown): { path: string; message: string } | undefined {
+  const metrics = typeof reading === 'object' && reading !== null ? (reading as { metrics?: unknown }).metrics : null;
+  if (typeof metrics !== 'object' || metrics === null) return undefined;
+  return Object.keys(metrics).length > MAX_METRICS_PER_READING
+    ? { path: 'metrics', message: TOO_MANY_METRICS }
+    : undefined;
+}
+
 /** What a device publishes on `devices/<deviceId>/telemetry`. */
 export const TelemetryPayloadSchema = z.object({
   ts: z
@@ -29,7 +49,10 @@ export const TelemetryPayloadSchema = z.object({
   metrics: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), MetricValue)
     .refine((m) => Object.keys(m).length > 0, { message: 'must hold at least one metric' })
-    .describe('Metric name (a letter, then up to 63 letters, digits or _) to number; at least one'),
+    .refine((m) => Object.keys(m).length <= MAX_METRICS_PER_READING, { message: TOO_MANY_METRICS })
+    .describe(
+      `Metric name (a letter, then up to 63 letters, digits or _) to number; at least one, at most ${MAX_METRICS_PER_READING}`,
+    ),
   seq: z.number().int().nonnegative().optional().describe("The device's own counter; part of the reading's identity"),
 });
 
@@ -60,7 +83,7 @@ export function isDeviceTelemetry(event: { type: string; source: string; princip
 
 /**
  * A reading becomes an ordinary event. Its id is derived from the device's principal and the reading's content, so
- * the same message delivered twice (an IoT retry, an async-invoke retry) is stored once, and no other principal can
+ * the same message delivered twice (a device's QoS 1 redelivery, a stream record read again) is stored once, and no other principal can
  * produce that id (ADR 0011).
  */
 export function telemetryToEnvelope(reading: TelemetryRuleEvent): EventEnvelope {

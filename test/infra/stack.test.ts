@@ -249,7 +249,6 @@ describe('Lambda functions', () => {
     };
     // Endpoints are no stack resource: their grants are IoT topics, checked below.
     for (const b of spec.bindings) if (!isEndpoint(b.resource)) allow(b.resource, b.access);
-    if (spec.async) allow(spec.async.onFailure, 'write');
     for (const c of streamConsumers.filter((c) => c.function === name)) {
       // An enhanced fan-out mapping only describes and lists the stream (checked exactly below) and subscribes to its
       // registered consumer; a polling one reads the stream.
@@ -303,21 +302,6 @@ describe('Lambda functions', () => {
       'xray:PutTelemetryRecords',
     ]);
   });
-
-  it('routes failed async invocations to the topology queue', () => {
-    const asyncFns = functionNames.flatMap((n) => {
-      const a = topology.functions[n].async;
-      return a ? [[n, a] as const] : [];
-    });
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', asyncFns.length);
-    for (const [name, a] of asyncFns) {
-      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-        FunctionName: { Ref: fnId(name) },
-        MaximumRetryAttempts: a.retryAttempts,
-        DestinationConfig: { OnFailure: { Destination: arnOf(resourceId(a.onFailure)) } },
-      });
-    }
-  });
 });
 
 describe("describe access (health checks: a resource's status, never its data)", () => {
@@ -347,7 +331,7 @@ describe("describe access (health checks: a resource's status, never its data)",
     const others = topology.functions[fn].bindings.filter((b) => b.access !== 'describe');
     const grants = resourceGrantsOf(fn);
     // A function bound only for describe (healthz) holds nothing else at all.
-    if (others.length === 0 && !topology.functions[fn].async && !streamConsumers.some((c) => c.function === fn))
+    if (others.length === 0 && !streamConsumers.some((c) => c.function === fn))
       expect(grants.sort()).toEqual(expectedGrants(resources).sort());
     for (const r of resources) {
       // Any grant naming the resource, its indexes included.
@@ -1001,10 +985,6 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     Object.values(resourcesOf('AWS::Logs::MetricFilter')).map((f) => f.Properties as unknown as MetricFilter);
   const failureDestinations = new Set<QueueName>([
     ...streamConsumers.map((c) => c.onFailure),
-    ...functionNames.flatMap((n) => {
-      const a = topology.functions[n].async;
-      return a ? [a.onFailure] : [];
-    }),
     ...Object.values(topicRules).map((r) => r.errorQueue),
   ]);
 
@@ -1066,7 +1046,6 @@ describe('alarms (every failure path ends somewhere visible)', () => {
   /** The topology's failure destinations by where they come from, each to be turned into a delivery queue. */
   const failureSources = [
     ['stream consumer on-failure', streamConsumers[0]?.onFailure],
-    ['async on-failure', functionNames.map((n) => topology.functions[n].async?.onFailure).find(Boolean)],
     ['topic rule error queue', Object.values(topicRules)[0]?.errorQueue],
   ] as const;
   it.each(failureSources)('a %s that is a delivery queue is refused (it would go unalarmed)', (_source, q) => {
@@ -1185,43 +1164,63 @@ describe('alarms (every failure path ends somewhere visible)', () => {
 });
 
 describe('IoT topic rules', () => {
-  it.each(Object.entries(topicRules))('%s: SQL from the spec, Lambda action, SQS error action', (name, rule) => {
-    template.hasResourceProperties('AWS::IoT::TopicRule', {
-      RuleName: name,
-      TopicRulePayload: {
-        Sql: topicRuleSql(rule),
-        AwsIotSqlVersion: '2016-03-23',
-        RuleDisabled: false,
-        Actions: [{ Lambda: { FunctionArn: arnOf(fnId(rule.function)) } }],
-        ErrorAction: {
-          Sqs: { QueueUrl: { Ref: resourceId(rule.errorQueue) }, RoleArn: Match.anyValue(), UseBase64: false },
+  it.each(Object.entries(topicRules))(
+    '%s: SQL from the spec, a Kinesis action keyed by the device, SQS error action',
+    (name, rule) => {
+      const roleId = logicalId(stack.topicRuleRoles[name]);
+      template.hasResourceProperties('AWS::IoT::TopicRule', {
+        RuleName: name,
+        TopicRulePayload: {
+          Sql: topicRuleSql(rule),
+          AwsIotSqlVersion: '2016-03-23',
+          RuleDisabled: false,
+          Actions: [
+            {
+              Kinesis: {
+                StreamName: { Ref: resourceId(rule.action.kinesis.stream) },
+                // IoT substitution template: the device id from the topic.
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal IoT template, not a JS one
+                PartitionKey: '${topic(2)}',
+                RoleArn: arnOf(roleId),
+              },
+            },
+          ],
+          ErrorAction: {
+            Sqs: { QueueUrl: { Ref: resourceId(rule.errorQueue) }, RoleArn: arnOf(roleId), UseBase64: false },
+          },
         },
-      },
-    });
-    const ruleId = logicalId(stack.topicRules[name]);
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      FunctionName: arnOf(fnId(rule.function)),
-      Principal: 'iot.amazonaws.com',
-      SourceArn: arnOf(ruleId),
-    });
-    const roleId = logicalId(stack.topicRuleRoles[name]);
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: Match.objectLike({
-        Statement: [Match.objectLike({ Principal: { Service: 'iot.amazonaws.com' } })],
-      }),
-    });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      Roles: [{ Ref: roleId }],
-      PolicyDocument: {
-        Statement: [
-          Match.objectLike({
-            Action: Match.arrayWith(['sqs:SendMessage']),
-            Resource: arnOf(resourceId(rule.errorQueue)),
-          }),
-        ],
-      },
-    });
+      });
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [
+            Match.objectLike({
+              Principal: { Service: 'iot.amazonaws.com' },
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            }),
+          ],
+        }),
+      });
+      // Exactly: put on its stream, send to its error queue; nothing else.
+      const statements = statementsOfRole(roleId);
+      expect(grantsOf(statements).sort()).toEqual(
+        [
+          `kinesis:PutRecord on ${JSON.stringify(arnOf(resourceId(rule.action.kinesis.stream)))}`,
+          ...grantsOf(statements).filter((g) => g.startsWith('sqs:')),
+        ].sort(),
+      );
+      expect(grantsOf(statements).filter((g) => g.startsWith('sqs:'))).toEqual(
+        expect.arrayContaining([`sqs:SendMessage on ${JSON.stringify(arnOf(resourceId(rule.errorQueue)))}`]),
+      );
+    },
+  );
+
+  it('no function runs per device message: no Lambda action, and no function IoT may invoke but its authorizer', () => {
+    for (const r of Object.values(resourcesOf('AWS::IoT::TopicRule')))
+      expect(JSON.stringify(r.Properties)).not.toContain('Lambda');
+    const iotInvokes = Object.values(resourcesOf('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'iot.amazonaws.com',
+    );
+    expect(iotInvokes.map((p) => p.Properties.FunctionName)).toEqual([arnOf(fnId(topology.iotAuthorizer.function))]);
   });
 });
 

@@ -145,7 +145,9 @@ async function streamRecordsFrom(deviceId: string): Promise<number> {
       const out = await kinesis.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
       for (const record of out.Records ?? []) {
         try {
-          if (JSON.parse(Buffer.from(record.Data ?? []).toString('utf8')).source === deviceId) count++;
+          // A reading as the topic rule put it (deviceId), or an event envelope (source).
+          const data = JSON.parse(Buffer.from(record.Data ?? []).toString('utf8')) as Record<string, unknown>;
+          if ((data.deviceId ?? data.source) === deviceId) count++;
         } catch {
           // not JSON (another test's poison record)
         }

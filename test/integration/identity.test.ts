@@ -11,6 +11,7 @@ import {
   local,
   newDevice,
   principalStore,
+  publishMqtt,
   stack,
   storedBySource,
 } from './support';
@@ -295,6 +296,30 @@ describe.runIf(Boolean(stack().mqtt))('devices over MQTT (custom authorizer)', (
       const stats = (await (await fetch(`${local().control}/stats`)).json()) as { mqtt: { publishesRefused: number } };
       expect(stats.mqtt.publishesRefused).toBeGreaterThanOrEqual(1);
     }
+  });
+
+  it.each([
+    ['Basic Ingest on its topic', (other: string) => `$aws/rules/deviceTelemetry/devices/${other}/telemetry`],
+    ['Basic Ingest to another rule', (other: string) => `$aws/rules/someOtherRule/devices/${other}/telemetry`],
+  ])('cannot publish as another device through %s: disconnected, nothing stored', async (_name, topicOf) => {
+    const device = await newDevice('bi');
+    const other = await newDevice('bi-other');
+    const client = await connectDevice(device);
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.publish(topicOf(other.deviceId), JSON.stringify({ metrics: { t: 1 }, seq: 1 }), { qos: 1 });
+    await closed;
+    client.end(true);
+    // Its own reading afterwards, on a new connection, is stored: the other device never gets one.
+    await publishMqtt(device, `$aws/rules/deviceTelemetry/devices/${device.deviceId}/telemetry`, {
+      metrics: { t: 2 },
+      seq: 2,
+    });
+    await eventually(
+      async () => ((await storedBySource(device.deviceId)).length > 0 ? true : undefined),
+      10_000,
+      'its own reading',
+    );
+    expect(await storedBySource(other.deviceId)).toEqual([]);
   });
 
   it('cannot claim another device id through its payload: the rule takes the id from the topic', async () => {

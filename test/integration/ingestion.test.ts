@@ -34,6 +34,7 @@ interface StoredEvent {
   receivedAt: string;
   occurredAt: string;
   timeKey: string;
+  principalId: string;
   data: Record<string, unknown>;
 }
 
@@ -336,6 +337,67 @@ describe.runIf(Boolean(stack().mqtt))('MQTT telemetry', () => {
     expect(await readingsOf(device.deviceId, 5)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('a reading over Basic Ingest and one over the plain topic are each stored once', async () => {
+    const device = await newDevice('basic');
+    const client = await connectDevice(device);
+    const base = Date.now() - 10_000;
+    try {
+      await client.publishAsync(
+        `$aws/rules/deviceTelemetry/devices/${device.deviceId}/telemetry`,
+        JSON.stringify({ ts: base, seq: 1, metrics: { temperature: 21 } }),
+        { qos: 1 },
+      );
+      await client.publishAsync(
+        `devices/${device.deviceId}/telemetry`,
+        JSON.stringify({ ts: base + 1000, seq: 2, metrics: { temperature: 22 } }),
+        { qos: 1 },
+      );
+    } finally {
+      await client.endAsync();
+    }
+    expect(await readingsOf(device.deviceId, 2)).toEqual([1, 2]);
+    // Nothing else arrives for the device later (no second copy of either).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stored = await bySource(device.deviceId);
+    expect(stored.map((e) => (e.data as { seq: number }).seq).sort()).toEqual([1, 2]);
+    expect(new Set(stored.map((e) => e.principalId))).toEqual(new Set([`device:${device.deviceId}`]));
+  });
+
+  it('an invalid reading goes to telemetryErrors while the next valid one on the same shard is stored', async () => {
+    const device = await newDevice('next');
+    const client = await connectDevice(device);
+    try {
+      await client.publishAsync(
+        `devices/${device.deviceId}/telemetry`,
+        JSON.stringify({ seq: 1, metrics: { temperature: 'hot' } }),
+        { qos: 1 },
+      );
+      await client.publishAsync(
+        `devices/${device.deviceId}/telemetry`,
+        JSON.stringify({ seq: 2, metrics: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`m${i}`, i])) }),
+        { qos: 1 },
+      );
+      await client.publishAsync(`devices/${device.deviceId}/telemetry`, JSON.stringify({ seq: 3, metrics: { t: 1 } }), {
+        qos: 1,
+      });
+    } finally {
+      await client.endAsync();
+    }
+    expect(await readingsOf(device.deviceId, 1)).toEqual([3]);
+    const reasons: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const message = await receiveMatching<{ deviceId: string; issues: { path: string; message: string }[] }>(
+        stack().resources.telemetryErrors,
+        (m) => m.deviceId === device.deviceId,
+      );
+      reasons.push(...message.issues.map((issue) => `${issue.path}: ${issue.message}`));
+    }
+    expect(reasons.sort()).toEqual([
+      'metrics.temperature: Invalid input: expected number, received string',
+      'metrics: holds more than 100 metrics',
+    ]);
+  });
+
   it.each<[string, Record<string, unknown>, string]>([
     ['a non-numeric metric', { metrics: { temperature: '81.5', humidity: 40 } }, 'metrics.temperature'],
     ['a ts in the year 2999', { ts: '2999-01-01T00:00:00Z', metrics: { temperature: 1 } }, 'ts'],
@@ -352,10 +414,15 @@ describe.runIf(Boolean(stack().mqtt))('MQTT telemetry', () => {
     expect(message.issues.map((i) => i.path)).toEqual([path]);
     expect(await bySource(device.deviceId)).toEqual([]);
     if (isEmbedded()) {
+      // Validated by the store consumer, in its batch: its invocation's metrics count the rejection.
       const line = await eventually(async () =>
-        emfLines('telemetryIngest').find((l) => l.deviceId === device.deviceId),
+        emfLines('storeEvents').find((l) =>
+          String(l.rejectedDeviceIds ?? '')
+            .split(',')
+            .includes(device.deviceId),
+        ),
       );
-      expect(line).toMatchObject({ TelemetryRejected: 1, service: 'tem' });
+      expect(line).toMatchObject({ TelemetryRejected: expect.any(Number), service: 'tem' });
       expect(line._aws).toMatchObject({
         CloudWatchMetrics: [
           { Namespace: 'TelemetryEventMesh', Metrics: [{ Name: 'TelemetryRejected', Unit: 'Count' }] },

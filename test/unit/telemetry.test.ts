@@ -1,31 +1,15 @@
 import { readFileSync } from 'node:fs';
-import type { Context } from 'aws-lambda';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventEnvelopeSchema } from '../../shared/domain/events';
+import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import {
+  MAX_METRICS_PER_READING,
   TELEMETRY_EVENT_TYPE,
   TelemetryPayloadSchema,
   type TelemetryRuleEvent,
   TelemetryRuleEventSchema,
   telemetryToEnvelope,
 } from '../../shared/domain/telemetry';
-
-// The handler reads its settings at import; its stream and error queue are replaced by recording fakes.
-const fakes = vi.hoisted(() => {
-  process.env.EVENT_STREAM_NAME = 'unit-stream';
-  process.env.TELEMETRY_ERRORS_QUEUE_URL = 'http://unit.invalid/queue';
-  return { publish: vi.fn(), send: vi.fn() };
-});
-vi.mock('../../shared/aws/kinesis-publisher', () => ({
-  KinesisPublisher: class {
-    publish = fakes.publish;
-  },
-}));
-vi.mock('../../shared/aws/sqs-sink', () => ({
-  SqsSink: class {
-    send = fakes.send;
-  },
-}));
 
 const fixture = JSON.parse(
   readFileSync(new URL('../events/iot/telemetry-rule-event.json', import.meta.url), 'utf8'),
@@ -170,80 +154,61 @@ describe('TelemetryRuleEventSchema', () => {
   });
 });
 
-describe('telemetryIngest handler (IoT rule fixture, stream and queue faked)', () => {
-  // A budget too short to retry: a refused record fails the invocation at once.
-  const context = { getRemainingTimeInMillis: () => 1000, functionName: 'telemetryIngest' } as unknown as Context;
-  let stdout: string[];
+describe('metrics per reading', () => {
+  const metricsOf = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i]));
 
-  beforeEach(() => {
-    stdout = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout.push(String(chunk));
-      return true;
-    });
-    fakes.publish.mockReset().mockResolvedValue({ failed: [] });
-    fakes.send.mockReset().mockResolvedValue(undefined);
-  });
-  afterEach(() => vi.restoreAllMocks());
-
-  const emf = () =>
-    stdout
-      .flatMap((chunk) => chunk.split('\n'))
-      .filter((line) => line.includes('"_aws"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-
-  const invoke = async (event: unknown) => {
-    const { handler } = await import('../../functions/ingest/telemetry-ingest');
-    return handler(event, context);
-  };
-
-  it('publishes a valid reading with the device id as partition key and counts TelemetryAccepted', async () => {
-    const result = await invoke(fixture);
-    expect(result).toEqual({ id: expect.any(String) });
-    const [records] = fakes.publish.mock.calls[0] as [{ partitionKey: string }[]];
-    expect(records.map((r) => r.partitionKey)).toEqual(['sensor-1']);
-    expect(fakes.send).not.toHaveBeenCalled();
-    expect(emf()).toEqual([expect.objectContaining({ TelemetryAccepted: 1, service: 'tem' })]);
-  });
-
-  it('sends an invalid reading to the error queue with the reason and counts TelemetryRejected', async () => {
-    const result = await invoke({ ...fixture, metrics: { temperature: 'hot' } });
-    expect(result).toEqual({ rejected: true });
-    expect(fakes.publish).not.toHaveBeenCalled();
-    expect(fakes.send).toHaveBeenCalledWith(
-      expect.objectContaining({
-        reason: 'invalid telemetry',
-        deviceId: 'sensor-1',
-        issues: [expect.objectContaining({ path: 'metrics.temperature' })],
-      }),
-    );
-    expect(emf()).toEqual([
-      expect.objectContaining({
-        TelemetryRejected: 1,
-        deviceId: 'sensor-1',
-        _aws: expect.objectContaining({
-          CloudWatchMetrics: [
-            {
-              Namespace: 'TelemetryEventMesh',
-              Dimensions: [['service']],
-              Metrics: [{ Name: 'TelemetryRejected', Unit: 'Count' }],
-            },
-          ],
-        }),
-      }),
+  it(`accepts ${MAX_METRICS_PER_READING} metrics and refuses one more, naming the limit`, () => {
+    expect(issuePaths({ ...reading, metrics: metricsOf(MAX_METRICS_PER_READING) })).toEqual([]);
+    const result = TelemetryRuleEventSchema.safeParse({ ...reading, metrics: metricsOf(MAX_METRICS_PER_READING + 1) });
+    expect(result.error?.issues).toEqual([
+      expect.objectContaining({ path: ['metrics'], message: `holds more than ${MAX_METRICS_PER_READING} metrics` }),
     ]);
   });
 
-  it('does not count a rejection whose reason could not be queued: the invocation fails and is retried', async () => {
-    fakes.send.mockRejectedValue(new Error('queue down'));
-    await expect(invoke({ ...fixture, metrics: {} })).rejects.toThrow('queue down');
-    expect(emf().filter((line) => 'TelemetryRejected' in line)).toEqual([]);
+  it('refuses 8,000 metrics with one issue, counted before any metric is checked', () => {
+    const bad = Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`${i}bad`, 'x']));
+    const record = Buffer.from(JSON.stringify({ ...reading, metrics: bad })).toString('base64');
+    expect(decodeStreamRecord(record)).toMatchObject({
+      kind: 'rejectedReading',
+      rejection: { issues: [{ path: 'metrics', message: `holds more than ${MAX_METRICS_PER_READING} metrics` }] },
+    });
   });
 
-  it('throws when the stream does not take the reading (async invoke retries it)', async () => {
-    fakes.publish.mockImplementation(async (records: { id: string }[]) => ({
-      failed: records.map((r) => ({ id: r.id, errorCode: 'InternalFailure' })),
-    }));
-    await expect(invoke(fixture)).rejects.toThrow('not accepted');
+  it('refuses a metric name over 64 characters', () => {
+    expect(issuePaths({ ...reading, metrics: { [`a${'b'.repeat(64)}`]: 1 } })).toEqual([`metrics.a${'b'.repeat(64)}`]);
+  });
+});
+
+describe('decodeStreamRecord', () => {
+  const b64 = (value: unknown) =>
+    Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
+
+  it('turns a reading as the topic rule wrote it into the device.telemetry event every consumer derives', () => {
+    const decoded = decodeStreamRecord(b64(fixture));
+    expect(decoded).toEqual({ kind: 'event', envelope: telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture)) });
+  });
+
+  it('passes an ingest envelope through', () => {
+    const envelope = telemetryToEnvelope(reading);
+    expect(decodeStreamRecord(b64(envelope))).toEqual({ kind: 'event', envelope });
+  });
+
+  it('reports an invalid reading with its reasons (not poison: a retry cannot fix it)', () => {
+    expect(decodeStreamRecord(b64({ ...fixture, metrics: { temperature: 'hot' } }))).toEqual({
+      kind: 'rejectedReading',
+      rejection: {
+        reason: 'invalid telemetry',
+        deviceId: 'sensor-1',
+        issues: [expect.objectContaining({ path: 'metrics.temperature' })],
+        reading: { ...fixture, metrics: { temperature: 'hot' } },
+      },
+    });
+  });
+
+  it('throws for a record that is neither (poison), and for an envelope that is not valid', () => {
+    expect(() => decodeStreamRecord(b64('not json'))).toThrow('not JSON');
+    expect(() => decodeStreamRecord(b64([1]))).toThrow('not a JSON object');
+    expect(() => decodeStreamRecord(b64({ hello: 1 }))).toThrow('neither an event nor a device reading');
+    expect(() => decodeStreamRecord(b64({ principalId: 'p' }))).toThrow();
   });
 });

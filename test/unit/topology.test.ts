@@ -151,13 +151,18 @@ describe('topicRuleSql', () => {
       topicRuleSql({
         topicFilter: 'a/#',
         select: { cid: { fn: 'clientid' } },
-        function: 'telemetryIngest',
+        action: { kinesis: { stream: 'eventStream', partitionKey: { fn: 'clientid' } } },
         errorQueue: 'ruleErrors',
       }),
     ).toBe("SELECT *, clientid() AS cid FROM 'a/#'");
-    expect(topicRuleSql({ topicFilter: 'a', select: {}, function: 'telemetryIngest', errorQueue: 'ruleErrors' })).toBe(
-      "SELECT * FROM 'a'",
-    );
+    expect(
+      topicRuleSql({
+        topicFilter: 'a',
+        select: {},
+        action: { kinesis: { stream: 'eventStream', partitionKey: { fn: 'clientid' } } },
+        errorQueue: 'ruleErrors',
+      }),
+    ).toBe("SELECT * FROM 'a'");
   });
 });
 
@@ -170,6 +175,27 @@ describe('topic rule fields', () => {
       'topic rule deviceTelemetry: field "deviceId" is also set by the rule',
     ]);
     expect(validateTopology(t(['metrics', 'a-b']))).toEqual(['topic rule deviceTelemetry: field "a-b" is not a name']);
+  });
+
+  it('refuses a Kinesis action on an unknown stream or keyed by a topic level the filter does not have', () => {
+    const rule = topicRules.deviceTelemetry;
+    if (!rule) throw new Error('no rule');
+    const t = (action: unknown): Topology =>
+      ({ ...topology, topicRules: { deviceTelemetry: { ...rule, action } } }) as unknown as Topology;
+    expect(validateTopology(t({ kinesis: { stream: 'nope', partitionKey: { fn: 'topic', segment: 2 } } }))).toEqual([
+      'topic rule deviceTelemetry: unknown stream nope',
+    ]);
+    expect(
+      validateTopology(t({ kinesis: { stream: 'eventStream', partitionKey: { fn: 'topic', segment: 4 } } })),
+    ).toEqual(['topic rule deviceTelemetry: topic(4) is outside devices/+/telemetry']);
+  });
+
+  it('the telemetry rule puts each message on the event stream keyed by the device id from the topic, no function', () => {
+    expect(topicRules.deviceTelemetry?.action).toEqual({
+      kinesis: { stream: 'eventStream', partitionKey: { fn: 'topic', segment: 2 } },
+    });
+    expect(topicRules.deviceTelemetry?.select.deviceId).toEqual({ fn: 'topic', segment: 2 });
+    expect(Object.keys(topology.functions)).not.toContain('telemetryIngest');
   });
 });
 
