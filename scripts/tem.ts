@@ -64,6 +64,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/explain')).runExplain(rest);
     case 'dlq':
       return (await import('./commands/dlq')).runDlq(rest);
+    case 'cost':
+      return (await import('./commands/cost')).runCost(rest);
     case undefined:
     case 'help':
     case '--help':

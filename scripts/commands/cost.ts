@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { topology } from '../../infra/topology';
+import pricesDocument from '../../policies/prices.json' with { type: 'json' };
+import { alertRules } from '../../shared/domain/alert-rules';
+import { alternatives, defaultInput } from '../../shared/domain/cost/alternatives';
+import { type CostDesign, designFromTopology } from '../../shared/domain/cost/design';
+import { estimate } from '../../shared/domain/cost/model';
+import { type PriceBook, parsePriceBook } from '../../shared/domain/cost/prices';
+import { renderText } from '../../shared/domain/cost/render';
+import type { CostInput } from '../../shared/domain/cost/traffic';
+import { retention } from '../../shared/domain/retention';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
+import { usageError } from '../lib/args';
+import { result } from '../lib/output';
+
+export const costUsage = `usage: tem cost --events-per-second N [--devices N] [--http-share 0.2] [--batch 100] [--stage prod]
+                [--raw-readings dynamodb|firehose] [--firehose-source stream|store] [--kinesis on-demand|provisioned]
+                [--readings-per-message 1] [--json]
+  A monthly estimate (730 h) per AWS service, us-east-1, from policies/prices.json and infra/topology.ts.
+  devices default to one per event/s; kinesis defaults to the topology's capacity mode; --stage only labels the
+  estimate (every stage deploys the same configuration). Prices, parameters and their sources: policies/prices.json.`;
+const spec = { usage: costUsage };
+
+/** The price book and the design as the repository has them now (the topology and the policies/ files). */
+export function costContext(): { book: PriceBook; design: CostDesign } {
+  const readings = retention.eventTypes[TELEMETRY_EVENT_TYPE];
+  return {
+    book: parsePriceBook(pricesDocument),
+    design: designFromTopology(topology, {
+      alertRules: alertRules.length,
+      readingRetentionDays: readings === undefined ? retention.defaultDays : readings,
+      eventRetentionDays: retention.defaultDays,
+    }),
+  };
+}
+
+function numberOption(raw: string | undefined, flag: string, min: number, max: number, integer = false) {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (integer && !Number.isInteger(value))
+  )
+    throw usageError(
+      spec,
+      `--${flag} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`,
+    );
+  return value;
+}
+
+function choice<T extends string>(raw: string | undefined, flag: string, map: Record<string, T>): T | undefined {
+  if (raw === undefined) return undefined;
+  const value = map[raw];
+  if (value === undefined)
+    throw usageError(spec, `--${flag} must be one of ${Object.keys(map).join(', ')}, got "${raw}"`);
+  return value;
+}
+
+/** The flags as a cost input; anything not given takes the planned design's default. */
+export function costInputFrom(argv: readonly string[], design: CostDesign): { input: CostInput; json: boolean } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(
+      [
+        'events-per-second',
+        'devices',
+        'http-share',
+        'batch',
+        'stage',
+        'raw-readings',
+        'firehose-source',
+        'kinesis',
+        'readings-per-message',
+      ].map((name) => [name, { type: 'string' as const }]),
+    );
+    values = parseArgs({ args: [...argv], options: { ...options, json: { type: 'boolean' } }, strict: true }).values;
+  } catch (error) {
+    throw usageError(spec, error instanceof Error ? error.message : String(error));
+  }
+  const text = (name: string) => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const eventsPerSecond = numberOption(text('events-per-second'), 'events-per-second', 0.001, 10_000_000);
+  if (eventsPerSecond === undefined) throw usageError(spec, '--events-per-second is required');
+  const stage = text('stage');
+  if (stage !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(stage))
+    throw usageError(spec, `--stage must be a lower-case name, got "${stage}"`);
+  const given: Partial<CostInput> = {
+    devices: numberOption(text('devices'), 'devices', 1, 100_000_000, true),
+    httpShare: numberOption(text('http-share'), 'http-share', 0, 1),
+    batch: numberOption(text('batch'), 'batch', 1, 500, true),
+    readingsPerMessage: numberOption(text('readings-per-message'), 'readings-per-message', 1, 100, true),
+    stage,
+    rawReadings: choice(text('raw-readings'), 'raw-readings', { dynamodb: 'dynamodb', firehose: 'firehose' }),
+    firehoseSource: choice(text('firehose-source'), 'firehose-source', { stream: 'stream', store: 'storeEvents' }),
+    kinesis: choice(text('kinesis'), 'kinesis', { 'on-demand': 'onDemand', provisioned: 'provisioned' }),
+  };
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<CostInput>;
+  return { input: defaultInput(design, { ...defined, eventsPerSecond }), json: values.json === true };
+}
+
+/** `tem cost`: the monthly AWS estimate of the design at a given rate (pure model: no AWS call). */
+export async function runCost(argv: string[]): Promise<void> {
+  const { book, design } = costContext();
+  const { input, json } = costInputFrom(argv, design);
+  const e = estimate(input, design, book);
+  const alts = alternatives(e, design, book);
+  if (json) return result({ ...e, alternatives: alts, retrievedOn: book.retrievedOn, region: book.region });
+  process.stdout.write(`${renderText(e, alts, book)}\n`);
+  return result({
+    totalUsd: e.totalUsd,
+    perMillionEvents: e.perMillionEvents,
+    byService: e.byService,
+    hoursPerMonth: e.hoursPerMonth,
+    retrievedOn: book.retrievedOn,
+  });
+}
