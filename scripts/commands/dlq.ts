@@ -60,7 +60,10 @@ async function peek(sqs: SQSClient, queueUrl: string, max: number) {
       WaitTimeSeconds: 1,
     }),
   );
-  return { queue: queueUrl, messages: (Messages ?? []).map((m) => JSON.parse(m.Body ?? 'null') as unknown) };
+  // Visibility 0 leaves each message visible, and the local engine may then hand one message out several times in a
+  // single receive: show each once.
+  const unique = [...new Map((Messages ?? []).map((m) => [m.MessageId, m])).values()];
+  return { queue: queueUrl, messages: unique.map((m) => JSON.parse(m.Body ?? 'null') as unknown) };
 }
 
 async function replay(sqs: SQSClient, replayer: StreamReplayer, queueUrl: string, max: number) {
