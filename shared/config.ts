@@ -22,3 +22,12 @@ export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = 
   if (!Number.isSafeInteger(value)) throw new ConfigError(`Setting ${name} must be an integer, got "${raw}"`);
   return value;
 }
+
+/**
+ * An optional setting: unset, empty and blank all mean "not set" (a shell's `NAME=` or a template's empty default
+ * must not become a value), else the value without surrounding whitespace.
+ */
+export function optionalEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
-import { CLAIM_ANY_SOURCE_PERMISSION, encodeCallerContext } from '../../shared/authorizer-context';
+import { encodeCallerContext } from '../../shared/authorizer-context';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { signerFromSetting } from '../../shared/aws/signer';
@@ -10,7 +10,12 @@ import { credentialFrom } from '../../shared/domain/credentials';
 import { DecisionCache } from '../../shared/domain/decision-cache';
 import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
-import { type AuthResult, authenticateApiKey, authenticateBearer } from '../../shared/domain/principals';
+import {
+  type AuthenticatedPrincipal,
+  Authenticator,
+  type AuthResult,
+  callerContextOf,
+} from '../../shared/domain/principals';
 import { TokenVerifier, TrustedIssuersSchema } from '../../shared/domain/tokens';
 import { logger } from '../../shared/observability';
 
@@ -22,11 +27,6 @@ const trustedIssuers = (() => {
   if (!parsed.success) throw new ConfigError(`JWT_TRUSTED_ISSUERS is invalid: ${parsed.error.message}`);
   return parsed.data;
 })();
-const cache = new DecisionCache<AuthResult & { ok: true }>({
-  ttlMs: intEnv('AUTH_CACHE_TTL_SECONDS', 300) * 1000,
-  epochCheckMs: intEnv('AUTH_EPOCH_CHECK_SECONDS', 5) * 1000,
-  readEpoch: () => store.getAuthEpoch(),
-});
 // The own public key may come from KMS: fetched once, on first use.
 let verifier: Promise<TokenVerifier> | undefined;
 const tokenVerifier = () => {
@@ -36,6 +36,15 @@ const tokenVerifier = () => {
   });
   return verifier;
 };
+const authenticator = new Authenticator({
+  store,
+  verifier: tokenVerifier,
+  cache: new DecisionCache<AuthenticatedPrincipal>({
+    ttlMs: intEnv('AUTH_CACHE_TTL_SECONDS', 300) * 1000,
+    epochCheckMs: intEnv('AUTH_EPOCH_CHECK_SECONDS', 5) * 1000,
+    readEpoch: () => store.getAuthEpoch(),
+  }),
+});
 
 function headerOf(event: APIGatewayRequestAuthorizerEvent) {
   return (name: string): string | undefined => {
@@ -47,16 +56,13 @@ function headerOf(event: APIGatewayRequestAuthorizerEvent) {
 async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> {
   const credential = credentialFrom(headerOf(event));
   if (credential === 'missing' || credential === 'malformed') return { ok: false, reason: credential };
-  await cache.checkEpoch();
-  const key = DecisionCache.keyOf(`${credential.type}:${credential.value}`);
-  const cached = cache.get(key);
-  if (cached) return cached;
-  const result =
-    credential.type === 'api-key'
-      ? await authenticateApiKey(credential.value, store, new Date())
-      : await authenticateBearer(credential.value, await tokenVerifier(), store);
-  if (result.ok) cache.set(key, result, result.principal.expiresAt);
-  return result;
+  try {
+    return await authenticator.authenticate(credential);
+  } catch (error) {
+    // Not the caller's fault: any throw but `Unauthorized` is the gateway's 503 + Retry-After (ADR 0003).
+    logger.error('credential could not be checked', { error });
+    throw new Error('AuthorizerUnavailable');
+  }
 }
 
 /**
@@ -82,15 +88,7 @@ export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Pr
   return {
     principalId: principal.principalId,
     policyDocument: policyForRoutes(event.methodArn, allowed),
-    context: encodeCallerContext({
-      principalId: principal.principalId,
-      principalName: principal.name,
-      credentialType: principal.credential.type === 'api-key' ? 'api-key' : 'jwt',
-      keyId: principal.credential.type === 'api-key' ? principal.credential.keyId : '-',
-      role: principal.grants.role,
-      eventTypes: principal.eventTypes,
-      mayClaimAnySource: decide(principal.grants, CLAIM_ANY_SOURCE_PERMISSION).allowed,
-    }),
+    context: encodeCallerContext(callerContextOf(principal)),
   };
 };
 

@@ -472,6 +472,15 @@ export class TelemetryEventMeshStack extends Stack {
       type: apigw.ResponseType.DEFAULT_5XX,
       templates: json('Internal server error'),
     });
+    // An authorizer that cannot decide (principals table down, timeout) is a 503 to retry, not a 500: the answer of
+    // AUTHORIZER_UNAVAILABLE in shared/domain/decision-cache.ts, which the local gateway gives too.
+    for (const type of [apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR, apigw.ResponseType.AUTHORIZER_FAILURE])
+      api.addGatewayResponse(`AuthorizerUnavailable${type.responseType}`, {
+        type,
+        statusCode: '503',
+        responseHeaders: { 'Retry-After': "'5'" },
+        templates: json('Service Unavailable'),
+      });
 
     return { api, authorizer, methods };
   }

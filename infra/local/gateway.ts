@@ -7,6 +7,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
 } from 'aws-lambda';
 import { z } from 'zod';
+import { AUTHORIZER_UNAVAILABLE } from '../../shared/domain/decision-cache';
 import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
 import type { AuthorizerSpec, RouteSpec } from '../topology';
 import { FunctionError } from './function-host';
@@ -82,6 +83,7 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly body: unknown,
+    readonly headers: Record<string, string> = {},
   ) {
     super(`HTTP ${status}`);
   }
@@ -239,7 +241,7 @@ export class LocalGateway {
           requestContext,
         } as unknown as APIGatewayRequestAuthorizerEvent);
       } catch (error) {
-        if (error instanceof HttpError) return send(res, error.status, error.body);
+        if (error instanceof HttpError) return send(res, error.status, error.body, error.headers);
         throw error;
       }
       if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') return send(res, 403, { message: 'Forbidden' });
@@ -290,13 +292,13 @@ export class LocalGateway {
       if (error instanceof FunctionError && error.errorMessage === 'Unauthorized')
         throw new HttpError(401, { message: 'Unauthorized' });
       this.deps.log('authorizer failed', { error: (error as Error).message });
-      throw new HttpError(500, { message: 'Internal server error' });
+      throw authorizerUnavailable();
     }
     const parsed = AuthorizerResultSchema.safeParse(raw);
     if (!parsed.success) {
       // API Gateway's AuthorizerConfigurationException.
       this.deps.log('authorizer returned an invalid result');
-      throw new HttpError(500, { message: 'Internal server error' });
+      throw authorizerUnavailable();
     }
     const result = parsed.data as APIGatewayAuthorizerResult;
     const decision: CachedDecision = {
@@ -317,6 +319,12 @@ export class LocalGateway {
   }
 }
 
+/** The gateway response the CDK stack sets for AUTHORIZER_CONFIGURATION_ERROR and AUTHORIZER_FAILURE. */
+function authorizerUnavailable(): HttpError {
+  const { statusCode, retryAfterSeconds, message } = AUTHORIZER_UNAVAILABLE;
+  return new HttpError(statusCode, { message }, { 'retry-after': String(retryAfterSeconds) });
+}
+
 /** A malformed escape (`%zz`) stays as sent, as API Gateway passes it: the function decides, not a crash here. */
 function safeDecode(segment: string): string {
   try {
@@ -326,10 +334,11 @@ function safeDecode(segment: string): string {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.end();
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.end(JSON.stringify(body));
 }
 

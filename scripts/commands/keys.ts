@@ -5,6 +5,11 @@ import {
   revokeApiKey,
   rotateApiKey,
 } from '../../shared/domain/admin';
+import { Rejection } from '../../shared/domain/errors';
+import { INGEST_PERMISSION, isValidGrant, scopeProblem } from '../../shared/domain/permissions';
+import { grantsFor } from '../../shared/domain/principals';
+import { EventTypePatternSchema } from '../../shared/domain/roles';
+import type { PrincipalRecord, PrincipalStore } from '../../shared/ports';
 import { intOption, parseArgs, positionals, usageError } from '../lib/args';
 import { result } from '../lib/output';
 import { withPrincipalStore } from '../lib/stores';
@@ -15,17 +20,60 @@ export const keysUsage = `usage:
   tem keys list
   tem keys revoke KEYID
   tem keys rotate KEYID [--grace SECONDS]          (default grace 86400)
-  tem keys grant|ungrant|revoke-perm|unrevoke-perm KEYID PERM`;
+  tem keys grant KEYID PERM [--event-types PATTERN]...   (the patterns replace the principal's event types)
+  tem keys ungrant|revoke-perm|unrevoke-perm KEYID PERM`;
 
 const spec = { usage: keysUsage };
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
-const permissionChanges: Record<string, PermissionChange> = {
-  grant: 'grant',
-  ungrant: 'ungrant',
-  'revoke-perm': 'revoke',
-  'unrevoke-perm': 'unrevoke',
-};
+// Only the narrowing changes: grant and unrevoke-perm are checked first (`widen`).
+const permissionChanges: Record<string, PermissionChange> = { ungrant: 'ungrant', 'revoke-perm': 'revoke' };
+
+/**
+ * Refuses a principal that could call POST /events but emit no event (ADR 0008): it would pass the gateway and get
+ * 403 for everything it posts, while `tem explain` of the route alone looked fine.
+ */
+function checkScope(principal: Pick<PrincipalRecord, 'role' | 'extra' | 'revoked' | 'eventTypes'>, howToFix: string) {
+  const { grants, eventTypes } = grantsFor([principal.role], principal);
+  const problem = scopeProblem(grants, eventTypes);
+  if (problem) throw new Rejection('invalid', `${problem}. ${howToFix}`);
+}
+
+function checkPatterns(patterns: readonly string[]): void {
+  const bad = patterns.filter((p) => !EventTypePatternSchema.safeParse(p).success);
+  if (bad.length > 0) throw new Rejection('invalid', `event-types: not a pattern (*, a.b, a.*): ${bad.join(', ')}`);
+}
+
+/**
+ * `grant` and `unrevoke-perm` can widen a principal, so the result is checked before it is written; `grant` may set
+ * the event types in the same command. The change itself goes through shared/domain/admin.ts (it bumps the epoch).
+ */
+async function widen(
+  store: PrincipalStore,
+  keyId: string,
+  change: 'grant' | 'unrevoke',
+  permission: string,
+  eventTypes: string[],
+) {
+  const key = await store.getApiKey(keyId);
+  const principal = key && (await store.getPrincipal(key.principalId));
+  // Unknown keys and bad patterns: changePermission answers them as before.
+  if (!principal || !isValidGrant(permission)) return changePermission(store, keyId, change, permission);
+  checkPatterns(eventTypes);
+  const next = {
+    ...principal,
+    ...(eventTypes.length > 0 ? { eventTypes } : {}),
+    extra: change === 'grant' ? [...principal.extra, permission] : principal.extra,
+    revoked: change === 'unrevoke' ? principal.revoked.filter((p) => p !== permission) : principal.revoked,
+  };
+  checkScope(
+    next,
+    `Give it the event types it may emit: tem keys grant ${keyId} ${INGEST_PERMISSION} --event-types 'PATTERN' (e.g. 'payment.*', or '*')`,
+  );
+  if (eventTypes.length > 0) await store.putPrincipal({ ...principal, eventTypes });
+  const changed = await changePermission(store, keyId, change, permission);
+  return eventTypes.length > 0 ? { ...changed, eventTypes } : changed;
+}
 
 /** `tem keys ...`: API keys and their principals' permissions, through shared/domain/admin.ts. */
 export async function runKeys(argv: string[]): Promise<void> {
@@ -41,13 +89,24 @@ export async function runKeys(argv: string[]): Promise<void> {
       const name = args.required('name');
       const role = args.required('role');
       const expiresIn = intOption(args, spec, 'expires-in', { min: 1, max: TEN_YEARS });
+      const eventTypes = args.values('event-types');
+      checkPatterns(eventTypes);
+      checkScope(
+        {
+          role,
+          extra: args.values('extra'),
+          revoked: args.values('revoke'),
+          ...(eventTypes.length > 0 ? { eventTypes } : {}),
+        },
+        `Give the key the event types it may emit: --event-types 'PATTERN' (e.g. 'payment.*', or '*'); role ${role} has no scope of its own for them`,
+      );
       const issued = await withPrincipalStore((store) =>
         createApiKey(store, {
           name,
           role,
           extra: args.values('extra'),
           revoked: args.values('revoke'),
-          eventTypes: args.values('event-types'),
+          eventTypes,
           ...(expiresIn === undefined ? {} : { expiresAt: new Date(Date.now() + expiresIn * 1000) }),
         }),
       );
@@ -77,10 +136,18 @@ export async function runKeys(argv: string[]): Promise<void> {
       const grace = intOption(args, spec, 'grace', { min: 0, max: TEN_YEARS, fallback: 86_400 }) ?? 86_400;
       return result({ ...(await withPrincipalStore((store) => rotateApiKey(store, keyId, grace))) });
     }
-    case 'grant':
-    case 'ungrant':
-    case 'revoke-perm':
+    case 'grant': {
+      const args = parseArgs(rest, { ...spec, repeatable: ['event-types'] });
+      const [keyId, permission] = positionals(args, spec, ['KEYID', 'PERM']);
+      const eventTypes = args.values('event-types');
+      return result(await withPrincipalStore((store) => widen(store, keyId, 'grant', permission, eventTypes)));
+    }
     case 'unrevoke-perm': {
+      const [keyId, permission] = positionals(parseArgs(rest, spec), spec, ['KEYID', 'PERM']);
+      return result(await withPrincipalStore((store) => widen(store, keyId, 'unrevoke', permission, [])));
+    }
+    case 'ungrant':
+    case 'revoke-perm': {
       const [keyId, permission] = positionals(parseArgs(rest, spec), spec, ['KEYID', 'PERM']);
       const change = permissionChanges[sub] as PermissionChange;
       return result(await withPrincipalStore((store) => changePermission(store, keyId, change, permission)));

@@ -6,6 +6,7 @@
  * Resolution: role grants, plus the principal's extra grants, minus its revoked permissions. Revoked always wins,
  * also over wildcards.
  */
+import { TELEMETRY_EVENT_TYPE } from './telemetry';
 
 export interface PrincipalGrants {
   role: string;
@@ -55,6 +56,31 @@ export function decide(grants: PrincipalGrants, permission: string): Decision {
 /** Of the given concrete permissions, those the principal holds. */
 export function effectivePermissions(grants: PrincipalGrants, permissions: readonly string[]): string[] {
   return permissions.filter((p) => decide(grants, p).allowed);
+}
+
+/** The permission of `POST /events`: the one route whose requests are also checked against the event-type scope. */
+export const INGEST_PERMISSION = 'events.post.event_ingest';
+
+/**
+ * Whether the patterns admit some type a principal may post over HTTP. Telemetry is published by devices only, so a
+ * scope of nothing but `device.telemetry` admits no HTTP event either.
+ */
+export function scopeAdmitsHttpEvents(patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => pattern !== TELEMETRY_EVENT_TYPE);
+}
+
+/**
+ * Why a principal's grants and event-type scope do not fit together, or undefined. A principal allowed to call
+ * `POST /events` whose scope admits no event would pass the gateway and then get 403 for every event it posts: the
+ * model refuses to create such a principal (role file, `tem keys create|grant|unrevoke-perm`) rather than let
+ * `tem explain` and the gateway disagree with what the operator meant.
+ */
+export function scopeProblem(grants: PrincipalGrants, eventTypes: readonly string[]): string | undefined {
+  const ingest = decide(grants, INGEST_PERMISSION);
+  if (!ingest.allowed || scopeAdmitsHttpEvents(eventTypes)) return undefined;
+  const scope =
+    eventTypes.length === 0 ? 'is empty' : `is only ${eventTypes.join(', ')} (devices publish it over MQTT)`;
+  return `${INGEST_PERMISSION} is granted (${ingest.rule} grant ${ingest.grant}) but the event-type scope ${scope}, so every event it posts would be refused with 403`;
 }
 
 /** Event-type patterns (`payment.*`, `*`, `user.created`): a `*` segment matches one or more trailing segments. */

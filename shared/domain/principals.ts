@@ -1,7 +1,9 @@
-import type { PrincipalRecord, PrincipalStore } from '../ports';
+import { type CallerContext, CLAIM_ANY_SOURCE_PERMISSION } from '../authorizer-context';
+import type { ApiKeyRecord, PrincipalRecord, PrincipalStore } from '../ports';
 import { parseApiKey, secretMatches } from './api-keys';
-import { deviceTokenMatches } from './credentials';
-import type { PrincipalGrants } from './permissions';
+import { deviceTokenMatches, type PresentedCredential } from './credentials';
+import { DecisionCache, withTimeout } from './decision-cache';
+import { decide, type PrincipalGrants } from './permissions';
 import { roleNamed } from './roles';
 import type { TokenVerifier } from './tokens';
 
@@ -63,6 +65,29 @@ export function grantsFor(
   };
 }
 
+/**
+ * Whether a key may be used at `now`: one rule for the key itself, for the tokens exchanged for it, and for
+ * `tem explain`. A missing key (deleted by hand) counts as revoked.
+ */
+export function keyRefusal(key: ApiKeyRecord | undefined, now: number): 'revoked' | 'expired' | undefined {
+  if (key?.status !== 'active') return 'revoked';
+  if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= now) return 'expired';
+  return undefined;
+}
+
+/** What the authorizer hands to the functions behind it for this principal (`tem explain` derives the same). */
+export function callerContextOf(principal: AuthenticatedPrincipal): CallerContext {
+  return {
+    principalId: principal.principalId,
+    principalName: principal.name,
+    credentialType: principal.credential.type === 'api-key' ? 'api-key' : 'jwt',
+    keyId: principal.credential.type === 'api-key' ? principal.credential.keyId : '-',
+    role: principal.grants.role,
+    eventTypes: principal.eventTypes,
+    mayClaimAnySource: decide(principal.grants, CLAIM_ANY_SOURCE_PERMISSION).allowed,
+  };
+}
+
 export async function authenticateApiKey(
   raw: string | undefined,
   store: PrincipalStore,
@@ -75,9 +100,9 @@ export async function authenticateApiKey(
   const key = await store.getApiKey(keyId);
   if (!key) return { ok: false, reason: 'unknown-key', keyId };
   if (!secretMatches(parsed.secret, key.secretHash)) return { ok: false, reason: 'bad-secret', keyId };
-  if (key.status !== 'active') return { ok: false, reason: 'revoked', keyId };
+  const refusal = keyRefusal(key, now.getTime());
+  if (refusal) return { ok: false, reason: refusal, keyId };
   const expiresAt = key.expiresAt === undefined ? undefined : Date.parse(key.expiresAt);
-  if (expiresAt !== undefined && expiresAt <= now.getTime()) return { ok: false, reason: 'expired', keyId };
   const principal = await store.getPrincipal(key.principalId);
   if (!principal) return { ok: false, reason: 'unknown-principal', keyId };
   if (!roleNamed(principal.role)) return { ok: false, reason: 'unknown-role', keyId };
@@ -104,16 +129,20 @@ export async function authenticateBearer(
   token: string,
   verifier: TokenVerifier,
   store: PrincipalStore,
+  now: Date = new Date(),
 ): Promise<AuthResult> {
-  const verified = await verifier.verify(token);
+  const verified = await verifier.verify(token, now);
   if (!verified.ok) return { ok: false, reason: verified.reason };
-  const { issuer, subject, roles, expiresAt, own, keyId } = verified.token;
+  const { issuer, subject, roles, own, keyId } = verified.token;
+  let expiresAt = verified.token.expiresAt;
   if (keyId !== undefined) {
-    // A token lives no longer than the API key it was exchanged for.
+    // A token lives no longer than the API key it was exchanged for: the key is checked whenever the token is
+    // authenticated (cache miss, epoch change), and the cached decision ends at the key's expiry too.
     const key = await store.getApiKey(keyId);
-    if (key?.status !== 'active') return { ok: false, reason: 'revoked', keyId };
-    if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now())
-      return { ok: false, reason: 'expired', keyId };
+    const refusal = keyRefusal(key, now.getTime());
+    if (refusal) return { ok: false, reason: refusal, keyId };
+    if (key?.principalId !== subject) return { ok: false, reason: 'claim-invalid', keyId };
+    if (key.expiresAt !== undefined) expiresAt = Math.min(expiresAt, Date.parse(key.expiresAt));
   }
   const principalId = own ? subject : `${issuer}#${subject}`;
   const record = await store.getPrincipal(principalId);
@@ -149,4 +178,49 @@ export async function authenticateDevice(deviceId: string, token: string, store:
       eventTypes,
     },
   };
+}
+
+/** The authorizer could not decide: a dependency (principals table, signing key) failed or was too slow. */
+export class AuthUnavailable extends Error {
+  override readonly name = 'AuthUnavailable';
+}
+
+/**
+ * The authorizer's path from a presented credential to an authenticated principal: the epoch check, the decision
+ * cache, then the store. A cached decision is served even while the store is unreachable (fail static, bounded by
+ * the entry's expiry); an uncached credential then cannot be checked and fails with AuthUnavailable (→ 503), never
+ * as a refusal (a 401 would tell a valid caller its credential is bad).
+ */
+export class Authenticator {
+  constructor(
+    private readonly deps: {
+      store: PrincipalStore;
+      verifier: () => Promise<TokenVerifier>;
+      cache: DecisionCache<AuthenticatedPrincipal>;
+      /** The store's reads for one credential must finish within this, well inside the authorizer's timeout. */
+      deadlineMs?: number;
+      now?: () => Date;
+    },
+  ) {}
+
+  async authenticate(credential: PresentedCredential): Promise<AuthResult> {
+    const { cache, store } = this.deps;
+    await cache.checkEpoch();
+    const key = DecisionCache.keyOf(`${credential.type}:${credential.value}`);
+    const cached = cache.get(key);
+    if (cached) return { ok: true, principal: cached };
+    const now = this.deps.now?.() ?? new Date();
+    let result: AuthResult;
+    try {
+      const pending =
+        credential.type === 'api-key'
+          ? authenticateApiKey(credential.value, store, now)
+          : this.deps.verifier().then((verifier) => authenticateBearer(credential.value, verifier, store, now));
+      result = await withTimeout(pending, this.deps.deadlineMs ?? 2500);
+    } catch (error) {
+      throw new AuthUnavailable(`credential not checked: ${(error as Error).message}`, { cause: error });
+    }
+    if (result.ok) cache.set(key, result.principal, result.principal.expiresAt);
+    return result;
+  }
 }

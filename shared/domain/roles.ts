@@ -1,22 +1,32 @@
 import { z } from 'zod';
 import rolesDocument from '../../policies/roles.json' with { type: 'json' };
-import { isValidGrant } from './permissions';
+import { isValidGrant, scopeProblem } from './permissions';
 
 const grant = z
   .string()
   .refine(isValidGrant, { message: 'must be * or <app>.<method>.<view> with optional * segments' });
-const eventTypePattern = z.string().regex(/^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/, 'must be *, a.b, or a.*');
+export const EventTypePatternSchema = z
+  .string()
+  .regex(/^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/, 'must be *, a.b, or a.*');
+
+const RoleSchema = z
+  .object({
+    description: z.string().min(1),
+    permissions: z.array(grant),
+    eventTypes: z.array(EventTypePatternSchema),
+  })
+  // A role that may call POST /events but may emit nothing would be refused for every event it posts.
+  .superRefine((role, ctx) => {
+    const problem = scopeProblem(
+      { role: '', rolePermissions: role.permissions, extra: [], revoked: [] },
+      role.eventTypes,
+    );
+    if (problem) ctx.addIssue({ code: 'custom', path: ['eventTypes'], message: problem });
+  });
 
 export const RolesDocumentSchema = z.object({
   $comment: z.string().optional(),
-  roles: z.record(
-    z.string().regex(/^[a-z][a-z0-9_-]*$/),
-    z.object({
-      description: z.string().min(1),
-      permissions: z.array(grant),
-      eventTypes: z.array(eventTypePattern),
-    }),
-  ),
+  roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), RoleSchema),
 });
 
 export type RolesDocument = z.infer<typeof RolesDocumentSchema>;

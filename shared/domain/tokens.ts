@@ -158,7 +158,7 @@ export class TokenVerifier {
     });
   }
 
-  async verify(token: string): Promise<VerifyResult> {
+  async verify(token: string, now: Date = new Date()): Promise<VerifyResult> {
     let issuer: string | undefined;
     try {
       issuer = decodeJwt(token).iss;
@@ -174,6 +174,7 @@ export class TokenVerifier {
         algorithms: verifier.algorithms,
         clockTolerance: verifier.clockToleranceSeconds,
         requiredClaims: ['sub', 'exp'],
+        currentDate: now,
       });
       return {
         ok: true,

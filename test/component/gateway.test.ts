@@ -87,13 +87,15 @@ describe.each([
     expect(event.requestContext.authorizer).toMatchObject({ principalId: 'p-admin', n: '1', ok: 'true' });
   });
 
-  it('401 when the authorizer says Unauthorized, 403 when its policy lacks the route, 500 without internals when it crashes', async () => {
+  it('401 when the authorizer says Unauthorized, 403 when its policy lacks the route, 503 + Retry-After without internals when it crashes', async () => {
     expect((await get('/things/1', 'bad')).status).toBe(401);
     const denied = await get('/things', 'reader', 'POST');
     expect(denied.status).toBe(403);
     expect(await denied.json()).toEqual({ message: 'Forbidden' });
     const crashed = await get('/things/1', 'crash');
-    expect(crashed.status).toBe(500);
+    // API Gateway's AUTHORIZER_CONFIGURATION_ERROR, as the CDK stack's gateway response sets it.
+    expect(crashed.status).toBe(503);
+    expect(crashed.headers.get('retry-after')).toBe('5');
     expect(await crashed.text()).not.toContain('internals');
   });
 
