@@ -4,7 +4,7 @@ import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import { requireEnv } from '../../shared/config';
 import { Rejection } from '../../shared/domain/errors';
-import { EventTypeSchema } from '../../shared/domain/events';
+import { EventSourceSchema, EventTypeSchema } from '../../shared/domain/events';
 import {
   decodeCursor,
   encodeCursor,
@@ -25,8 +25,8 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
     throw new Rejection('invalid', 'give exactly one of type or source');
   if (type !== undefined && !EventTypeSchema.safeParse(type).success)
     throw new Rejection('invalid', 'type must be a dotted lower-case name such as payment.success');
-  if (source !== undefined && (source.length === 0 || source.length > 256))
-    throw new Rejection('invalid', 'source must be 1-256 characters');
+  if (source !== undefined && !EventSourceSchema.safeParse(source).success)
+    throw new Rejection('invalid', 'source must be 1-256 letters, digits or ._:/@- (as events carry it)');
   const since = parseTime('since', params.since);
   const until = parseTime('until', params.until);
   if (since && until && since > until) throw new Rejection('invalid', 'since must not be after until');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayProxyEvent,
@@ -14,6 +15,14 @@ import { FunctionError } from './function-host';
 
 /** API Gateway REST's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** API Gateway REST quotas: all header values together, the URL of a regional API, a method ARN with authorization. */
+const MAX_HEADER_VALUES_BYTES = 10_240;
+const MAX_URL_CHARS = 10_240;
+const MAX_METHOD_ARN_BYTES = 1600;
+/** Lambda's synchronous invocation payload: the proxy event as JSON (API Gateway answers 413 "Request Too Long"). */
+const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** How much of a request head Node parses, so that the quotas above are answered here, in JSON. */
+const MAX_HEAD_BYTES = 64 * 1024;
 const API_ID = 'local';
 const STAGE = 'v1';
 
@@ -112,12 +121,16 @@ export class LocalGateway {
 
   listen(port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = createServer((req, res) => {
+      const server = createServer({ maxHeaderSize: MAX_HEAD_BYTES }, (req, res) => {
         this.handle(req, res).catch((error) => {
           this.deps.log('gateway failure', { error: (error as Error).message });
           send(res, 500, { message: 'Internal server error' });
         });
       });
+      // A request Node cannot parse gets a JSON answer too, not Node's bare status line.
+      server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket));
+      // Every header counts (Node would drop those after the 2000th): the size quotas above bound them instead.
+      server.maxHeadersCount = 0;
       server.keepAliveTimeout = 5000;
       server.on('error', reject);
       server.listen(port, '127.0.0.1', () => {
@@ -143,6 +156,15 @@ export class LocalGateway {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     res.setHeader('x-amzn-requestid', requestId);
+    if ((req.url ?? '').length > MAX_URL_CHARS)
+      return send(res, 414, { message: `Request URI too long: the URL may have at most ${MAX_URL_CHARS} characters` });
+    let headerBytes = 0;
+    for (let i = 1; i < req.rawHeaders.length; i += 2)
+      headerBytes += Buffer.byteLength(req.rawHeaders[i] ?? '', 'latin1');
+    if (headerBytes > MAX_HEADER_VALUES_BYTES)
+      return send(res, 431, {
+        message: `Request header fields too large: all header values together may have at most ${MAX_HEADER_VALUES_BYTES} bytes, got ${headerBytes}`,
+      });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
     let params: Record<string, string> = {};
@@ -163,22 +185,23 @@ export class LocalGateway {
       throw error;
     }
 
-    const headers: Record<string, string> = {};
-    const multiValueHeaders: Record<string, string[]> = {};
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      const name = req.rawHeaders[i] as string;
-      const value = req.rawHeaders[i + 1] as string;
-      headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-      multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
-    }
-    const query: Record<string, string> = {};
-    const multiQuery: Record<string, string[]> = {};
-    for (const [k, v] of url.searchParams) {
-      query[k] = v;
-      multiQuery[k] = [...(multiQuery[k] ?? []), v];
-    }
+    // REST (payload format 1.0): `headers` holds the last value of a repeated header, `multiValueHeaders` all of them.
+    // Collected in Maps: a name such as __proto__ or constructor is a key like any other, never a prototype lookup.
+    const headerValues = new Map<string, string[]>();
+    for (let i = 0; i < req.rawHeaders.length; i += 2)
+      grouped(headerValues, req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
+    const queryValues = new Map<string, string[]>();
+    for (const [k, v] of url.searchParams) grouped(queryValues, k, v);
+    const headers = lastValues(headerValues);
+    const multiValueHeaders = Object.fromEntries(headerValues);
+    const query = lastValues(queryValues);
+    const multiQuery = Object.fromEntries(queryValues);
     const resourcePath = url.pathname.replace(/\/$/, '') || '/';
     const methodArn = this.methodArn(method, resourcePath);
+    if (match.route.auth !== 'none' && Buffer.byteLength(methodArn, 'utf8') > MAX_METHOD_ARN_BYTES)
+      return send(res, 414, {
+        message: `Request URI too long: the method ARN may have at most ${MAX_METHOD_ARN_BYTES} bytes`,
+      });
     const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
     const requestContext = {
       accountId: this.deps.accountId,
@@ -255,6 +278,9 @@ export class LocalGateway {
       isBase64Encoded: false,
     } as unknown as APIGatewayProxyEvent;
 
+    if (Buffer.byteLength(JSON.stringify(event), 'utf8') > MAX_INVOKE_PAYLOAD_BYTES)
+      return send(res, 413, { message: 'Request Too Long' });
+
     let raw: unknown;
     try {
       raw = await this.deps.invoke(match.route.function, event);
@@ -325,6 +351,17 @@ function authorizerUnavailable(): HttpError {
   return new HttpError(statusCode, { message }, { 'retry-after': String(retryAfterSeconds) });
 }
 
+function grouped(map: Map<string, string[]>, name: string, value: string): void {
+  const values = map.get(name);
+  if (values) values.push(value);
+  else map.set(name, [value]);
+}
+
+/** Own properties only (Object.fromEntries defines them): `{"__proto__": "x"}` stays data. */
+function lastValues(map: Map<string, string[]>): Record<string, string> {
+  return Object.fromEntries([...map].map(([name, values]) => [name, values[values.length - 1] as string]));
+}
+
 /** A malformed escape (`%zz`) stays as sent, as API Gateway passes it: the function decides, not a crash here. */
 function safeDecode(segment: string): string {
   try {
@@ -332,6 +369,34 @@ function safeDecode(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+/** Why Node's HTTP parser refused a request, by its error code: what the caller is told (never the code itself). */
+const UNPARSABLE: Readonly<Record<string, [number, string, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', `the request head is over ${MAX_HEAD_BYTES} bytes`],
+  HPE_INVALID_HEADER_TOKEN: [400, 'Bad Request', 'a header name or value holds a character HTTP does not allow'],
+  HPE_INVALID_CONTENT_LENGTH: [400, 'Bad Request', 'Content-Length is not a valid length'],
+  HPE_UNEXPECTED_CONTENT_LENGTH: [400, 'Bad Request', 'Content-Length conflicts with Transfer-Encoding or repeats'],
+  HPE_INVALID_TRANSFER_ENCODING: [400, 'Bad Request', 'Transfer-Encoding is not valid'],
+  HPE_INVALID_METHOD: [400, 'Bad Request', 'the method is not an HTTP method'],
+  HPE_INVALID_URL: [400, 'Bad Request', 'the request target is not a valid URL path'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request did not arrive in time'],
+  ERR_HTTP_HEADERS_TIMEOUT: [408, 'Request Timeout', 'the request head did not arrive in time'],
+};
+
+/** What Node's HTTP parser refused, answered in JSON on the raw socket (there is no request or response object). */
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const [status, reason, why] = UNPARSABLE[error.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'the request is not valid HTTP/1.1',
+  ];
+  const body = JSON.stringify({ message: `${reason}: ${why}` });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-amzn-requestid: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

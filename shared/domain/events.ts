@@ -12,6 +12,13 @@ const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 const ULID = '[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}';
 export const EventIdSchema = z.string().regex(new RegExp(`^(?:${UUID}|${ULID})$`), 'must be a UUID or a ULID');
 
+/** Who an event is about (also its stream partition key and a listing key): 1-256 of `A-Z a-z 0-9 . _ : / @ -`. */
+export const EventSourceSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9._:/@-]+$/, 'may hold letters, digits and ._:/@-');
+
 /** How far in the future a producer's clock may be before `occurredAt` is refused. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
@@ -84,13 +91,9 @@ export const EventInputSchema = z.strictObject({
     "The producer's idempotency key (UUID or ULID), scoped to the producer: the stored event's id is derived from it and the producer's principal (see ownedEventId); a random id if absent",
   ),
   type: EventTypeSchema.describe('Dotted lower-case event type, e.g. payment.success'),
-  source: z
-    .string()
-    .min(1)
-    .max(256)
-    .regex(/^[A-Za-z0-9._:/@-]+$/, 'may hold letters, digits and ._:/@-')
-    .optional()
-    .describe("Who the event is about; defaults to the caller's principal name; also the stream partition key"),
+  source: EventSourceSchema.optional().describe(
+    "Who the event is about; defaults to the caller's principal name; also the stream partition key",
+  ),
   occurredAt: z.iso
     .datetime({ offset: true })
     .optional()

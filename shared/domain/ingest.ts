@@ -45,7 +45,17 @@ export interface Producer extends Receipt {
 /** Turns the raw body into a list of candidate events, refusing media types and shapes it cannot read. */
 export function parseBody(body: string, contentType: string | undefined): unknown[] {
   const media = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (media !== 'application/json' && media !== 'application/x-ndjson')
+    throw new Rejection('unsupported-media-type', 'Content-Type must be application/json or application/x-ndjson');
   if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) throw new Rejection('too-large', 'Request body is over 10 MB');
+  // API Gateway hands a text body over as UTF-8 with every invalid byte sequence replaced by U+FFFD: storing that
+  // would acknowledge data the producer never sent. A producer that means U+FFFD can send it escaped (\ufffd).
+  const replaced = body.indexOf('\uFFFD');
+  if (replaced >= 0)
+    throw new Rejection(
+      'invalid',
+      `Body is not valid UTF-8: character ${replaced} is U+FFFD, the mark of bytes that are not UTF-8 (a real U+FFFD must be sent escaped, as \\ufffd)`,
+    );
   let items: unknown[];
   if (media === 'application/json') {
     let parsed: unknown;
@@ -62,7 +72,7 @@ export function parseBody(body: string, contentType: string | undefined): unknow
     } else {
       items = [parsed];
     }
-  } else if (media === 'application/x-ndjson') {
+  } else {
     items = [];
     const lines = body.split('\n');
     for (const [index, line] of lines.entries()) {
@@ -75,8 +85,6 @@ export function parseBody(body: string, contentType: string | undefined): unknow
         });
       }
     }
-  } else {
-    throw new Rejection('unsupported-media-type', 'Content-Type must be application/json or application/x-ndjson');
   }
   if (items.length === 0) throw new Rejection('invalid', 'The request holds no event');
   if (items.length > MAX_EVENTS_PER_REQUEST)
