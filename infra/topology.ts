@@ -130,6 +130,7 @@ export interface StreamConsumerSpec {
   startingPosition: 'TRIM_HORIZON' | 'LATEST';
   parallelizationFactor: number;
   bisectBatchOnError: boolean;
+  /** -1: retry until the records are older than `maxRecordAgeSeconds` (Lambda's default for streams). */
   maxRetryAttempts: number;
   maxRecordAgeSeconds: number;
   reportBatchItemFailures: true;
@@ -206,6 +207,8 @@ const env = {
   devicesTable: { resource: 'devicesTable', env: 'DEVICES_TABLE_NAME' },
   alertsTable: { resource: 'alertsTable', env: 'ALERTS_TABLE_NAME' },
   alertsQueue: { resource: 'alerts', env: 'ALERTS_QUEUE_URL' },
+  /** Where a consumer parks a record it can never process (ADR 0005): the consumers' on-failure queue. */
+  poisonRecords: { resource: 'eventsDlq', env: 'POISON_RECORDS_QUEUE_URL' },
   iotDataEndpoint: { resource: 'iotDataEndpoint', env: 'IOT_DATA_ENDPOINT' },
 } as const satisfies Record<string, Omit<ResourceBinding, 'access'>>;
 
@@ -268,7 +271,7 @@ export const functions = {
       'Kinesis consumer: validates device readings (invalid ones to telemetryErrors), stores every event once per id',
     memoryMb: 512,
     timeoutSeconds: 30,
-    bindings: [bind(env.eventsTable, 'write'), bind(env.telemetryErrors, 'write')],
+    bindings: [bind(env.eventsTable, 'write'), bind(env.telemetryErrors, 'write'), bind(env.poisonRecords, 'write')],
   },
   deviceMetrics: {
     entry: 'functions/consumers/device-metrics.ts',
@@ -276,7 +279,11 @@ export const functions = {
     memoryMb: 512,
     timeoutSeconds: 30,
     // readWrite: a write that loses its version check reads the bucket when the failure carries no item (ADR 0006).
-    bindings: [bind(env.deviceMetricsTable, 'readWrite'), bind(env.devicesTable, 'write')],
+    bindings: [
+      bind(env.deviceMetricsTable, 'readWrite'),
+      bind(env.devicesTable, 'write'),
+      bind(env.poisonRecords, 'write'),
+    ],
     environment: { METRICS_RETENTION_DAYS: '30' },
   },
   alerts: {
@@ -284,7 +291,12 @@ export const functions = {
     description: 'Kinesis consumer: evaluates the alert rules, raises and resolves alerts (table, SQS, MQTT)',
     memoryMb: 512,
     timeoutSeconds: 30,
-    bindings: [bind(env.alertsTable, 'readWrite'), bind(env.alertsQueue, 'write'), bind(env.iotDataEndpoint, 'write')],
+    bindings: [
+      bind(env.alertsTable, 'readWrite'),
+      bind(env.alertsQueue, 'write'),
+      bind(env.iotDataEndpoint, 'write'),
+      bind(env.poisonRecords, 'write'),
+    ],
   },
   listEvents: {
     entry: 'functions/queries/list-events.ts',
@@ -442,7 +454,9 @@ const consumerDefaults = {
   startingPosition: 'TRIM_HORIZON',
   parallelizationFactor: 1,
   bisectBatchOnError: true,
-  maxRetryAttempts: 3,
+  // Until it succeeds or ages out: a transient failure (a table or queue unreachable, throttling) delays the shard and
+  // raises its iterator age, and storage catches up by itself. Consumers park records that can never succeed.
+  maxRetryAttempts: -1,
   maxRecordAgeSeconds: 24 * 3600,
   reportBatchItemFailures: true,
   onFailure: 'eventsDlq',
@@ -569,7 +583,10 @@ export function validateTopology(t: Topology = topology): string[] {
     if (c.batchSize < 1 || c.batchSize > 10000) problems.push(`consumer ${c.function}: batchSize 1..10000`);
     if (c.maxBatchingWindowSeconds < 0 || c.maxBatchingWindowSeconds > 300)
       problems.push(`consumer ${c.function}: batching window 0..300 s`);
-    if (c.maxRetryAttempts < 0 || c.maxRetryAttempts > 10000) problems.push(`consumer ${c.function}: retries 0..10000`);
+    if (!Number.isInteger(c.maxRetryAttempts) || c.maxRetryAttempts < -1 || c.maxRetryAttempts > 10000)
+      problems.push(`consumer ${c.function}: retries -1 (until the record ages out) or 0..10000`);
+    if (c.maxRecordAgeSeconds < 60 || c.maxRecordAgeSeconds > 604_800)
+      problems.push(`consumer ${c.function}: maximum record age 60..604800 s`);
     if (c.latency === 'realtime' && (c.readMode !== 'enhancedFanOut' || c.maxBatchingWindowSeconds !== 0))
       problems.push(
         `consumer ${c.function}: a realtime consumer reads by enhanced fan-out with a batching window of 0`,

@@ -94,9 +94,13 @@ export interface WriteBudget {
 export interface EventStore {
   /**
    * Writes every entry (ids unique within the call), replacing an item of the same id. Returns the ids it could not
-   * write within the budget; every other one is stored.
+   * write within the budget (`unwritten`: a retry may succeed) and those the table refused as invalid (`refused`: no
+   * retry can); every other one is stored.
    */
-  putAll(entries: readonly StoreEntry[], budget: WriteBudget): Promise<{ unwritten: string[] }>;
+  putAll(
+    entries: readonly StoreEntry[],
+    budget: WriteBudget,
+  ): Promise<{ unwritten: string[]; refused: { id: string; reason: string }[] }>;
   get(id: string): Promise<EventEnvelope | undefined>;
   /** Newest first. */
   list(query: EventQuery): Promise<{ items: EventEnvelope[]; next?: Record<string, unknown> }>;

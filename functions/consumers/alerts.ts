@@ -4,6 +4,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
 import { createDocumentClient, createIotDataClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
+import { PoisonParking } from '../../shared/aws/poison-parking';
 import { requireEnv } from '../../shared/config';
 import { alertRules } from '../../shared/domain/alert-rules';
 import { AlertBatch, AlertEngine, positionOf, toReading } from '../../shared/domain/alerts';
@@ -16,6 +17,7 @@ const notifier = new AlertFanOut(
   new IotAlertPublisher(createIotDataClient(requireEnv('IOT_DATA_ENDPOINT'))),
 );
 const engine = new AlertEngine(alertRules, store);
+const parking = new PoisonParking(createSqsClient(), requireEnv('POISON_RECORDS_QUEUE_URL'), 'alerts');
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -48,7 +50,17 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
       notDecoded.set(id, reason(error));
     }
   }
-  const { failedRecordIds, errors, delivered, failed } = await batch.run();
+  // A record that is not an event can never be processed: parked with its data (ADR 0005), never retried.
+  const [{ failedRecordIds, errors, delivered, failed }, unparked] = await Promise.all([
+    batch.run(),
+    parking.park(
+      event.Records.filter((r) => notDecoded.has(r.kinesis.sequenceNumber)).map((record) => ({
+        record,
+        reason: `not an event: ${notDecoded.get(record.kinesis.sequenceNumber)}`,
+      })),
+    ),
+  ]);
+  for (const id of [...notDecoded.keys()]) if (!unparked.includes(id)) notDecoded.delete(id);
   for (const m of delivered)
     logger.info(m.type, { alertId: m.alert.alertId, deviceId: m.alert.deviceId, ruleId: m.alert.ruleId });
   if (failed.length > 0)

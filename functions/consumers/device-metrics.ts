@@ -2,8 +2,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { awsCallCounts } from '../../shared/aws/call-counter';
-import { createDocumentClient } from '../../shared/aws/clients';
+import { createDocumentClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
+import { PoisonParking } from '../../shared/aws/poison-parking';
 import { ConfigError, intEnv, requireEnv } from '../../shared/config';
 import { applyReadings, minimumCalls, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
 import { decodeStreamRecord } from '../../shared/domain/stream-records';
@@ -13,6 +14,7 @@ import { logger } from '../../shared/observability';
 const client = createDocumentClient();
 const metrics = new DynamoDeviceMetricsStore(client, requireEnv('DEVICE_METRICS_TABLE_NAME'));
 const registry = new DynamoDeviceRegistry(client, requireEnv('DEVICES_TABLE_NAME'));
+const parking = new PoisonParking(createSqsClient(), requireEnv('POISON_RECORDS_QUEUE_URL'), 'deviceMetrics');
 const retentionDays = intEnv('METRICS_RETENTION_DAYS', 30);
 if (retentionDays < 1) throw new ConfigError(`METRICS_RETENTION_DAYS must be at least 1, got ${retentionDays}`);
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
@@ -51,8 +53,8 @@ const totalCalls = () => Object.values(awsCallCounts()).reduce((n, c) => n + c, 
 /**
  * Aggregates the batch's telemetry per device, metric and minute, and updates the device registry. The writes are
  * made for the whole batch first, one per bucket and one per device in the common case; then each record is
- * reported through Powertools: a record fails when it is not an event at all, or when a write its reading belongs to
- * failed. Every write is idempotent per event id, so the mapping's retry (which also re-delivers records that had
+ * reported through Powertools: a record fails when a write its reading belongs to failed (the mapping retries it
+ * until it succeeds or ages out); a record that is not an event is parked in the dead-letter queue instead. Every write is idempotent per event id, so the mapping's retry (which also re-delivers records that had
  * succeeded) counts nothing twice.
  */
 export const lambdaHandler = async (
@@ -63,8 +65,19 @@ export const lambdaHandler = async (
   const outcomes = new Map<string, Outcome>();
   for (const record of event.Records) outcomes.set(record.kinesis.sequenceNumber, classify(record, readings));
 
+  // A record that is not an event can never be processed: parked with its data (ADR 0005), never retried.
+  const poison = event.Records.flatMap((record) => {
+    const outcome = outcomes.get(record.kinesis.sequenceNumber);
+    return outcome?.kind === 'poison' ? [{ record, reason: `not an event: ${String(outcome.error)}` }] : [];
+  });
   const callsBefore = totalCalls();
-  const applied = await applyReadings(readings, { metrics, registry }, { retentionDays });
+  const [applied, unparked] = await Promise.all([
+    applyReadings(readings, { metrics, registry }, { retentionDays }),
+    parking.park(poison),
+  ]);
+  for (const record of poison)
+    if (!unparked.includes(record.record.kinesis.sequenceNumber))
+      outcomes.set(record.record.kinesis.sequenceNumber, { kind: 'done' });
   const calls = totalCalls() - callsBefore;
   for (const failure of applied.failures)
     logger.error('device metrics write failed', {

@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createDocumentClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
+import { PoisonParking } from '../../shared/aws/poison-parking';
 import { SqsSink } from '../../shared/aws/sqs-sink';
 import { requireEnv } from '../../shared/config';
 import { planStoreBatch } from '../../shared/domain/store-batch';
@@ -10,7 +11,9 @@ import { isDeviceTelemetry } from '../../shared/domain/telemetry';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
-const telemetryErrors = new SqsSink(createSqsClient(), requireEnv('TELEMETRY_ERRORS_QUEUE_URL'));
+const sqs = createSqsClient();
+const telemetryErrors = new SqsSink(sqs, requireEnv('TELEMETRY_ERRORS_QUEUE_URL'));
+const parking = new PoisonParking(sqs, requireEnv('POISON_RECORDS_QUEUE_URL'), 'storeEvents');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /**
  * How long one invocation keeps retrying writes a busy table did not take (unprocessed items, throttling; a table out
@@ -23,9 +26,11 @@ const REPORT_MARGIN_MS = 1000;
 
 /**
  * Stores every event of the batch: one item per id, 25 per BatchWriteItem call. A record is reported in
- * `batchItemFailures` only when its item was not written (its write kept failing for the whole time budget), or when
- * it is not an event at all (the mapping then bisects and retries it until its retries end in the on-failure queue),
- * so the mapping retries from the first such record and nothing after it is skipped.
+ * `batchItemFailures` only when its item was not written for a reason a retry can fix (the table unreachable or
+ * throttled for the whole time budget): the mapping retries from the first such record until it is written or ages
+ * out (ADR 0005), so an outage delays storage and nothing accepted is lost. A record that can never be stored (not
+ * an event, or an item the table refuses as invalid) is parked in the dead-letter queue with its data and reason,
+ * so it never holds the shard.
  *
  * Device readings arrive as the topic rule wrote them and are validated here, where they are already batched: an
  * invalid one goes to `telemetryErrors` with its reason (counted as `TelemetryRejected`) and never blocks the shard.
@@ -35,23 +40,34 @@ export const lambdaHandler = async (
   context: Context,
 ): Promise<KinesisStreamBatchResponse> => {
   const plan = planStoreBatch(event.Records);
-  for (const poison of plan.undecodable)
-    logger.error('record is not an event', { sequenceNumber: poison.sequenceNumber, reason: poison.reason });
   const retryUntil = Math.min(
     Date.now() + RETRY_WINDOW_MS,
     Date.now() + context.getRemainingTimeInMillis() - CALL_TIMEOUT_MS - REPORT_MARGIN_MS,
   );
-  const [{ unwritten }, unreported] = await Promise.all([
+  const [{ unwritten, refused }, unreported] = await Promise.all([
     store.putAll(plan.entries, { retryUntil, sleep }),
     reportRejected(plan.rejected),
   ]);
-  const failed = plan.failedSequenceNumbers(unwritten, unreported);
-  const notWritten = new Set(unwritten);
+  const bySequence = new Map(event.Records.map((r) => [r.kinesis.sequenceNumber, r]));
+  const reasonOfId = new Map(refused.map((r) => [r.id, r.reason]));
+  const poison = [
+    ...plan.undecodable.map((u) => ({ sequenceNumber: u.sequenceNumber, reason: `not an event: ${u.reason}` })),
+    ...plan.sequenceNumbersOf([...reasonOfId.keys()]).map((sequenceNumber) => ({
+      sequenceNumber,
+      reason: `refused by the table: ${reasonOfId.get(plan.idAt(sequenceNumber)) ?? ''}`,
+    })),
+  ].flatMap((p) => {
+    const record = bySequence.get(p.sequenceNumber);
+    return record ? [{ record, reason: p.reason }] : [];
+  });
+  const unparked = await parking.park(poison);
+  const failed = plan.failedSequenceNumbers(unwritten, [...unreported, ...unparked]);
+  const notWritten = new Set([...unwritten, ...reasonOfId.keys()]);
   const readings = plan.entries.filter((e) => isDeviceTelemetry(e.event) && !notWritten.has(e.event.id)).length;
   if (readings > 0) metrics.addMetric('TelemetryStored', MetricUnit.Count, readings);
   if (unwritten.length > 0)
     logger.warn('events not stored within the time budget', { unwritten: unwritten.length, batch: plan.size });
-  logger.debug('batch stored', { records: plan.size, written: plan.entries.length - unwritten.length });
+  logger.debug('batch stored', { records: plan.size, written: plan.entries.length - notWritten.size });
   return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };
 

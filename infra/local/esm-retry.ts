@@ -8,7 +8,8 @@
  * - with BisectBatchOnFunctionError, a failing batch of more than one record is split in two halves, retried in
  *   order; splitting does not consume a retry attempt;
  * - a batch that has used its MaximumRetryAttempts is discarded: an on-failure record describing it goes to the
- *   destination, and the shard moves on.
+ *   destination, and the shard moves on; with -1 (Lambda's default for streams) it is retried until its records are
+ *   older than the maximum record age, which the poller checks before every attempt.
  */
 
 export interface RetrySettings {
@@ -59,7 +60,8 @@ export function planAfterInvocation<R>(
       discarded: [],
     };
   }
-  if (batch.attempts >= settings.maxRetryAttempts) return { checkpointed, retry: [], discarded: rest };
+  if (settings.maxRetryAttempts >= 0 && batch.attempts >= settings.maxRetryAttempts)
+    return { checkpointed, retry: [], discarded: rest };
   return { checkpointed, retry: [{ records: rest, attempts: batch.attempts + 1 }], discarded: [] };
 }
 

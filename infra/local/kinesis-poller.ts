@@ -42,6 +42,8 @@ const ENHANCED_IDLE_CHECK_MS = 1000;
 const ERROR_BACKOFF_MS = 500;
 /** `stop()` waits this long for in-flight batches; their records stay in the stream (nothing is checkpointed). */
 const STOP_GRACE_MS = 1000;
+/** A batch that keeps failing is retried at most this far apart (an outage: the shard catches up within this of its end). */
+const RETRY_BACKOFF_CAP_MS = 2000;
 
 function toLambdaRecord(record: _Record, shardId: string, deps: PollerDeps): KinesisStreamRecord {
   return {
@@ -247,16 +249,18 @@ export class KinesisPoller {
 
   /** Runs one batch to completion: success, or retries until its records are checkpointed or discarded. */
   private async process(shardId: string, records: _Record[]): Promise<void> {
-    const maxAgeMs = this.spec.maxRecordAgeSeconds * 1000;
-    const now = Date.now();
-    const tooOld = records.filter((r) => now - (r.ApproximateArrivalTimestamp?.getTime() ?? now) > maxAgeMs);
-    if (tooOld.length > 0) {
-      await this.discard(shardId, tooOld, 'RecordAgeExceeded', 0, undefined);
-      records = records.filter((r) => !tooOld.includes(r));
-    }
     const work: PlannedBatch<_Record>[] = records.length > 0 ? [{ records, attempts: 0 }] : [];
     while (work.length > 0 && !this.stopped) {
       const batch = work.shift() as PlannedBatch<_Record>;
+      // Records past the maximum age are discarded before any attempt, also between retries (as the mapping does).
+      const maxAgeMs = this.spec.maxRecordAgeSeconds * 1000;
+      const now = Date.now();
+      const tooOld = batch.records.filter((r) => now - (r.ApproximateArrivalTimestamp?.getTime() ?? now) > maxAgeMs);
+      if (tooOld.length > 0) {
+        await this.discard(shardId, tooOld, 'RecordAgeExceeded', batch.attempts, undefined);
+        batch.records = batch.records.filter((r) => !tooOld.includes(r));
+        if (batch.records.length === 0) continue;
+      }
       const event: KinesisStreamEvent = { Records: batch.records.map((r) => toLambdaRecord(r, shardId, this.deps)) };
       this.stats.invocations++;
       const lastArrival = batch.records.at(-1)?.ApproximateArrivalTimestamp?.getTime();
@@ -285,7 +289,7 @@ export class KinesisPoller {
       if (plan.retry.length > 0) {
         work.unshift(...plan.retry);
         if (plan.retry[0] && plan.retry[0].attempts > batch.attempts)
-          await this.rest(shardId, Math.min(1000, 100 * 2 ** batch.attempts));
+          await this.rest(shardId, Math.min(RETRY_BACKOFF_CAP_MS, 100 * 2 ** Math.min(batch.attempts, 10)));
       }
     }
   }

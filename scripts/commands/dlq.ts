@@ -4,6 +4,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { QueueName } from '../../infra/topology';
 import { topology } from '../../infra/topology';
 import { KinesisOnFailureRecord, StreamReplayer, streamNameOf } from '../../shared/aws/stream-replay';
+import { isPoisonRecordMessage } from '../../shared/domain/poison-records';
 import { parseArgs } from '../lib/args';
 import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
@@ -84,7 +85,13 @@ async function replay(sqs: SQSClient, replayer: StreamReplayer, queueUrl: string
     if (fresh.length === 0) break;
     for (const message of fresh) {
       seen.add(message.MessageId ?? '');
-      const parsed = KinesisOnFailureRecord.safeParse(JSON.parse(message.Body ?? 'null'));
+      const body = JSON.parse(message.Body ?? 'null') as unknown;
+      if (isPoisonRecordMessage(body)) {
+        // Kept: replaying a record that can never be processed would only park it again.
+        skipped.push({ messageId: message.MessageId, reason: `poison record, not replayable: ${body.reason}` });
+        continue;
+      }
+      const parsed = KinesisOnFailureRecord.safeParse(body);
       if (!parsed.success) {
         skipped.push({ messageId: message.MessageId, reason: 'not a stream on-failure record' });
         continue;

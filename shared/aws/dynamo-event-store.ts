@@ -48,6 +48,11 @@ function toEnvelope(item: Record<string, unknown>): EventEnvelope {
   return EventEnvelopeSchema.parse({ ...event, data: typeof data === 'string' ? JSON.parse(data) : data });
 }
 
+interface ChunkResult {
+  unwritten: string[];
+  refused: { id: string; reason: string }[];
+}
+
 export class DynamoEventStore implements EventStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -61,22 +66,28 @@ export class DynamoEventStore implements EventStore {
    * retried with full-jitter backoff while the budget allows; an item DynamoDB refuses outright (validation) is
    * isolated by writing its call's items one by one. Returns the ids not written; each other id is in the table.
    */
-  async putAll(entries: readonly StoreEntry[], budget: WriteBudget): Promise<{ unwritten: string[] }> {
+  async putAll(
+    entries: readonly StoreEntry[],
+    budget: WriteBudget,
+  ): Promise<{ unwritten: string[]; refused: { id: string; reason: string }[] }> {
     const chunks: StoreEntry[][] = [];
     for (let i = 0; i < entries.length; i += BATCH_WRITE_LIMIT) chunks.push(entries.slice(i, i + BATCH_WRITE_LIMIT));
     const unwritten: string[] = [];
+    const refused: { id: string; reason: string }[] = [];
     let next = 0;
     const lanes = Array.from({ length: Math.min(PARALLEL_CALLS, chunks.length) }, async () => {
       while (next < chunks.length) {
         const chunk = chunks[next++] as StoreEntry[];
-        unwritten.push(...(await this.writeChunk(chunk, budget)));
+        const result = await this.writeChunk(chunk, budget);
+        unwritten.push(...result.unwritten);
+        refused.push(...result.refused);
       }
     });
     await Promise.all(lanes);
-    return { unwritten };
+    return { unwritten, refused };
   }
 
-  private async writeChunk(chunk: readonly StoreEntry[], budget: WriteBudget): Promise<string[]> {
+  private async writeChunk(chunk: readonly StoreEntry[], budget: WriteBudget): Promise<ChunkResult> {
     const random = budget.random ?? Math.random;
     const now = budget.now ?? Date.now;
     let pending = new Map(chunk.map((e) => [e.event.id, e]));
@@ -100,7 +111,7 @@ export class DynamoEventStore implements EventStore {
         );
       } catch (error) {
         const name = (error as Error).name;
-        if (name === 'ValidationException') return this.writeOneByOne([...pending.values()]);
+        if (name === 'ValidationException') return this.writeOneByOne([...pending.values()], budget);
         // Nothing known to be written: try the whole call again (throttled: within the window; else a few times).
         if (!THROTTLED.has(name) && ++unreachable >= MAX_UNREACHABLE_ATTEMPTS) break;
         continue;
@@ -113,22 +124,31 @@ export class DynamoEventStore implements EventStore {
       }
       pending = left;
     }
-    return [...pending.keys()];
+    return { unwritten: [...pending.keys()], refused: [] };
   }
 
-  /** The rare call DynamoDB refused as a whole: one put per item finds the item at fault; the others go in. */
-  private async writeOneByOne(entries: readonly StoreEntry[]): Promise<string[]> {
-    const unwritten: string[] = [];
+  /**
+   * The rare call DynamoDB refused as a whole: one put per item finds the item at fault (refused: it can never be
+   * written); the others go in, or stay unwritten when the table is unreachable (a retry may succeed).
+   */
+  private async writeOneByOne(entries: readonly StoreEntry[], budget: WriteBudget): Promise<ChunkResult> {
+    const result: ChunkResult = { unwritten: [], refused: [] };
     for (const entry of entries) {
+      if ((budget.now ?? Date.now)() > budget.retryUntil) {
+        result.unwritten.push(entry.event.id);
+        continue;
+      }
       try {
         await this.client.send(
           new PutCommand({ TableName: this.tableName, Item: toItem(entry.event, entry.expiresAt) }),
         );
-      } catch {
-        unwritten.push(entry.event.id);
+      } catch (error) {
+        if ((error as Error).name === 'ValidationException')
+          result.refused.push({ id: entry.event.id, reason: `ValidationException: ${(error as Error).message}` });
+        else result.unwritten.push(entry.event.id);
       }
     }
-    return unwritten;
+    return result;
   }
 
   async get(id: string): Promise<EventEnvelope | undefined> {

@@ -15,10 +15,14 @@ export interface StoreBatchPlan {
   /** Device readings that failed validation: not stored, reported to `telemetryErrors` instead. */
   rejected: { sequenceNumber: string; rejection: TelemetryRejection }[];
   /**
-   * The records to report failed, in batch order: the undecodable ones, every copy of an id not written, and the
-   * rejected readings whose report could not be sent.
+   * The records to report failed, in batch order: every copy of an id not written (yet), and the records whose
+   * report or parking could not be sent; never a record that cannot succeed (the consumer parks those).
    */
   failedSequenceNumbers(unwrittenIds: readonly string[], unreportedSequenceNumbers?: readonly string[]): string[];
+  /** The records holding these event ids (every copy), in batch order. */
+  sequenceNumbersOf(ids: readonly string[]): string[];
+  /** The event id a record holds ('' for one that is not an event). */
+  idAt(sequenceNumber: string): string;
 }
 
 /**
@@ -52,7 +56,6 @@ export function planStoreBatch(records: readonly StreamRecordRef[]): StoreBatchP
       known.sequenceNumbers.push(sequenceNumber);
     } else copies.set(event.id, { entry, sequenceNumbers: [sequenceNumber] });
   }
-  const poison = new Set(undecodable.map((u) => u.sequenceNumber));
   return {
     size: records.length,
     entries: [...copies.values()].map((c) => c.entry),
@@ -63,7 +66,14 @@ export function planStoreBatch(records: readonly StreamRecordRef[]): StoreBatchP
       const unreported = new Set(unreportedSequenceNumbers);
       return records
         .map((r) => r.kinesis.sequenceNumber)
-        .filter((seq) => poison.has(seq) || unreported.has(seq) || unwritten.has(idOf.get(seq) ?? ''));
+        .filter((seq) => unreported.has(seq) || unwritten.has(idOf.get(seq) ?? ''));
+    },
+    idAt(sequenceNumber) {
+      return idOf.get(sequenceNumber) ?? '';
+    },
+    sequenceNumbersOf(ids) {
+      const wanted = new Set(ids);
+      return records.map((r) => r.kinesis.sequenceNumber).filter((seq) => wanted.has(idOf.get(seq) ?? ''));
     },
   };
 }

@@ -18,6 +18,7 @@ const fakes = vi.hoisted(() => {
   process.env.ALERTS_TABLE_NAME = 'alerts-handler-test';
   process.env.ALERTS_QUEUE_URL = 'http://unit.invalid/alerts';
   process.env.IOT_DATA_ENDPOINT = 'http://unit.invalid/iot';
+  process.env.POISON_RECORDS_QUEUE_URL = 'http://unit.invalid/dlq';
   process.env.AWS_REGION = 'eu-west-1';
   process.env.AWS_ACCESS_KEY_ID = 'local';
   process.env.AWS_SECRET_ACCESS_KEY = 'local';
@@ -25,10 +26,13 @@ const fakes = vi.hoisted(() => {
   const count = (name: string) => {
     counts[name] = (counts[name] ?? 0) + 1;
   };
+  const state = { sqsDown: false };
   return {
     counts,
+    state,
     sqs: {
       send: async () => {
+        if (state.sqsDown) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' });
         count('SQSClient.SendMessageBatchCommand');
         return { Failed: [] };
       },
@@ -156,18 +160,26 @@ describe('the alerts function: AWS calls per batch, failures', () => {
     expect(minimumAlertCalls(shape).total).toBe(1 + 5 + 3 + 3 + 1 + 3);
   });
 
-  it('a record that is not an event fails alone; the others are applied', async () => {
+  it('a record that is not an event is parked in the dead-letter queue, not failed; the others are applied', async () => {
     const run = crypto.randomUUID().slice(0, 8);
     const good = telemetry(`g-${run}`, 0, { temperature: 95 });
     const bad = record('not json');
     const after = telemetry(`g-${run}`, 1, { temperature: 96 });
+    const before = fakes.counts['SQSClient.SendMessageBatchCommand'] ?? 0;
     const response = await handle({ Records: [good, bad, after] });
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: bad.kinesis.sequenceNumber }]);
+    expect(response.batchItemFailures).toEqual([]);
     expect(fakes.counts['IoTDataPlaneClient.PublishCommand']).toBe(1);
+    // One call parks the poison record, one sends the raised alert to the alerts queue.
+    expect((fakes.counts['SQSClient.SendMessageBatchCommand'] ?? 0) - before).toBe(2);
   });
 
-  it('a batch with no record it could apply fails the invocation (the mapping bisects and retries)', async () => {
-    await expect(handle({ Records: [record('{'), record('[]')] })).rejects.toThrow(/all 2 records failed/);
+  it('a poison record that cannot be parked fails alone; a batch with nothing applied fails the invocation', async () => {
+    fakes.state.sqsDown = true;
+    try {
+      await expect(handle({ Records: [record('{'), record('[]')] })).rejects.toThrow(/all 2 records failed/);
+    } finally {
+      fakes.state.sqsDown = false;
+    }
     expect(await handle({ Records: [] })).toEqual({ batchItemFailures: [] });
   });
 });

@@ -69,6 +69,16 @@ describe('planAfterInvocation', () => {
     expect(plan).toEqual({ checkpointed: [], retry: [], discarded: ['a'] });
   });
 
+  it('maxRetryAttempts -1 (until the records age out) never discards, however many attempts were made', () => {
+    const settings = { bisectBatchOnError: false, maxRetryAttempts: -1 };
+    for (const attempts of [0, 3, 10_000])
+      expect(planAfterInvocation(batch(['a', 'b'], attempts), { kind: 'error' }, settings)).toEqual({
+        checkpointed: [],
+        retry: [batch(['a', 'b'], attempts + 1)],
+        discarded: [],
+      });
+  });
+
   it('partial failure at k checkpoints [0,k) and bisects the rest', () => {
     expect(planAfterInvocation(batch(letters(6), 1), { kind: 'partial', firstFailedIndex: 2 }, BISECT)).toEqual({
       checkpointed: ['a', 'b'],

@@ -116,13 +116,16 @@ describe('DynamoEventStore.putAll (BatchWriteItem, 25 per call)', () => {
     expect(down.calls).toHaveLength(3);
   });
 
-  it('a call refused as a whole (validation) is written item by item: only the bad item is unwritten', async () => {
+  it('a call refused as a whole (validation) is written item by item: only the bad item is refused', async () => {
     const { client, calls } = fakeClient((call) => {
       if (call.name === 'BatchWriteCommand') return named('ValidationException', 'Item size has exceeded the limit');
-      return call.items[0]?.PutRequest.Item.id === 'e1' ? named('ValidationException') : {};
+      if (call.items[0]?.PutRequest.Item.id === 'e1') return named('ValidationException', 'Item too big');
+      return call.items[0]?.PutRequest.Item.id === 'e2' ? named('ServiceUnavailable') : {};
     });
     const result = await new DynamoEventStore(client, 'events').putAll(entries(3), budget());
-    expect(result.unwritten).toEqual(['e1']);
+    // e1 can never be written (refused); e2 hit a transient error (unwritten: the mapping retries it).
+    expect(result.refused).toEqual([{ id: 'e1', reason: 'ValidationException: Item too big' }]);
+    expect(result.unwritten).toEqual(['e2']);
     expect(calls.map((c) => c.name)).toEqual(['BatchWriteCommand', 'PutCommand', 'PutCommand', 'PutCommand']);
   });
 });
@@ -135,7 +138,7 @@ describe('planStoreBatch', () => {
     },
   });
 
-  it('writes each id once, the latest copy in stream order, and fails every copy of an unwritten id', () => {
+  it('writes each id once, the latest copy in stream order, and fails every copy of an unwritten id (never a poison record)', () => {
     const plan = planStoreBatch([
       record('1', envelope('a', { v: 1 })),
       record('2', envelope('b')),
@@ -147,7 +150,9 @@ describe('planStoreBatch', () => {
       ['b', {}],
     ]);
     expect(plan.undecodable.map((u) => u.sequenceNumber)).toEqual(['4']);
-    expect(plan.failedSequenceNumbers([])).toEqual(['4']);
-    expect(plan.failedSequenceNumbers(['a'])).toEqual(['1', '3', '4']);
+    expect(plan.failedSequenceNumbers([])).toEqual([]);
+    expect(plan.failedSequenceNumbers(['a'])).toEqual(['1', '3']);
+    expect(plan.failedSequenceNumbers([], ['4'])).toEqual(['4']);
+    expect(plan.sequenceNumbersOf(['a'])).toEqual(['1', '3']);
   });
 });

@@ -7,11 +7,17 @@ import { TelemetryRuleEventSchema, telemetryToEnvelope } from '../../shared/doma
 const fakes = vi.hoisted(() => {
   process.env.EVENTS_TABLE_NAME = 'unit-events';
   process.env.TELEMETRY_ERRORS_QUEUE_URL = 'http://unit.invalid/queue';
-  return { putAll: vi.fn(), sendAll: vi.fn() };
+  process.env.POISON_RECORDS_QUEUE_URL = 'http://unit.invalid/dlq';
+  return { putAll: vi.fn(), sendAll: vi.fn(), park: vi.fn() };
 });
 vi.mock('../../shared/aws/dynamo-event-store', () => ({
   DynamoEventStore: class {
     putAll = fakes.putAll;
+  },
+}));
+vi.mock('../../shared/aws/poison-parking', () => ({
+  PoisonParking: class {
+    park = fakes.park;
   },
 }));
 vi.mock('../../shared/aws/sqs-sink', () => ({
@@ -66,8 +72,9 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
       stdout.push(String(chunk));
       return true;
     });
-    fakes.putAll.mockReset().mockResolvedValue({ unwritten: [] });
+    fakes.putAll.mockReset().mockResolvedValue({ unwritten: [], refused: [] });
     fakes.sendAll.mockReset().mockResolvedValue([]);
+    fakes.park.mockReset().mockResolvedValue([]);
   });
   afterEach(() => vi.restoreAllMocks());
 
@@ -104,9 +111,62 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
     expect(emf().filter((line) => (line.TelemetryRejected ?? 0) !== 0)).toEqual([]);
   });
 
-  it('reports a record that is neither an event nor a reading (poison), and stores the rest', async () => {
+  it('parks a record that is neither an event nor a reading (poison) instead of failing it, and stores the rest', async () => {
+    const result = await invoke(batch({ hello: 'world' }, fixture));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect((fakes.putAll.mock.calls[0] as [unknown[]])[0]).toHaveLength(1);
+    expect(fakes.park).toHaveBeenCalledWith([
+      {
+        record: expect.objectContaining({ kinesis: expect.objectContaining({ sequenceNumber: '100' }) }),
+        reason: expect.stringContaining('neither an event nor a device reading'),
+      },
+    ]);
+  });
+
+  it('parks every copy of an event the table refuses as invalid; only a transient failure is reported (retried)', async () => {
+    const first = telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture));
+    const second = telemetryToEnvelope(TelemetryRuleEventSchema.parse({ ...fixture, seq: 9 }));
+    fakes.putAll.mockResolvedValue({
+      unwritten: [second.id],
+      refused: [{ id: first.id, reason: 'ValidationException: too big' }],
+    });
+    const result = await invoke(batch(fixture, { ...fixture, seq: 9 }, fixture));
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
+    const [parked] = fakes.park.mock.calls[0] as [{ record: { kinesis: { sequenceNumber: string } }; reason: string }[]];
+    expect(parked.map((p) => [p.record.kinesis.sequenceNumber, p.reason])).toEqual([
+      ['100', 'refused by the table: ValidationException: too big'],
+      ['102', 'refused by the table: ValidationException: too big'],
+    ]);
+  });
+
+  it('reports a poison record it could not park (the queue down): retried, never dropped', async () => {
+    fakes.park.mockResolvedValue(['100']);
     const result = await invoke(batch({ hello: 'world' }, fixture));
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '100' }] });
-    expect((fakes.putAll.mock.calls[0] as [unknown[]])[0]).toHaveLength(1);
+  });
+});
+
+describe('poisonRecordMessage', () => {
+  it('keeps the record whole with its position and reason, or only its size when it would not fit SQS', async () => {
+    const { poisonRecordMessage, MAX_PARKED_DATA_CHARS } = await import('../../shared/domain/poison-records');
+    const [small] = batch({ hello: 'world' }).Records;
+    if (!small) throw new Error('no record');
+    expect(poisonRecordMessage('storeEvents', small, 'not an event', new Date(0))).toEqual({
+      kind: 'poisonRecord',
+      consumer: 'storeEvents',
+      reason: 'not an event',
+      eventSourceArn: small.eventSourceARN,
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '100',
+      partitionKey: 'sensor-1',
+      approximateArrivalTimestamp: 1,
+      data: small.kinesis.data,
+      dataBytes: 17,
+      parkedAt: '1970-01-01T00:00:00.000Z',
+    });
+    const big = { ...small, kinesis: { ...small.kinesis, data: 'A'.repeat(MAX_PARKED_DATA_CHARS + 4) } };
+    const message = poisonRecordMessage('storeEvents', big, 'x');
+    expect(message.data).toBeUndefined();
+    expect(message.dataBytes).toBe(((MAX_PARKED_DATA_CHARS + 4) / 4) * 3);
   });
 });
