@@ -242,6 +242,8 @@ export const functions = {
     memoryMb: 256,
     timeoutSeconds: 5,
     bindings: [bind(env.principalsTable, 'read')],
+    // The policy refresh of a live connection (IoT Core: 300..86,400 s): how long a revocation takes to reach it.
+    environment: { DEVICE_POLICY_REFRESH_SECONDS: '300' },
   },
   tokenIssue: {
     entry: 'functions/auth/token-issue.ts',
@@ -626,6 +628,11 @@ export function validateTopology(t: Topology = topology): string[] {
     problems.push('authorizer: a cache TTL needs identity sources (API Gateway keys its cache on them)');
   if (!Object.hasOwn(t.functions, t.iotAuthorizer.function))
     problems.push(`IoT authorizer: unknown function ${t.iotAuthorizer.function}`);
+  else {
+    const refresh = Number(t.functions[t.iotAuthorizer.function].environment?.DEVICE_POLICY_REFRESH_SECONDS ?? 300);
+    if (!Number.isInteger(refresh) || refresh < 300 || refresh > 86_400)
+      problems.push('IoT authorizer: DEVICE_POLICY_REFRESH_SECONDS must be 300..86400 (IoT Core refuses others)');
+  }
   for (const [name, fn] of Object.entries(t.functions))
     for (const b of fn.bindings)
       if (![t.streams, t.tables, t.queues, t.keys, t.endpoints].some((group) => Object.hasOwn(group, b.resource)))

@@ -19,14 +19,29 @@ export interface BrokerDeps {
   ruleError: (ruleName: string, rule: TopicRuleSpec, message: RuleMessage, errorMessage: string) => void;
   log: (message: string, fields?: Record<string, unknown>) => void;
   /**
-   * The custom authorizer (IoT Core calls it on CONNECT): the IoT policy for this connection, or undefined to
-   * refuse it.
+   * The custom authorizer (IoT Core calls it on CONNECT, and again at each policy refresh of the connection): the
+   * IoT policy for this connection with its refresh and disconnect intervals, or undefined to refuse it.
    */
   authenticate: (
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
-  ) => Promise<PolicyDocument | undefined>;
+  ) => Promise<ConnectionGrant | undefined>;
+}
+
+/** What the custom authorizer grants a connection (IoT Core's `policyDocuments`, `refreshAfterInSeconds`, ...). */
+export interface ConnectionGrant {
+  policy: PolicyDocument;
+  refreshAfterSeconds?: number;
+  disconnectAfterSeconds?: number;
+}
+
+/** A live connection's authorization: its policy, the credentials it connected with, and its timers. */
+interface Session {
+  policy: PolicyDocument;
+  username: string | undefined;
+  password: Buffer | undefined;
+  timers: NodeJS.Timeout[];
 }
 
 /** The message a rule acted on: what its error action reports when the action fails. */
@@ -45,10 +60,12 @@ export interface RuleMessage {
 export class IotBroker {
   private aedes: Aedes | undefined;
   private server: Server | undefined;
-  private readonly policies = new WeakMap<Client, PolicyDocument>();
+  private readonly sessions = new Map<Client, Session>();
   messagesRouted = 0;
   connectionsRefused = 0;
   publishesRefused = 0;
+  /** Live connections closed because a policy refresh refused them (revoked device or permission). */
+  connectionsRevoked = 0;
 
   constructor(private readonly deps: BrokerDeps) {}
 
@@ -56,17 +73,14 @@ export class IotBroker {
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
         this.deps.authenticate(client.id, username, password).then(
-          (policy) => {
-            if (
-              policy &&
-              evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:client/${client.id}`, 'iot:Connect') === 'Allow'
-            ) {
-              this.policies.set(client, policy);
+          (grant) => {
+            if (grant && mayConnect(grant.policy, client.id)) {
+              this.open(client, grant, username, password);
               return done(null, true);
             }
             this.connectionsRefused++;
             const error = Object.assign(new Error('connection refused'), {
-              returnCode: policy ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD,
+              returnCode: grant ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD,
             });
             done(error as Parameters<typeof done>[0], false);
           },
@@ -84,7 +98,7 @@ export class IotBroker {
       },
       // As in IoT Core, a publish the policy does not allow disconnects the client.
       authorizePublish: (client, packet, done) => {
-        const policy = client ? this.policies.get(client) : undefined;
+        const policy = client ? this.sessions.get(client)?.policy : undefined;
         if (
           policy &&
           evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:topic/${packet.topic}`, 'iot:Publish') === 'Allow'
@@ -95,7 +109,7 @@ export class IotBroker {
       },
       // A refused subscription gets SUBACK 0x80 (failure), the connection stays.
       authorizeSubscribe: (client, subscription, done) => {
-        const policy = client ? this.policies.get(client) : undefined;
+        const policy = client ? this.sessions.get(client)?.policy : undefined;
         const allowed =
           policy &&
           evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:topicfilter/${subscription.topic}`, 'iot:Subscribe') ===
@@ -104,6 +118,8 @@ export class IotBroker {
       },
     });
     this.aedes = aedes;
+    aedes.on('clientDisconnect', (client: Client) => this.endSession(client));
+    aedes.on('clientError', (client: Client) => this.endSession(client));
     aedes.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
       if (!client || packet.topic.startsWith('$SYS/')) return;
       this.applyRules(packet, client);
@@ -117,6 +133,48 @@ export class IotBroker {
         resolve(typeof address === 'object' && address ? address.port : port);
       });
     });
+  }
+
+  /** Starts a connection's session: IoT Core refreshes its policy and ends it at the intervals the authorizer set. */
+  private open(client: Client, grant: ConnectionGrant, username: string | undefined, password: Buffer | undefined) {
+    this.endSession(client);
+    const session: Session = { policy: grant.policy, username, password, timers: [] };
+    this.sessions.set(client, session);
+    if (grant.disconnectAfterSeconds)
+      session.timers.push(setTimeout(() => client.close(), grant.disconnectAfterSeconds * 1000).unref());
+    if (grant.refreshAfterSeconds) this.scheduleRefresh(client, session, grant.refreshAfterSeconds);
+  }
+
+  private scheduleRefresh(client: Client, session: Session, seconds: number): void {
+    const timer = setTimeout(() => {
+      this.deps.authenticate(client.id, session.username, session.password).then(
+        (grant) => {
+          if (this.sessions.get(client) !== session) return; // gone meanwhile
+          if (!grant || !mayConnect(grant.policy, client.id)) {
+            this.connectionsRevoked++;
+            this.deps.log('device connection closed at its policy refresh', { clientId: client.id });
+            client.close();
+            return;
+          }
+          session.policy = grant.policy;
+          this.scheduleRefresh(client, session, grant.refreshAfterSeconds ?? seconds);
+        },
+        // The authorizer could not decide (its table down): the connection keeps its policy, retried later.
+        () => this.scheduleRefresh(client, session, Math.min(seconds, 30)),
+      );
+    }, seconds * 1000).unref();
+    session.timers.push(timer);
+  }
+
+  private endSession(client: Client): void {
+    const session = this.sessions.get(client);
+    if (!session) return;
+    for (const timer of session.timers) clearTimeout(timer);
+    this.sessions.delete(client);
+  }
+
+  get connections(): number {
+    return this.sessions.size;
   }
 
   private applyRules(packet: AedesPublishPacket, client: Client): void {
@@ -162,9 +220,14 @@ export class IotBroker {
   }
 
   async close(): Promise<void> {
+    for (const client of [...this.sessions.keys()]) this.endSession(client);
     await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+function mayConnect(policy: PolicyDocument, clientId: string): boolean {
+  return evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:client/${clientId}`, 'iot:Connect') === 'Allow';
 }
 
 /** The topic the rules see, and the one rule a Basic Ingest topic names (`$aws/rules/<rule>/<topic>`). */

@@ -313,12 +313,25 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
           },
         },
         connectionMetadata: { id: randomUUID() },
-      })) as { isAuthenticated?: boolean; policyDocuments?: string[] } | null;
+      })) as {
+        isAuthenticated?: boolean;
+        policyDocuments?: string[];
+        refreshAfterInSeconds?: number;
+        disconnectAfterInSeconds?: number;
+      } | null;
       if (!response?.isAuthenticated) return undefined;
       const statements = (response.policyDocuments ?? []).flatMap(
         (doc) => (JSON.parse(doc) as { Statement: PolicyDocument['Statement'] }).Statement,
       );
-      return { Version: '2012-10-17', Statement: statements };
+      return {
+        policy: { Version: '2012-10-17', Statement: statements },
+        ...(response.refreshAfterInSeconds === undefined
+          ? {}
+          : { refreshAfterSeconds: response.refreshAfterInSeconds }),
+        ...(response.disconnectAfterInSeconds === undefined
+          ? {}
+          : { disconnectAfterSeconds: response.disconnectAfterInSeconds }),
+      };
     },
     log,
   });
@@ -351,9 +364,13 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       ),
       authorizerInvocations: gateway.authorizerInvocations,
       mqtt: {
+        connections: broker.connections,
         messagesRouted: broker.messagesRouted,
         connectionsRefused: broker.connectionsRefused,
+        connectionsRevoked: broker.connectionsRevoked,
         publishesRefused: broker.publishesRefused,
+        rulePuts: Object.values(ruleActions).reduce((n, a) => n + a.put, 0),
+        ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),
         dataPlanePublished: iotData.published,
       },
       engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),

@@ -190,6 +190,22 @@ describe('topic rule fields', () => {
     ).toEqual(['topic rule deviceTelemetry: topic(4) is outside devices/+/telemetry']);
   });
 
+  it('refuses a device policy refresh IoT Core would not take (300..86400 s)', () => {
+    const fn = topology.functions.deviceAuthorizer;
+    const t = (value: string): Topology =>
+      ({
+        ...topology,
+        functions: {
+          ...topology.functions,
+          deviceAuthorizer: { ...fn, environment: { DEVICE_POLICY_REFRESH_SECONDS: value } },
+        },
+      }) as unknown as Topology;
+    expect(validateTopology(t('300'))).toEqual([]);
+    expect(validateTopology(t('299'))).toEqual([
+      'IoT authorizer: DEVICE_POLICY_REFRESH_SECONDS must be 300..86400 (IoT Core refuses others)',
+    ]);
+  });
+
   it('the telemetry rule puts each message on the event stream keyed by the device id from the topic, no function', () => {
     expect(topicRules.deviceTelemetry?.action).toEqual({
       kinesis: { stream: 'eventStream', partitionKey: { fn: 'topic', segment: 2 } },
