@@ -22,12 +22,16 @@ const usage = `usage: tem <command>
                               a JWT from the local stack's own issuer (development; ttl 1..86400, default 900)
   devices register DEVICE_ID  an MQTT device and its token (again: replaces the token)
   devices revoke DEVICE_ID    refuse the device's token from its next CONNECT
+  devices register|delete --prefix P [--count N]
+                              a fleet P00000.. at once (tokens to a 0600 file), or delete every device P*
   explain --key KEYID --route "METHOD PATH"
                               may this key call this route, and which rule decides
   dlq peek [--queue Q] [--max 1..10]
                               what waits in a dead-letter queue (default eventsDlq), without taking it
   dlq replay [--queue Q] [--max N]
                               re-drive stream on-failure records: their records go to the stream again
+  simulate --devices N --rate R --duration S [--anomalies PCT] [--http-producers P --http-rate R2] [--reuse] ...
+                              a device fleet over MQTT (+ HTTP producers), reconciled: exit 1 on loss or duplicates
   help                        this text
 
 Every command prints one JSON object on its last stdout line.`;
@@ -64,6 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/explain')).runExplain(rest);
     case 'dlq':
       return (await import('./commands/dlq')).runDlq(rest);
+    case 'simulate':
+      return (await import('./commands/simulate')).runSimulate(rest);
     case 'cost':
       return (await import('./commands/cost')).runCost(rest);
     case undefined:

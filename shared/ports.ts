@@ -49,6 +49,24 @@ export interface PrincipalStore {
   bumpAuthEpoch(): Promise<number>;
 }
 
+/** One device's two items: its principal (`device:<id>`, role `device`) and its credential. */
+export interface DeviceRegistration {
+  principal: PrincipalRecord;
+  device: DeviceRecord;
+}
+
+/**
+ * Many devices at once, for fleets and simulations (`tem devices register --prefix --count`, `tem simulate`): the
+ * same items `putPrincipal`/`putDevice` write, in as few calls as the store allows. Writes replace, as theirs do.
+ */
+export interface DeviceFleetStore {
+  putDevicesBatch(registrations: readonly DeviceRegistration[]): Promise<void>;
+  /** The ids of the registered devices whose id starts with `prefix`. */
+  listDeviceIds(prefix: string): Promise<string[]>;
+  /** Removes each device's credential and principal (absent ones are no error). */
+  deleteDevicesBatch(deviceIds: readonly string[]): Promise<void>;
+}
+
 export interface StreamRecord {
   /** Event id: lets the caller tell which records failed. */
   id: string;

@@ -1,18 +1,45 @@
 import { registerDevice, revokeDevice } from '../../shared/domain/admin';
-import { parseArgs, positionals, usageError } from '../lib/args';
+import { MAX_FLEET_SIZE } from '../../shared/domain/device-fleet';
+import { intOption, parseArgs, positionals, usageError } from '../lib/args';
+import { defaultFleetFile } from '../lib/fleet-file';
+import { deleteFleetByPrefix, registerFleetToFile } from '../lib/fleet-store';
 import { result } from '../lib/output';
 import { withPrincipalStore } from '../lib/stores';
 
-export const devicesUsage =
-  'usage: tem devices register DEVICE_ID   (registering again replaces the device token)\n       tem devices revoke DEVICE_ID';
-const spec = { usage: devicesUsage };
+export const devicesUsage = `usage: tem devices register DEVICE_ID   (registering again replaces the device token)
+       tem devices register --prefix PREFIX --count N [--out FILE]
+                              N devices PREFIX00000... at once; their tokens go to FILE (0600), by default
+                              fleet-PREFIX.json next to the state file (again: new tokens for the same ids)
+       tem devices delete --prefix PREFIX
+                              delete every device whose id starts with PREFIX (credential and principal)
+       tem devices revoke DEVICE_ID`;
+const spec = { usage: devicesUsage, single: ['prefix', 'count', 'out'] };
 
-/** `tem devices register`: an MQTT device's principal and token (shown once). */
+/** `tem devices register|delete|revoke`: MQTT device credentials, one at a time or as a fleet. */
 export async function runDevices(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'register' && sub !== 'revoke')
+  if (sub !== 'register' && sub !== 'revoke' && sub !== 'delete')
     throw usageError(spec, sub === undefined ? 'missing subcommand' : `unknown subcommand "devices ${sub}"`);
-  const [deviceId] = positionals(parseArgs(rest, spec), spec, ['DEVICE_ID']);
+  const args = parseArgs(rest, spec);
+  const prefix = args.value('prefix');
+  if (sub === 'delete') {
+    positionals(args, spec, []);
+    return result(await deleteFleetByPrefix(args.required('prefix')));
+  }
+  if (sub === 'register' && prefix !== undefined) {
+    positionals(args, spec, []);
+    const count = intOption(args, spec, 'count', { min: 1, max: MAX_FLEET_SIZE });
+    if (count === undefined) throw usageError(spec, '--count is required with --prefix');
+    const { devices: _tokens, ...registered } = await registerFleetToFile(
+      prefix,
+      count,
+      args.value('out') ?? defaultFleetFile(prefix),
+    );
+    return result(registered);
+  }
+  if (prefix !== undefined || args.value('count') !== undefined || args.value('out') !== undefined)
+    throw usageError(spec, '--prefix, --count and --out are for `register --prefix` and `delete --prefix`');
+  const [deviceId] = positionals(args, spec, ['DEVICE_ID']);
   if (sub === 'revoke') return result(await withPrincipalStore((store) => revokeDevice(store, deviceId)));
   return result(await withPrincipalStore((store) => registerDevice(store, deviceId)));
 }

@@ -1,6 +1,20 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { ApiKeyRecord, DeviceRecord, PrincipalRecord, PrincipalStore } from '../ports';
+import type {
+  ApiKeyRecord,
+  DeviceFleetStore,
+  DeviceRecord,
+  DeviceRegistration,
+  PrincipalRecord,
+  PrincipalStore,
+} from '../ports';
 
 /**
  * One table, item kinds told apart by the key prefix: `KEY#<keyId>` (API key), `PRINCIPAL#<id>` (role and
@@ -35,7 +49,18 @@ const DeviceItem = z.object({
 
 const EPOCH_KEY = 'CONFIG#authEpoch';
 
-export class DynamoPrincipalStore implements PrincipalStore {
+/** BatchWriteItem: at most 25 requests per call. */
+const BATCH_WRITE_LIMIT = 25;
+/** Calls in flight at once for a bulk write: overlaps round trips without hammering one partition. */
+const PARALLEL_BATCH_CALLS = 8;
+/** Attempts per call at its unprocessed items (full-jitter exponential backoff between them) before giving up. */
+const MAX_BATCH_ATTEMPTS = 10;
+const BACKOFF_BASE_MS = 25;
+const BACKOFF_CAP_MS = 2000;
+
+type WriteRequest = { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: { pk: string } } };
+
+export class DynamoPrincipalStore implements PrincipalStore, DeviceFleetStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -94,6 +119,71 @@ export class DynamoPrincipalStore implements PrincipalStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Both items of every device, 25 per BatchWriteItem call, a few calls in flight (`tem devices register --count`). */
+  putDevicesBatch(registrations: readonly DeviceRegistration[]): Promise<void> {
+    return this.batchWrite(
+      registrations.flatMap(({ principal, device }) => [
+        { PutRequest: { Item: { ...principal, pk: `PRINCIPAL#${principal.principalId}` } } },
+        { PutRequest: { Item: { ...device, pk: `DEVICE#${device.deviceId}` } } },
+      ]),
+    );
+  }
+
+  /** Operator path, not a hot one: a filtered scan of the `DEVICE#<prefix>` items. */
+  async listDeviceIds(prefix: string): Promise<string[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(pk, :p)',
+          ExpressionAttributeValues: { ':p': `DEVICE#${prefix}` },
+          ProjectionExpression: 'deviceId',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) if (typeof item.deviceId === 'string') ids.push(item.deviceId);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return ids.sort();
+  }
+
+  deleteDevicesBatch(deviceIds: readonly string[]): Promise<void> {
+    return this.batchWrite(
+      deviceIds.flatMap((id) => [
+        { DeleteRequest: { Key: { pk: `DEVICE#${id}` } } },
+        { DeleteRequest: { Key: { pk: `PRINCIPAL#device:${id}` } } },
+      ]),
+    );
+  }
+
+  private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {
+    const chunks: WriteRequest[][] = [];
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) chunks.push(requests.slice(i, i + BATCH_WRITE_LIMIT));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) await this.writeChunk(chunks[next++] as WriteRequest[]);
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_BATCH_CALLS, chunks.length) }, worker));
+  }
+
+  /** One call's requests; what comes back unprocessed is sent again after a backoff, a bounded number of times. */
+  private async writeChunk(chunk: WriteRequest[]): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 1; ; attempt++) {
+      const { UnprocessedItems } = await this.client.send(
+        new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
+      );
+      pending = (UnprocessedItems?.[this.tableName] ?? []) as WriteRequest[];
+      if (pending.length === 0) return;
+      if (attempt >= MAX_BATCH_ATTEMPTS)
+        throw new Error(`${pending.length} principal table writes still unprocessed after ${attempt} attempts`);
+      const cap = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
+    }
   }
 
   async getAuthEpoch(): Promise<number> {
