@@ -23,7 +23,11 @@ export async function runLocal(): Promise<void> {
       process.stdout.write(`[tem] ${signal} during start-up: stopping\n`);
       process.exit(130);
     }
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C: stop now. The exit hook still kills every engine; in-flight batches stay in the stream.
+      process.stdout.write(`[tem] ${signal} again: stopping at once\n`);
+      process.exit(130);
+    }
     stopping = true;
     stack.expectEngineExits();
     process.stdout.write(`[tem] ${signal}: stopping\n`);
