@@ -132,7 +132,9 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
     });
     const result = await invoke(batch(fixture, { ...fixture, seq: 9 }, fixture));
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
-    const [parked] = fakes.park.mock.calls[0] as [{ record: { kinesis: { sequenceNumber: string } }; reason: string }[]];
+    const [parked] = fakes.park.mock.calls[0] as [
+      { record: { kinesis: { sequenceNumber: string } }; reason: string }[],
+    ];
     expect(parked.map((p) => [p.record.kinesis.sequenceNumber, p.reason])).toEqual([
       ['100', 'refused by the table: ValidationException: too big'],
       ['102', 'refused by the table: ValidationException: too big'],
