@@ -53,28 +53,6 @@ describe('tem local lifecycle', () => {
     }
   });
 
-  it('a second SIGINT while stopping exits at once (130), and still leaves no emulator running', async () => {
-    const { child, info, output } = await startStackProcess();
-    const pids = Object.values(info.engines).map((e) => e.pid);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    // The second signal goes out the moment the first stop is under way (stopping the engines takes longer).
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (/SIGINT: stopping\n/.test(chunk.toString())) child.kill('SIGINT');
-    });
-    child.kill('SIGINT');
-    expect(await exited, output().slice(-1500)).toBe(130);
-    expect(output()).toMatch(/SIGINT again: stopping at once/);
-    const survivors = await eventually(
-      async () => {
-        const left = pids.filter(alive);
-        return left.length === 0 ? left : undefined;
-      },
-      10_000,
-      'the engines to be reaped',
-    );
-    expect(survivors).toEqual([]);
-  });
-
   it('even when killed outright (SIGKILL), leaves no emulator running', async () => {
     const { child, info } = await startStackProcess();
     const pids = Object.values(info.engines).map((e) => e.pid);
