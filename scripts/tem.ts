@@ -16,7 +16,10 @@ const usage = `usage: tem <command>
   keys revoke KEYID           revoke an API key
   keys rotate KEYID [--grace SECONDS]
                               a new key for the same principal; the old one works for the grace (default 86400)
-  keys grant|ungrant|revoke-perm|unrevoke-perm KEYID PERM
+  keys grant KEYID PERM [--event-types PATTERN]...
+                              an extra permission for the key's principal; --event-types replaces its event types
+                              (needed with events.post.event_ingest when its role gives none)
+  keys ungrant|revoke-perm|unrevoke-perm KEYID PERM
                               change the extra / revoked permissions of the key's principal
   token --sub SUBJECT --role ROLE [--ttl SECONDS]
                               a JWT from the local stack's own issuer (development; ttl 1..86400, default 900)
@@ -24,8 +27,9 @@ const usage = `usage: tem <command>
   devices revoke DEVICE_ID    refuse the device's token from its next CONNECT
   devices register|delete --prefix P [--count N]
                               a fleet P00000.. at once (tokens to a 0600 file), or delete every device P*
-  explain --key KEYID --route "METHOD PATH"
-                              may this key call this route, and which rule decides
+  explain --key KEYID --route "METHOD PATH" [--event-type TYPE] [--source SOURCE]
+                              may this key call this route, and which rule decides; for "POST /events" also
+                              whether it may post that event type under that source (default: its own name)
   dlq peek [--queue Q] [--max 1..10]
                               what waits in a dead-letter queue (default eventsDlq), without taking it
   dlq replay [--queue Q] [--max N]

@@ -15,6 +15,8 @@ export interface CallerContext {
   /** Event-type patterns the caller may emit: enforced by the ingest function, which sees the body. */
   eventTypes: string[];
   mayClaimAnySource: boolean;
+  /** Epoch ms at which the presented credential stops being valid (an API key's expiry, a token's `exp`), if ever. */
+  credentialExpiresAt?: number;
 }
 
 /** Permission that lets a principal set `source` to something other than its own name. */
@@ -28,6 +30,9 @@ export function encodeCallerContext(caller: CallerContext): Record<string, strin
     role: caller.role,
     eventTypes: JSON.stringify(caller.eventTypes),
     mayClaimAnySource: String(caller.mayClaimAnySource),
+    ...(caller.credentialExpiresAt === undefined
+      ? {}
+      : { credentialExpiresAt: new Date(caller.credentialExpiresAt).toISOString() }),
   };
 }
 
@@ -39,6 +44,7 @@ const Encoded = z.object({
   role: z.string().min(1),
   eventTypes: z.string(),
   mayClaimAnySource: z.union([z.literal('true'), z.literal('false'), z.boolean()]),
+  credentialExpiresAt: z.iso.datetime().optional(),
 });
 
 /** Fails loudly: a request without a valid authorizer context is a wiring bug, not a client error. */
@@ -52,5 +58,6 @@ export function decodeCallerContext(authorizer: unknown): CallerContext {
     role: raw.role,
     eventTypes: z.array(z.string()).parse(JSON.parse(raw.eventTypes)),
     mayClaimAnySource: raw.mayClaimAnySource === true || raw.mayClaimAnySource === 'true',
+    ...(raw.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: Date.parse(raw.credentialExpiresAt) }),
   };
 }

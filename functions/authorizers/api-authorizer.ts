@@ -6,7 +6,7 @@ import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { signerFromSetting } from '../../shared/aws/signer';
 import { ConfigError, intEnv, requireEnv } from '../../shared/config';
-import { credentialFrom } from '../../shared/domain/credentials';
+import { credentialFrom, headerValues } from '../../shared/domain/credentials';
 import { DecisionCache } from '../../shared/domain/decision-cache';
 import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
@@ -46,16 +46,10 @@ const authenticator = new Authenticator({
   }),
 });
 
-function headerOf(event: APIGatewayRequestAuthorizerEvent) {
-  return (name: string): string | undefined => {
-    for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name) return value;
-    return undefined;
-  };
-}
-
 async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> {
-  const credential = credentialFrom(headerOf(event));
-  if (credential === 'missing' || credential === 'malformed') return { ok: false, reason: credential };
+  // Every value of each credential header (multiValueHeaders): one sent twice is refused, not its last value taken.
+  const credential = credentialFrom((name) => headerValues(event, name));
+  if (typeof credential === 'string') return { ok: false, reason: credential };
   try {
     return await authenticator.authenticate(credential);
   } catch (error) {

@@ -2,7 +2,8 @@ import type { ApiKeyRecord, PrincipalRecord, PrincipalStore } from '../ports';
 import { generateApiKey } from './api-keys';
 import { generateDeviceToken } from './credentials';
 import { Rejection } from './errors';
-import { decide, isValidGrant } from './permissions';
+import { isValidGrant, scopeProblem } from './permissions';
+import { grantsFor } from './principals';
 import { roleNamed } from './roles';
 import { DeviceIdSchema } from './telemetry';
 
@@ -16,6 +17,16 @@ const EVENT_TYPE_PATTERN = /^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/;
 function checkGrants(label: string, grants: readonly string[]): void {
   const bad = grants.filter((g) => !isValidGrant(g));
   if (bad.length > 0) throw new Rejection('invalid', `${label}: not a permission pattern: ${bad.join(', ')}`);
+}
+
+/**
+ * ADR 0008: no principal may call POST /events with an event-type scope that admits no event (it would pass the
+ * gateway and get 403 for everything it posts). Checked here, below the CLI, for every caller of these functions.
+ */
+function checkScope(principal: Pick<PrincipalRecord, 'role' | 'extra' | 'revoked' | 'eventTypes'>, fix: string): void {
+  const { grants, eventTypes } = grantsFor([principal.role], principal);
+  const problem = scopeProblem(grants, eventTypes);
+  if (problem) throw new Rejection('invalid', `${problem}. ${fix}`);
 }
 
 export interface CreateKeyRequest {
@@ -45,8 +56,6 @@ export async function createApiKey(
   checkGrants('revoke', request.revoked ?? []);
   const badTypes = (request.eventTypes ?? []).filter((t) => !EVENT_TYPE_PATTERN.test(t));
   if (badTypes.length > 0) throw new Rejection('invalid', `event-types: not a pattern: ${badTypes.join(', ')}`);
-  if (await store.getPrincipal(request.name))
-    throw new Rejection('invalid', `principal ${request.name} exists: rotate its key or change its permissions`);
   const principal: PrincipalRecord = {
     principalId: request.name,
     name: request.name,
@@ -56,6 +65,9 @@ export async function createApiKey(
     ...(request.eventTypes && request.eventTypes.length > 0 ? { eventTypes: request.eventTypes } : {}),
     createdAt: now.toISOString(),
   };
+  checkScope(principal, `Give it the event types it may emit (eventTypes); role ${request.role} has none of its own`);
+  if (await store.getPrincipal(request.name))
+    throw new Rejection('invalid', `principal ${request.name} exists: rotate its key or change its permissions`);
   await store.putPrincipal(principal);
   return {
     ...(await addKey(store, principal.principalId, now, request.expiresAt)),
@@ -112,7 +124,11 @@ export async function rotateApiKey(
 
 export type PermissionChange = 'grant' | 'ungrant' | 'revoke' | 'unrevoke';
 
-/** Adds to or removes from a principal's extra / revoked lists (the principal of the given key). */
+/**
+ * Adds to or removes from a principal's extra / revoked lists (the principal of the given key). A change that can
+ * widen it (grant, unrevoke) is refused when the result could call POST /events but emit nothing; a narrowing one
+ * (ungrant, revoke) always goes through, since refusing it would keep a permission the operator meant to take away.
+ */
 export async function changePermission(
   store: PrincipalStore,
   keyId: string,
@@ -136,6 +152,11 @@ export async function changePermission(
       : change === 'unrevoke'
         ? without(principal.revoked)
         : principal.revoked;
+  if (change === 'grant' || change === 'unrevoke')
+    checkScope(
+      { ...principal, extra, revoked },
+      `Give it the event types it may emit first: tem keys grant ${keyId} PERM --event-types 'PATTERN'`,
+    );
   await store.putPrincipal({ ...principal, extra, revoked });
   await store.bumpAuthEpoch();
   return { principalId: principal.principalId, extra, revoked };
@@ -174,52 +195,4 @@ export async function revokeDevice(
   if (!device) throw new Rejection('not-found', `no device ${deviceId}`);
   await store.putDevice({ ...device, status: 'revoked' });
   return { deviceId, status: 'revoked', epoch: await store.bumpAuthEpoch() };
-}
-
-export interface Explanation {
-  keyId: string;
-  principalId: string;
-  role: string;
-  keyStatus: string;
-  route: string;
-  permission: string;
-  allowed: boolean;
-  rule: string;
-  grant?: string;
-}
-
-/** Why a key may or may not call a route: the decision and the rule that produced it. */
-export async function explain(
-  store: PrincipalStore,
-  keyId: string,
-  route: { method: string; path: string; permission: string },
-  now = new Date(),
-): Promise<Explanation> {
-  const key = await existingKey(store, keyId);
-  const principal = await store.getPrincipal(key.principalId);
-  if (!principal) throw new Rejection('not-found', `principal ${key.principalId} of key ${keyId} is missing`);
-  const role = roleNamed(principal.role);
-  const expired = key.expiresAt !== undefined && Date.parse(key.expiresAt) <= now.getTime();
-  const keyStatus = key.status === 'active' && expired ? 'expired' : key.status;
-  const decision = decide(
-    {
-      role: principal.role,
-      rolePermissions: role?.permissions ?? [],
-      extra: principal.extra,
-      revoked: principal.revoked,
-    },
-    route.permission,
-  );
-  const usable = keyStatus === 'active';
-  return {
-    keyId,
-    principalId: principal.principalId,
-    role: principal.role,
-    keyStatus,
-    route: `${route.method} ${route.path}`,
-    permission: route.permission,
-    allowed: usable && decision.allowed,
-    rule: usable ? decision.rule : `key-${keyStatus}`,
-    ...(usable && 'grant' in decision ? { grant: decision.grant } : {}),
-  };
 }

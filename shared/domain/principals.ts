@@ -26,6 +26,7 @@ export interface AuthenticatedPrincipal {
 export type AuthFailure =
   | 'missing'
   | 'malformed'
+  | 'repeated'
   | 'unknown-key'
   | 'bad-secret'
   | 'revoked'
@@ -85,6 +86,7 @@ export function callerContextOf(principal: AuthenticatedPrincipal): CallerContex
     role: principal.grants.role,
     eventTypes: principal.eventTypes,
     mayClaimAnySource: decide(principal.grants, CLAIM_ANY_SOURCE_PERMISSION).allowed,
+    ...(principal.expiresAt === undefined ? {} : { credentialExpiresAt: principal.expiresAt }),
   };
 }
 

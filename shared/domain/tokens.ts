@@ -1,4 +1,13 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, type JWK, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 import { z } from 'zod';
 
 /**
@@ -44,6 +53,8 @@ export interface IssueRequest {
   name?: string;
   /** The API key the token was exchanged for: revoking that key revokes the token too. */
   keyId?: string;
+  /** The token expires no later than this (the API key's own expiry): `exp` is the earlier of the two. */
+  notAfter?: Date;
 }
 
 /** Builds and signs a compact JWS by hand, because the signature may come from KMS rather than a local key. */
@@ -51,10 +62,12 @@ export async function issueToken(
   own: OwnIssuer,
   request: IssueRequest,
   now: Date = new Date(),
-): Promise<{ token: string; expiresAt: string }> {
+): Promise<{ token: string; expiresAt: string; expiresIn: number }> {
   const jwk = await own.signer.publicJwk();
   const iat = Math.floor(now.getTime() / 1000);
-  const exp = iat + request.ttlSeconds;
+  // Rounded down: a token must not outlive its key by the fraction of a second.
+  const notAfter = request.notAfter === undefined ? undefined : Math.floor(request.notAfter.getTime() / 1000);
+  const exp = Math.min(iat + request.ttlSeconds, notAfter ?? Number.POSITIVE_INFINITY);
   const header = { alg: 'ES256', typ: 'JWT', kid: jwk.kid };
   const payload = {
     iss: own.issuer,
@@ -70,7 +83,11 @@ export async function issueToken(
   };
   const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
   const signature = await own.signer.sign(encoder.encode(signingInput));
-  return { token: `${signingInput}.${b64url(signature)}`, expiresAt: new Date(exp * 1000).toISOString() };
+  return {
+    token: `${signingInput}.${b64url(signature)}`,
+    expiresAt: new Date(exp * 1000).toISOString(),
+    expiresIn: exp - iat,
+  };
 }
 
 export interface VerifiedToken {
@@ -105,10 +122,48 @@ interface IssuerVerifier {
   own: boolean;
 }
 
-function rolesFrom(value: unknown): string[] {
+function rolesFrom(value: string | string[] | undefined): string[] {
   if (typeof value === 'string') return value.split(/[ ,]+/).filter(Boolean);
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
+  return value ?? [];
+}
+
+/** Key ids as api-keys.ts makes them (`tem_<keyId>_<secret>`). */
+const KEY_ID = /^[a-z0-9]{16}$/;
+/** OpenID Connect: a `sub` is at most 255 ASCII characters; here at most 255 UTF-8 bytes, no control characters. */
+const MAX_SUBJECT_BYTES = 255;
+// With the `u` flag a surrogate range matches only unpaired surrogates (not text, and not storable as UTF-8).
+const NOT_TEXT = /[\p{Cc}\uD800-\uDFFF]/u;
+
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string');
+const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+interface CheckedClaims {
+  sub: string;
+  exp: number;
+  roles: string | string[] | undefined;
+  key: string | undefined;
+}
+
+/**
+ * The claims this system uses, each of the type it is used as. jose checks iss, aud, exp, nbf and iat against the
+ * options but trusts the rest of a signed payload's shape; a claim of the wrong type (`sub` an object, a non-finite
+ * `exp`, roles a number, an own token's `key` that is no key id) is the caller's error, refused like any other bad
+ * token, and never reaches the principals table (where it would be a 5xx).
+ */
+function checkedClaims(payload: JWTPayload, verifier: IssuerVerifier): CheckedClaims | undefined {
+  const { sub, exp, nbf, iat, aud } = payload;
+  if (typeof sub !== 'string' || sub === '' || Buffer.byteLength(sub, 'utf8') > MAX_SUBJECT_BYTES) return undefined;
+  if (NOT_TEXT.test(sub)) return undefined;
+  if (!isNumericDate(exp)) return undefined;
+  if ((nbf !== undefined && !isNumericDate(nbf)) || (iat !== undefined && !isNumericDate(iat))) return undefined;
+  if (typeof aud !== 'string' && !isStringArray(aud)) return undefined;
+  const roles = payload[verifier.rolesClaim];
+  if (roles !== undefined && typeof roles !== 'string' && !isStringArray(roles)) return undefined;
+  // Only this system's tokens are bound to an API key; a trusted issuer's `key` claim means nothing here.
+  const key = verifier.own ? payload.key : undefined;
+  if (key !== undefined && (typeof key !== 'string' || !KEY_ID.test(key))) return undefined;
+  return { sub, exp, roles, key };
 }
 
 function reasonOf(error: unknown): TokenFailure {
@@ -159,13 +214,18 @@ export class TokenVerifier {
   }
 
   async verify(token: string, now: Date = new Date()): Promise<VerifyResult> {
-    let issuer: string | undefined;
+    let issuer: unknown;
     try {
+      // A `kid` that is not a string can match no key: refused before any key set is consulted (or fetched again).
+      const { kid } = decodeProtectedHeader(token);
+      if (kid !== undefined && typeof kid !== 'string') return { ok: false, reason: 'malformed' };
       issuer = decodeJwt(token).iss;
     } catch {
       return { ok: false, reason: 'malformed' };
     }
-    const verifier = issuer === undefined ? undefined : this.verifiers.get(issuer);
+    if (typeof issuer !== 'string')
+      return { ok: false, reason: issuer === undefined ? 'unknown-issuer' : 'claim-invalid' };
+    const verifier = this.verifiers.get(issuer);
     if (!verifier) return { ok: false, reason: 'unknown-issuer' };
     try {
       const { payload } = await jwtVerify(token, verifier.keys, {
@@ -176,15 +236,17 @@ export class TokenVerifier {
         requiredClaims: ['sub', 'exp'],
         currentDate: now,
       });
+      const claims = checkedClaims(payload, verifier);
+      if (!claims) return { ok: false, reason: 'claim-invalid' };
       return {
         ok: true,
         token: {
           issuer: verifier.issuer,
-          subject: payload.sub as string,
-          roles: rolesFrom(payload[verifier.rolesClaim]),
-          expiresAt: (payload.exp as number) * 1000,
+          subject: claims.sub,
+          roles: rolesFrom(claims.roles),
+          expiresAt: claims.exp * 1000,
           own: verifier.own,
-          ...(verifier.own && typeof payload.key === 'string' ? { keyId: payload.key } : {}),
+          ...(claims.key === undefined ? {} : { keyId: claims.key }),
         },
       };
     } catch (error) {
