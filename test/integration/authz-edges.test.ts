@@ -79,8 +79,8 @@ describe('tem explain and the gateway agree', () => {
       'producer, payment.* only': await key('producer', { eventTypes: ['payment.*'] }),
       reader: await key('reader'),
       'reader + ingest + order.*': await key('reader', { extra: [INGEST_PERMISSION], eventTypes: ['order.*'] }),
-      // Made through the domain, which predates the CLI's check: a principal already in a table.
-      'reader + ingest, no scope': await key('reader', { extra: [INGEST_PERMISSION] }),
+      // The domain refuses this now; written to the table below, as a principal that predates the check would be.
+      'reader + ingest, no scope': await key('reader'),
       'producer + any_source': await key('producer', { extra: ['events.post.any_source'] }),
       'admin without any_source and event reads': await key('admin', {
         revoked: ['events.post.any_source', 'events.get.*'],
@@ -89,6 +89,8 @@ describe('tem explain and the gateway agree', () => {
       revoked: await key('admin'),
       'unknown role': await key('reader'),
     };
+    const unscoped = await store.getPrincipal(keys['reader + ingest, no scope'].principalId);
+    if (unscoped) await store.putPrincipal({ ...unscoped, extra: [INGEST_PERMISSION] });
     await revokeApiKey(store, keys.revoked.keyId);
     const ghost = await store.getPrincipal(keys['unknown role'].principalId);
     if (ghost) await store.putPrincipal({ ...ghost, role: 'ghost' });
