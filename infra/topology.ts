@@ -279,7 +279,9 @@ export const functions = {
     entry: 'functions/consumers/device-metrics.ts',
     description: 'Kinesis consumer: per device, metric and minute aggregates; the device registry',
     memoryMb: 512,
-    timeoutSeconds: 30,
+    // A full batch (up to 10,000 readings, 6 MB) is up to 40,000 conditional writes (32 in flight) when every
+    // reading is another device's; ~5,000 for a fleet publishing every second. 120 s covers the slow emulator too.
+    timeoutSeconds: 120,
     // readWrite: a write that loses its version check reads the bucket when the failure carries no item (ADR 0006).
     bindings: [
       bind(env.deviceMetricsTable, 'readWrite'),
@@ -427,7 +429,7 @@ export const queues: Record<QueueName, QueueSpec> = {
   eventsDlq: {
     kind: 'errorSink',
     retentionDays: 14,
-    visibilityTimeoutSeconds: 30,
+    visibilityTimeoutSeconds: 120,
     purpose: 'On-failure destination of the stream consumers: batches that exhausted their retries',
   },
   telemetryErrors: {
@@ -470,8 +472,9 @@ const consumerDefaults = {
 /**
  * Latency per consumer (docs/performance.md has the budget per hop). Storing and alerting are what a user waits for:
  * pushed (enhanced fan-out) and invoked at once. Under load a batch still fills up to `batchSize` from what is
- * already in the shard, so a window of 0 costs nothing in batching when it matters. Device metrics are aggregates
- * read by people: polled, and batched for a second so one write covers many readings.
+ * already in the shard, so a window of 0 costs nothing in batching when it matters. Device metrics are per-minute
+ * aggregates read by people: polled, and batched for up to a minute (10,000 records, Lambda's largest Kinesis batch)
+ * so one conditional write covers a device's readings of a minute, not one each (ADR 0006: writes per bucket).
  */
 export const streamConsumers: readonly StreamConsumerSpec[] = [
   {
@@ -487,15 +490,15 @@ export const streamConsumers: readonly StreamConsumerSpec[] = [
     function: 'deviceMetrics',
     readMode: 'polling',
     latency: 'batch',
-    batchSize: 1000,
-    maxBatchingWindowSeconds: 1,
+    batchSize: 10000,
+    maxBatchingWindowSeconds: 60,
   },
   {
     ...consumerDefaults,
     function: 'alerts',
     readMode: 'enhancedFanOut',
     latency: 'realtime',
-    batchSize: 100,
+    batchSize: 500,
     maxBatchingWindowSeconds: 0,
   },
 ];

@@ -176,10 +176,12 @@ export function renderCostSection(book: PriceBook, design: CostDesign): string {
     ...(dm
       ? [
           bullet(
-            `**Metric buckets once a minute.** With the topology's ${dm.readMode} window of ` +
+            `**Metric buckets about once a minute.** With the topology's ${dm.readMode} window of ` +
               `${dm.maxBatchingWindowSeconds} s and batches of ${dm.batchSize}, a bucket is written as often as ` +
-              "batches bring one of its device's readings; the planned aggregation writes it once a minute. The row " +
-              '"deviceMetrics writing as often as today\'s topology batches" prices the difference.',
+              "batches bring one of its device's readings: about once a minute per shard up to 10,000 readings a " +
+              'minute per shard, more often beyond (a batch holds at most 10,000 records). A Lambda tumbling window ' +
+              'would write each bucket once a minute at any rate, at the price of state carried between invocations ' +
+              '(1 MB per shard); the row "deviceMetrics writing each bucket once a minute" prices the difference.',
           ),
         ]
       : []),

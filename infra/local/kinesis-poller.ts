@@ -30,6 +30,11 @@ export interface PollerDeps {
   log: (message: string, fields?: Record<string, unknown>) => void;
   /** Required for `enhancedFanOut` consumers: the wake-up that stands in for SubscribeToShard's push. */
   putSignal?: PutSignal;
+  /**
+   * Local only: caps the consumer's batching window (the integration tests use 1 s so that a test of the metrics
+   * consumer does not wait out its 60 s window). Unset: the topology's window.
+   */
+  maxBatchingWindowSeconds?: number;
 }
 
 /**
@@ -44,6 +49,23 @@ const ERROR_BACKOFF_MS = 500;
 const STOP_GRACE_MS = 1000;
 /** A batch that keeps failing is retried at most this far apart (an outage: the shard catches up within this of its end). */
 const RETRY_BACKOFF_CAP_MS = 2000;
+/**
+ * Lambda's invocation payload limit (6 MB): a batch is cut before the records' JSON would pass it, whatever the batch
+ * size. A record's share is its base64 data plus the fields around it in the event (about 500 bytes).
+ */
+export const MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024;
+const RECORD_ENVELOPE_BYTES = 500;
+
+/** How many of `records` (at most `max`) fit one invocation payload; always at least one. */
+export function recordsWithinPayload(records: readonly Pick<_Record, 'Data'>[], max: number): number {
+  let bytes = 0;
+  const limit = Math.min(max, records.length);
+  for (let i = 0; i < limit; i++) {
+    bytes += Math.ceil(((records[i]?.Data?.length ?? 0) * 4) / 3) + RECORD_ENVELOPE_BYTES;
+    if (bytes > MAX_BATCH_PAYLOAD_BYTES) return Math.max(1, i);
+  }
+  return limit;
+}
 
 function toLambdaRecord(record: _Record, shardId: string, deps: PollerDeps): KinesisStreamRecord {
   return {
@@ -194,7 +216,8 @@ export class KinesisPoller {
     let iterator: string | undefined;
     let buffer: _Record[] = [];
     let firstBufferedAt = 0;
-    const windowMs = this.spec.maxBatchingWindowSeconds * 1000;
+    const windowMs =
+      Math.min(this.spec.maxBatchingWindowSeconds, this.deps.maxBatchingWindowSeconds ?? Infinity) * 1000;
     const enhanced = this.spec.readMode === 'enhancedFanOut';
     const signal = this.deps.putSignal;
     while (!this.stopped) {
@@ -220,7 +243,8 @@ export class KinesisPoller {
           buffer.push(...records);
           readFull = records.length === limit;
         }
-        const full = buffer.length >= this.spec.batchSize;
+        const fits = recordsWithinPayload(buffer, this.spec.batchSize);
+        const full = buffer.length >= this.spec.batchSize || fits < buffer.length;
         const windowOver = buffer.length > 0 && Date.now() - firstBufferedAt >= windowMs;
         if (!full && !windowOver) {
           // More may already be waiting (the read was full, or a put landed meanwhile): read again at once.
@@ -231,7 +255,7 @@ export class KinesisPoller {
           await this.rest(shardId, Math.min(waitMs, idle), enhanced);
           continue;
         }
-        const batch = buffer.slice(0, this.spec.batchSize);
+        const batch = buffer.slice(0, fits);
         buffer = buffer.slice(batch.length);
         if (buffer.length > 0) firstBufferedAt = Date.now();
         await this.process(shardId, batch);

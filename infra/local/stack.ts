@@ -92,6 +92,8 @@ export interface StartOptions {
    * settings a function declares are overridden, so a typo cannot inject a variable nothing reads.
    */
   settings?: Readonly<Record<string, string>>;
+  /** Caps every stream consumer's batching window (tests: `TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS`). */
+  maxBatchingWindowSeconds?: number;
 }
 
 export interface RunningStack {
@@ -259,6 +261,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         sendOnFailure: sendTo(consumer.onFailure),
         log,
         putSignal: kinesisFront,
+        maxBatchingWindowSeconds: options.maxBatchingWindowSeconds,
       }),
   );
   await Promise.all(pollers.map((p) => p.start()));

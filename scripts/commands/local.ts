@@ -11,6 +11,14 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+function windowCap(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 300)
+    throw new CliError(`TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS must be 0..300 seconds, got "${raw}"`);
+  return value;
+}
+
 /** `tem local`: runs the embedded local stack until SIGINT/SIGTERM, then stops every process it started. */
 export async function runLocal(): Promise<void> {
   // One handler for the whole life of the process, installed before anything starts: a signal during start-up
@@ -53,6 +61,8 @@ export async function runLocal(): Promise<void> {
     echoFunctionLogs: process.env.TEM_QUIET !== '1',
     progress: (line) => process.stdout.write(`${line}\n`),
     // TEM_SETTING_<NAME>=value overrides a function setting, e.g. TEM_SETTING_JWT_TRUSTED_ISSUERS='[...]'.
+    // A cap on every consumer's batching window, for tests that must not wait out the metrics consumer's minute.
+    maxBatchingWindowSeconds: windowCap(process.env.TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS),
     settings: Object.fromEntries(
       Object.entries(process.env)
         .filter(([k, v]) => k.startsWith('TEM_SETTING_') && v !== undefined)

@@ -1059,6 +1059,8 @@ describe('alarms (every failure path ends somewhere visible)', () => {
   it.each(deliveryQueues)('delivery queue %s used as a failure destination is refused', (q) => {
     const bad = {
       ...topology,
+      // Its visibility still covers the consumers' timeouts, so only the queue's kind is wrong.
+      queues: { ...topology.queues, [q]: { ...topology.queues[q], visibilityTimeoutSeconds: 900 } },
       streamConsumers: topology.streamConsumers.map((c) => ({ ...c, onFailure: q })),
     } as typeof topology;
     expect(() => variantTemplate(bad, 'Bad')).toThrow(

@@ -86,6 +86,8 @@ export default async function setup(project: TestProject) {
     TEM_SETTING_JWT_TRUSTED_ISSUERS: JSON.stringify(trusted),
     // Live MQTT connections re-authorize every 2 s (IoT Core: 300 s at least), so revocation tests run in seconds.
     TEM_SETTING_DEVICE_POLICY_REFRESH_SECONDS: '2',
+    // The metrics consumer batches for a minute (topology); the tests read its aggregates within seconds.
+    TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS: '1',
     // Debug logs: the no-secret-in-logs test reads them, and debug is where a leak would hide.
     TEM_LOG_LEVEL: 'DEBUG',
   });

@@ -26,7 +26,7 @@ export function defaultInput(
     firehoseSource: 'stream',
     kinesis: design.streamCapacity,
     ingestTopic: 'basicIngest',
-    metricsWrites: 'planned',
+    metricsWrites: 'topology',
     alertStateReads: 'perBatch',
     ...given,
   };
@@ -65,7 +65,7 @@ export function alternativeInputs(input: CostInput): { name: string; input: Cost
       : flip('batch', 100, 'HTTP clients batch 100 events per request'),
     input.metricsWrites === 'planned'
       ? flip('metricsWrites', 'topology', "deviceMetrics writing as often as today's topology batches")
-      : flip('metricsWrites', 'planned', 'deviceMetrics aggregating a minute per bucket write'),
+      : flip('metricsWrites', 'planned', 'deviceMetrics writing each bucket once a minute (a tumbling window)'),
     input.alertStateReads === 'perBatch'
       ? flip('alertStateReads', 'cached', 'alerts consumer caching rule states (no read per batch)')
       : flip('alertStateReads', 'perBatch', 'alerts consumer reading rule states each batch'),

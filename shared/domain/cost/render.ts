@@ -54,7 +54,7 @@ export function describeInput(e: Estimate, book: PriceBook): string[] {
     `Kinesis ${i.kinesis === 'onDemand' ? 'on-demand' : 'provisioned'}, ${t.shards} shard${t.shards === 1 ? '' : 's'} (${t.shardBasis}); raw ` +
       `readings ${i.rawReadings === 'dynamodb' ? 'in DynamoDB' : `to S3 by Firehose (${i.firehoseSource === 'stream' ? 'stream source' : 'packed by storeEvents'})`}; ` +
       `readings over ${i.ingestTopic === 'basicIngest' ? 'Basic Ingest' : 'the broker topic'}; metric buckets written ` +
-      `${i.metricsWrites === 'planned' ? 'about once a minute (planned)' : "as the topology's batches fall"}; alert ` +
+      `${i.metricsWrites === 'planned' ? 'once a minute (a tumbling window)' : "as the topology's batches fall"}; alert ` +
       `states ${i.alertStateReads === 'perBatch' ? 'read each batch' : 'cached'}.`,
   ];
 }

@@ -316,7 +316,7 @@ export async function applyReadings(
       run: () => ports.registry.recordSighting(s),
     })),
   ];
-  await forEachLimited(tasks, options.concurrency ?? 10, async (task) => {
+  await forEachLimited(tasks, options.concurrency ?? 32, async (task) => {
     try {
       await task.run();
     } catch (error) {
