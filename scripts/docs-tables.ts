@@ -1,16 +1,21 @@
 /**
- * Rewrites the tables in the docs that are generated from `infra/topology.ts`: today the stream consumers table of
- * docs/performance.md (between `<!-- consumers:start -->` and `<!-- consumers:end -->`). Run after changing a consumer:
- * `npm run docs`. A unit test (test/unit/performance-doc.test.ts) fails while the committed table differs.
+ * Rewrites the tables in the docs that are generated from `infra/topology.ts`: the stream consumers table of
+ * docs/performance.md (between `<!-- consumers:start -->` and `<!-- consumers:end -->`) and the functions table of
+ * docs/architecture.md (`<!-- functions:start -->` ... `<!-- functions:end -->`). Run after changing the topology:
+ * `npm run docs`. Unit tests (test/unit/performance-doc.test.ts, test/unit/architecture-doc.test.ts) fail while a
+ * committed table differs.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type FunctionSpec, type StreamConsumerSpec, topology } from '../infra/topology';
+import { type FunctionSpec, type StreamConsumerSpec, type Topology, topology } from '../infra/topology';
 
 export const PERFORMANCE_DOC = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'performance.md');
 export const CONSUMERS_START = '<!-- consumers:start -->';
 export const CONSUMERS_END = '<!-- consumers:end -->';
+export const ARCHITECTURE_DOC = path.join(path.dirname(PERFORMANCE_DOC), 'architecture.md');
+export const FUNCTIONS_START = '<!-- functions:start -->';
+export const FUNCTIONS_END = '<!-- functions:end -->';
 
 const READ_MODE: Record<StreamConsumerSpec['readMode'], string> = {
   enhancedFanOut: 'enhanced fan-out',
@@ -55,6 +60,34 @@ export function renderConsumersTable(
   );
 }
 
+/** What invokes a function: its routes, the authorizer it is, or the stream it consumes. */
+function triggerOf(name: string, t: Topology): string {
+  const triggers: string[] = [];
+  if (t.authorizer.function === name) triggers.push('REQUEST authorizer of every non-public route');
+  if (t.iotAuthorizer.function === name) triggers.push('IoT custom authorizer, MQTT CONNECT');
+  for (const r of t.routes)
+    if (r.function === name) triggers.push(`\`${r.method} ${r.path}\`${r.auth === 'none' ? ' (public)' : ''}`);
+  for (const c of t.streamConsumers)
+    if (c.function === name) triggers.push(`\`${c.stream}\` consumer (${READ_MODE[c.readMode]})`);
+  return triggers.join(', ');
+}
+
+/** The functions table: one row per topology function, in the topology's order. */
+export function renderFunctionsTable(t: Topology = topology): string {
+  return markdownTable(
+    ['function', 'trigger', 'memory, timeout', 'resources (access)', 'settings (default)'],
+    Object.entries(t.functions).map(([name, f]) => [
+      `\`${name}\``,
+      triggerOf(name, t),
+      `${f.memoryMb} MB, ${f.timeoutSeconds} s`,
+      f.bindings.map((b) => `\`${b.resource}\` (${b.access})`).join(', '),
+      Object.entries(f.environment ?? {})
+        .map(([k, v]) => `\`${k}\` (\`${v}\`)`)
+        .join(', '),
+    ]),
+  );
+}
+
 /** What lies between two marker lines (exclusive), or an error naming the missing marker. */
 export function between(doc: string, start: string, end: string): string {
   const from = doc.indexOf(start);
@@ -70,9 +103,14 @@ export function replaceBetween(doc: string, start: string, end: string, body: st
   return `${doc.slice(0, at)}\n${body.trim()}\n${doc.slice(at + old.length)}`;
 }
 
+function rewrite(file: string, start: string, end: string, table: string): void {
+  const doc = readFileSync(file, 'utf8');
+  const next = replaceBetween(doc, start, end, table);
+  if (next !== doc) writeFileSync(file, next);
+  console.log(`${next === doc ? 'unchanged' : 'wrote'} ${path.relative(process.cwd(), file)}`);
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const doc = readFileSync(PERFORMANCE_DOC, 'utf8');
-  const next = replaceBetween(doc, CONSUMERS_START, CONSUMERS_END, renderConsumersTable());
-  if (next !== doc) writeFileSync(PERFORMANCE_DOC, next);
-  console.log(`${next === doc ? 'unchanged' : 'wrote'} ${path.relative(process.cwd(), PERFORMANCE_DOC)}`);
+  rewrite(PERFORMANCE_DOC, CONSUMERS_START, CONSUMERS_END, renderConsumersTable());
+  rewrite(ARCHITECTURE_DOC, FUNCTIONS_START, FUNCTIONS_END, renderFunctionsTable());
 }
