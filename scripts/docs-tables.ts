@@ -88,6 +88,19 @@ export function renderFunctionsTable(t: Topology = topology): string {
   );
 }
 
+/** The body rows of a Markdown table (header and separator left out), cells trimmed; `\|` stays inside a cell. */
+export const tableRows = (table: string): string[][] =>
+  table
+    .trim()
+    .split('\n')
+    .slice(2)
+    .map((line) =>
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
+
 /** What lies between two marker lines (exclusive), or an error naming the missing marker. */
 export function between(doc: string, start: string, end: string): string {
   const from = doc.indexOf(start);

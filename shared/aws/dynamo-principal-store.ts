@@ -94,6 +94,26 @@ export class DynamoPrincipalStore implements PrincipalStore, DeviceFleetStore {
     return this.put(`PRINCIPAL#${principal.principalId}`, principal);
   }
 
+  /** Every item whose `pk` starts with `prefix`, page by page (a filtered scan: operator paths only). */
+  private async scanPrefix(prefix: string, projection?: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(pk, :p)',
+          ExpressionAttributeValues: { ':p': prefix },
+          ...(projection ? { ProjectionExpression: projection } : {}),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
   putApiKey(key: ApiKeyRecord): Promise<void> {
     return this.put(`KEY#${key.keyId}`, key);
   }
@@ -104,20 +124,7 @@ export class DynamoPrincipalStore implements PrincipalStore, DeviceFleetStore {
 
   /** Operator listing (the CLI), not a hot path: a filtered scan is fine at the scale of API keys. */
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    const keys: ApiKeyRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: 'begins_with(pk, :p)',
-          ExpressionAttributeValues: { ':p': 'KEY#' },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) keys.push(ApiKeyItem.parse(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const keys = (await this.scanPrefix('KEY#')).map((item) => ApiKeyItem.parse(item));
     return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
@@ -134,20 +141,8 @@ export class DynamoPrincipalStore implements PrincipalStore, DeviceFleetStore {
   /** Operator path, not a hot one: a filtered scan of the `DEVICE#<prefix>` items. */
   async listDeviceIds(prefix: string): Promise<string[]> {
     const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: 'begins_with(pk, :p)',
-          ExpressionAttributeValues: { ':p': `DEVICE#${prefix}` },
-          ProjectionExpression: 'deviceId',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) if (typeof item.deviceId === 'string') ids.push(item.deviceId);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for (const item of await this.scanPrefix(`DEVICE#${prefix}`, 'deviceId'))
+      if (typeof item.deviceId === 'string') ids.push(item.deviceId);
     return ids.sort();
   }
 

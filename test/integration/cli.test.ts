@@ -232,10 +232,13 @@ describe.concurrent('tem operator CLI against the running stack', () => {
     async () => {
       const before = Date.now();
       const out = await ok('token', '--sub', unique('alice'), '--role', 'reader');
+      const after = Date.now();
       const token = out.token as string;
       expect(token.split('.')).toHaveLength(3);
-      // Default TTL 900 s.
-      expect(Math.abs(Date.parse(out.expiresAt as string) - (before + 900_000))).toBeLessThan(5_000);
+      // Default TTL 900 s from when the CLI signed it, which lies between before and after (to the second).
+      const expiresAt = Date.parse(out.expiresAt as string);
+      expect(expiresAt).toBeGreaterThanOrEqual(before + 900_000 - 1_000);
+      expect(expiresAt).toBeLessThanOrEqual(after + 900_000 + 1_000);
       const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<
         string,
         unknown
@@ -251,8 +254,11 @@ describe.concurrent('tem operator CLI against the running stack', () => {
       // A tampered signature is refused: the 200 above is the signature's doing.
       expect(await status('GET', '/healthz', { bearer: `${token.slice(0, -4)}AAAA` })).toBe(401);
 
+      const beforeShort = Date.now();
       const short = await ok('token', '--sub', unique('alice'), '--role', 'reader', '--ttl', '60');
-      expect(Math.abs(Date.parse(short.expiresAt as string) - (Date.now() + 60_000))).toBeLessThan(5_000);
+      const shortExpiry = Date.parse(short.expiresAt as string);
+      expect(shortExpiry).toBeGreaterThanOrEqual(beforeShort + 60_000 - 1_000);
+      expect(shortExpiry).toBeLessThanOrEqual(Date.now() + 60_000 + 1_000);
 
       for (const ttl of ['0', '86401', 'soon']) {
         const bad = await tem('token', '--sub', unique('alice'), '--role', 'reader', '--ttl', ttl);

@@ -7,19 +7,11 @@ import {
   FUNCTIONS_END,
   FUNCTIONS_START,
   renderFunctionsTable,
+  tableRows,
 } from '../../scripts/docs-tables';
 
 const doc = readFileSync(ARCHITECTURE_DOC, 'utf8');
-const rows = between(doc, FUNCTIONS_START, FUNCTIONS_END)
-  .trim()
-  .split('\n')
-  .slice(2)
-  .map((line) =>
-    line
-      .split(/(?<!\\)\|/)
-      .slice(1, -1)
-      .map((c) => c.trim()),
-  );
+const rows = tableRows(between(doc, FUNCTIONS_START, FUNCTIONS_END));
 
 describe('docs/architecture.md: the functions table', () => {
   it('is what scripts/docs-tables.ts renders from the topology today (run `npm run docs` after a change)', () => {

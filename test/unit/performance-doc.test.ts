@@ -8,21 +8,11 @@ import {
   PERFORMANCE_DOC,
   renderConsumersTable,
   replaceBetween,
+  tableRows,
 } from '../../scripts/docs-tables';
 
 const doc = readFileSync(PERFORMANCE_DOC, 'utf8');
-/** The table rows of a rendered or committed table, header and separator left out, cells trimmed. */
-const rowsOf = (table: string): string[][] =>
-  table
-    .trim()
-    .split('\n')
-    .slice(2)
-    .map((line) =>
-      line
-        .split(/(?<!\\)\|/)
-        .slice(1, -1)
-        .map((c) => c.trim()),
-    );
+const rowsOf = tableRows;
 
 describe('docs/performance.md: the consumers table', () => {
   it('is what scripts/docs-tables.ts renders from the topology today (run `npm run docs` after a change)', () => {
