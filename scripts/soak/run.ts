@@ -99,7 +99,7 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
           producers: 1,
           rate: options.httpRate,
           batch: options.httpBatch,
-          attempts: 60,
+          attempts: 40,
           types: SOAK_EVENT_TYPES,
         }),
     );
