@@ -12,6 +12,8 @@ import type { Alert } from '../../shared/domain/alerts';
 export interface Answer {
   status: number;
   body: string;
+  /** The `Retry-After` header in seconds, when the answer has one (a 429, a 503). */
+  retryAfterSeconds?: number;
 }
 
 const RETRIES = 5;
@@ -46,7 +48,14 @@ export class HttpClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          const retryAfter = Number(res.headers['retry-after']);
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString('utf8'),
+              ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+            }),
+          );
           res.on('error', reject);
         },
       );

@@ -21,6 +21,18 @@ export interface HttpEvent {
 export const HTTP_EVENT_TYPES = ['sim.order_created', 'sim.payment_succeeded', 'sim.user_signed_up'] as const;
 const ATTEMPTS = 5;
 const FLUSH_MS = 250;
+/** A `Retry-After` longer than this is not waited for in full (a simulated producer keeps its pace). */
+const RETRY_AFTER_CAP_MS = 5_000;
+
+export interface HttpProducerOptions {
+  producers: number;
+  rate: number;
+  batch: number;
+  /** Requests per batch, the first included, before its events count as failed (default 5). */
+  attempts?: number;
+  /** Event types, used in turns (default HTTP_EVENT_TYPES). */
+  types?: readonly string[];
+}
 
 export class HttpProducers {
   readonly events: HttpEvent[] = [];
@@ -32,12 +44,15 @@ export class HttpProducers {
   failed = 0;
   /** Ids the stack answered that differ from the ones computed from the keys: a broken id derivation. */
   mismatchedIds = 0;
+  /** Requests sent again (same keys), by the status that made them (0: no answer), and 503s with Retry-After. */
+  readonly retriesByStatus: Record<string, number> = {};
+  retryAfterAnswers = 0;
 
   constructor(
     private readonly client: HttpClient,
     private readonly apiKey: string,
     private readonly principalId: string,
-    private readonly options: { producers: number; rate: number; batch: number },
+    private readonly options: HttpProducerOptions,
     private readonly onSent: (event: HttpEvent) => void = () => {},
   ) {}
 
@@ -63,7 +78,8 @@ export class HttpProducers {
           const count = Math.min(due, this.options.batch);
           const batch = Array.from({ length: count }, () => {
             const key = randomUUID();
-            return { key, id: ownedEventId(this.principalId, key), type: HTTP_EVENT_TYPES[n++ % 3] as string };
+            const types = this.options.types ?? HTTP_EVENT_TYPES;
+            return { key, id: ownedEventId(this.principalId, key), type: types[n++ % types.length] as string };
           });
           sent += count;
           lastPost = now;
@@ -85,6 +101,7 @@ export class HttpProducers {
       });
       this.requests++;
       let status = 0;
+      let retryAfterMs = 0;
       let answer: { ids?: string[]; accepted?: string[]; failedIndexes?: number[] } = {};
       try {
         const response = await this.client.once(
@@ -94,6 +111,10 @@ export class HttpProducers {
           body,
         );
         status = response.status;
+        if (response.retryAfterSeconds !== undefined) {
+          this.retryAfterAnswers++;
+          retryAfterMs = Math.min(RETRY_AFTER_CAP_MS, response.retryAfterSeconds * 1000);
+        }
         answer = JSON.parse(response.body) as typeof answer;
       } catch {
         status = 0;
@@ -108,17 +129,23 @@ export class HttpProducers {
         }
         this.mismatchedIds += status === 202 ? pending.filter((e) => !acked.has(e.id)).length : 0;
         if (status === 202) return;
-        const failed = new Set(answer.failedIndexes ?? []);
-        pending = pending.filter((_, i) => failed.has(i));
+        // The ingest function's 503 names what the stream did not take; any other 503 (the authorizer's, say)
+        // took nothing.
+        if (Array.isArray(answer.failedIndexes)) {
+          const failed = new Set(answer.failedIndexes);
+          pending = pending.filter((_, i) => failed.has(i));
+        }
       } else if (status >= 400 && status < 500 && status !== 429) {
         this.refused++;
         return;
       }
-      if (attempt >= ATTEMPTS) {
+      if (pending.length === 0) return;
+      if (attempt >= (this.options.attempts ?? ATTEMPTS)) {
         this.failed++;
         return;
       }
-      await sleep(Math.random() * Math.min(2000, 100 * 2 ** attempt));
+      this.retriesByStatus[status] = (this.retriesByStatus[status] ?? 0) + 1;
+      await sleep(Math.max(retryAfterMs, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
     }
   }
 }

@@ -1,6 +1,7 @@
 import { type IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
+  type AlertChannel,
   type AlertMessage,
   type AlertNotifier,
   entryIndex,
@@ -81,16 +82,45 @@ export class IotAlertPublisher {
   }
 }
 
-/** Both channels; a message is delivered when both took it. */
+/**
+ * Both channels; a message is delivered when both took it. One that a channel took before (`skip`) goes to the
+ * other only, and for a message only one channel took this time, `tookFailed` says which: its retry then goes only
+ * where it is missing, so neither the queue nor the device receives it twice.
+ */
 export class AlertFanOut implements AlertNotifier {
   constructor(
     private readonly queue: Pick<SqsAlertQueue, 'send'>,
     private readonly devices: Pick<IotAlertPublisher, 'publish'>,
   ) {}
 
-  async deliver(messages: readonly AlertMessage[]): Promise<{ failed: AlertMessage[] }> {
-    const [queued, published] = await Promise.all([this.queue.send(messages), this.devices.publish(messages)]);
-    const failed = new Map([...queued, ...published].map((m) => [messageKey(m), m]));
-    return { failed: [...failed.values()] };
+  async deliver(
+    messages: readonly AlertMessage[],
+    skip: ReadonlyMap<string, readonly AlertChannel[]> = new Map(),
+  ): Promise<{ failed: AlertMessage[]; tookFailed: Map<string, AlertChannel[]> }> {
+    const to = (channel: AlertChannel) => messages.filter((m) => !skip.get(messageKey(m))?.includes(channel));
+    const forQueue = to('queue');
+    const forDevices = to('device');
+    const [queued, published] = await Promise.all([
+      forQueue.length > 0 ? this.queue.send(forQueue) : [],
+      forDevices.length > 0 ? this.devices.publish(forDevices) : [],
+    ]);
+    const failedOn = new Map<string, Set<AlertChannel>>();
+    for (const [channel, failed] of [
+      ['queue', queued],
+      ['device', published],
+    ] as const)
+      for (const m of failed) failedOn.set(messageKey(m), (failedOn.get(messageKey(m)) ?? new Set()).add(channel));
+    const failed = messages.filter((m) => failedOn.has(messageKey(m)));
+    const tookFailed = new Map<string, AlertChannel[]>();
+    for (const m of failed) {
+      const key = messageKey(m);
+      const took = [
+        ...(forQueue.includes(m) ? ['queue' as const] : []),
+        ...(forDevices.includes(m) ? ['device' as const] : []),
+      ];
+      const ok = took.filter((c) => !failedOn.get(key)?.has(c));
+      if (ok.length > 0) tookFailed.set(key, ok);
+    }
+    return { failed, tookFailed };
   }
 }

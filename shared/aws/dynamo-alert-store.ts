@@ -10,13 +10,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import {
+  ALERT_CHANNELS,
   type Alert,
+  type AlertChannel,
   type AlertMessageType,
   type AlertPartitionPage,
   type AlertPartitionQuery,
   AlertSchema,
   type AlertStore,
   alertIdOfKey,
+  type ChannelMarks,
   MAX_STATE_READ_BATCH,
   type RuleState,
   raisedAtKey,
@@ -28,7 +31,8 @@ import {
 /**
  * The alerts table (`topology.tables.alertsTable`, partition key `pk`), two item kinds:
  * - `ALERT#<alertId>`: the alert, with `state` and `raisedAtKey` (= `<raisedAt>#<alertId>`) for the `byState` and
- *   `byDevice` indexes (both sorted by `raisedAtKey`), and `notifiedRaisedAt` / `notifiedResolvedAt` once delivered;
+ *   `byDevice` indexes (both sorted by `raisedAtKey`), and `notifiedRaisedAt` / `notifiedResolvedAt` once delivered
+ *   on both channels (`notifiedRaisedQueueAt`, `notifiedRaisedDeviceAt`, ... while only one took it);
  * - `STATE#<deviceId>#<ruleId>`: the rule state, written only with a version check. It carries no `state`,
  *   `deviceId` or `raisedAtKey` attribute, so it never appears in an index (and never clashes with their key types).
  */
@@ -39,6 +43,9 @@ const NOTIFIED_ATTRIBUTE: Record<AlertMessageType, string> = {
   'alert.raised': 'notifiedRaisedAt',
   'alert.resolved': 'notifiedResolvedAt',
 };
+/** A message one channel took while the other did not: `notifiedRaisedQueueAt`, `notifiedResolvedDeviceAt`, ... */
+const channelAttribute = (type: AlertMessageType, channel: AlertChannel) =>
+  `${NOTIFIED_ATTRIBUTE[type].slice(0, -2)}${channel === 'queue' ? 'Queue' : 'Device'}At`;
 
 const StateItemSchema = z.object({
   device: z.string(),
@@ -213,7 +220,12 @@ export class DynamoAlertStore implements AlertStore {
     const notified = (Object.entries(NOTIFIED_ATTRIBUTE) as [AlertMessageType, string][])
       .filter(([, attribute]) => typeof Item[attribute] === 'string')
       .map(([type]) => type);
-    return { alert: toAlert(Item), notified };
+    const channels: ChannelMarks = {};
+    for (const type of Object.keys(NOTIFIED_ATTRIBUTE) as AlertMessageType[]) {
+      const took = ALERT_CHANNELS.filter((c) => typeof Item[channelAttribute(type, c)] === 'string');
+      if (took.length > 0 && !notified.includes(type)) channels[type] = took;
+    }
+    return { alert: toAlert(Item), notified, ...(Object.keys(channels).length > 0 ? { channels } : {}) };
   }
 
   async createAlert(alert: Alert): Promise<boolean> {
@@ -251,8 +263,20 @@ export class DynamoAlertStore implements AlertStore {
     );
   }
 
-  async markNotified(alertId: string, types: readonly AlertMessageType[], at: string): Promise<void> {
-    const attributes = [...new Set(types)].map((type) => NOTIFIED_ATTRIBUTE[type]);
+  async markNotified(
+    alertId: string,
+    types: readonly AlertMessageType[],
+    at: string,
+    channels: ChannelMarks = {},
+  ): Promise<void> {
+    const attributes = [
+      ...new Set([
+        ...types.map((type) => NOTIFIED_ATTRIBUTE[type]),
+        ...(Object.entries(channels) as [AlertMessageType, readonly AlertChannel[]][]).flatMap(([type, took]) =>
+          took.map((c) => channelAttribute(type, c)),
+        ),
+      ]),
+    ];
     if (attributes.length === 0) return;
     await this.client.send(
       new UpdateCommand({

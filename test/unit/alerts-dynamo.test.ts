@@ -242,6 +242,25 @@ describe('DynamoAlertStore under the engine: AWS calls as counted by call-counte
     expect(stored?.notified.sort()).toEqual(['alert.raised', 'alert.resolved']);
   });
 
+  it('marks a message one channel took; a later full mark supersedes it', async () => {
+    const prefix = `chan${++run}`;
+    const store = new DynamoAlertStore(client, TABLE);
+    const result = await invoke(new AlertEngine([hot], store), store, {}, fleet(prefix, 1, 1, 4, 1));
+    const alertId = result.delivered[0]?.alert.alertId ?? '';
+    expect(result.delivered.map((m) => m.type)).toEqual(['alert.raised']);
+    const at = new Date().toISOString();
+    await store.markNotified(alertId, [], at, { 'alert.resolved': ['device'] });
+    expect(await store.getAlert(alertId)).toMatchObject({
+      notified: ['alert.raised'],
+      channels: { 'alert.resolved': ['device'] },
+    });
+    expect((await store.getAlert(alertId))?.alert).not.toHaveProperty('notifiedResolvedDeviceAt');
+    await store.markNotified(alertId, ['alert.resolved'], at);
+    const stored = await store.getAlert(alertId);
+    expect(stored?.notified.sort()).toEqual(['alert.raised', 'alert.resolved']);
+    expect(stored).not.toHaveProperty('channels');
+  });
+
   it('putState: writes only over the version it read; a raise also needs nothing open and the cooldown passed', async () => {
     const store = new DynamoAlertStore(client, TABLE);
     const base: RuleState = {

@@ -12,6 +12,7 @@ import {
   type AlertStore,
   alertBatchShape,
   alertIdFor,
+  type ChannelMarks,
   decide,
   MAX_RESOLUTIONS,
   MAX_STATE_READ_BATCH,
@@ -120,10 +121,14 @@ class MemoryStore implements AlertStore {
     return true;
   }
 
+  /** Channel marks, kept apart so that the alert entries compare as before. */
+  channelMarks = new Map<string, ChannelMarks>();
+
   async getAlert(alertId: string) {
     this.enter('getAlert');
     const a = this.alerts.get(alertId);
-    return a ? structuredClone(a) : undefined;
+    const channels = this.channelMarks.get(alertId);
+    return a ? { ...structuredClone(a), ...(channels ? { channels: structuredClone(channels) } : {}) } : undefined;
   }
 
   async createAlert(alert: Alert) {
@@ -139,9 +144,10 @@ class MemoryStore implements AlertStore {
     this.alerts.set(alert.alertId, { alert, notified: existing?.notified ?? [] });
   }
 
-  async markNotified(alertId: string, types: readonly AlertMessageType[]) {
+  async markNotified(alertId: string, types: readonly AlertMessageType[], _at?: string, channels?: ChannelMarks) {
     this.enter('markNotified');
     this.alerts.get(alertId)?.notified.push(...types);
+    if (channels) this.channelMarks.set(alertId, { ...this.channelMarks.get(alertId), ...channels });
   }
 
   async queryAlerts(): Promise<never> {
@@ -290,6 +296,42 @@ describe('AlertEngine and AlertBatch', () => {
     // Delivered and marked: a third delivery of the record owes nothing.
     expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
     expect(notifier.delivered).toHaveLength(1);
+  });
+
+  it('a retry after one channel failed sends only to the other: neither the device nor the queue gets it twice', async () => {
+    for (const down of ['queue', 'device'] as const) {
+      const store = new MemoryStore();
+      const queued: AlertMessage[] = [];
+      const published: AlertMessage[] = [];
+      let outage = true;
+      const notifier = new AlertFanOut(
+        {
+          send: async (ms) => {
+            if (outage && down === 'queue') return [...ms];
+            queued.push(...ms);
+            return [];
+          },
+        },
+        {
+          publish: async (ms) => {
+            if (outage && down === 'device') return [...ms];
+            published.push(...ms);
+            return [];
+          },
+        },
+      );
+      const engine = new AlertEngine([hot], store);
+      const r = reading({ temperature: 85 });
+      expect(await applyBatch(engine, notifier, store, [r])).toEqual([r.position.sequenceNumber]);
+      expect([queued.length, published.length]).toEqual(down === 'queue' ? [0, 1] : [1, 0]);
+      // Still down: the retry sends to the failed channel only, the other does not get it again.
+      expect(await applyBatch(engine, notifier, store, [r])).toEqual([r.position.sequenceNumber]);
+      expect([queued.length, published.length]).toEqual(down === 'queue' ? [0, 1] : [1, 0]);
+      outage = false;
+      expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
+      expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
+      expect([queued.length, published.length]).toEqual([1, 1]);
+    }
   });
 
   it('a retry after the alert item write failed writes it and notifies', async () => {

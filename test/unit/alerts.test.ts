@@ -18,6 +18,7 @@ import {
   MAX_QUEUE_BATCH,
   MAX_TRANSITIONS_PER_WRITE,
   mergeNewestFirst,
+  messageKey,
   parseAlertQuery,
   positionOf,
   type Reading,
@@ -486,6 +487,36 @@ describe('IotAlertPublisher and AlertFanOut', () => {
       { publish: async () => [messages[0] as AlertMessage, messages[2] as AlertMessage] },
     );
     expect((await fanOut.deliver(messages)).failed).toEqual([messages[0], messages[2]]);
+  });
+
+  it('says which channel took a message the other refused, and sends a message only where it is missing', async () => {
+    const messages = [message(0), message(1)];
+    const queued: AlertMessage[] = [];
+    const published: AlertMessage[] = [];
+    const fanOut = new AlertFanOut(
+      {
+        send: async (ms) => {
+          queued.push(...ms);
+          return ms.filter((m) => m === messages[0]);
+        },
+      },
+      {
+        publish: async (ms) => {
+          published.push(...ms);
+          return [];
+        },
+      },
+    );
+    const first = await fanOut.deliver(messages);
+    expect(first.failed).toEqual([messages[0]]);
+    expect([...first.tookFailed]).toEqual([[messageKey(messages[0] as AlertMessage), ['device']]]);
+    queued.length = 0;
+    published.length = 0;
+    const retry = await fanOut.deliver([messages[0] as AlertMessage], first.tookFailed);
+    expect(published).toEqual([]);
+    expect(queued).toEqual([messages[0]]);
+    expect(retry.failed).toEqual([messages[0]]);
+    expect(retry.tookFailed.size).toBe(0);
   });
 });
 

@@ -14,7 +14,15 @@ import {
   resolvedAlert,
   ruleStateKey,
 } from './model';
-import { type AlertNotifier, type AlertStore, MAX_STATE_READ_BATCH } from './ports';
+import {
+  ALERT_CHANNELS,
+  type AlertChannel,
+  type AlertNotifier,
+  type AlertStore,
+  type ChannelMarks,
+  MAX_STATE_READ_BATCH,
+  type StoredAlert,
+} from './ports';
 
 /**
  * The engine: a batch of readings applied per (device, rule) pair, each pair's state read once (all pairs in
@@ -32,6 +40,20 @@ export interface OwedMessage {
   /** The record that owes the message: it fails if the message does not go out, and its retry owes it again. */
   recordId: string;
   message: AlertMessage;
+  /** Channels that already took this message (an earlier attempt): it is owed to the others only. */
+  skip?: readonly AlertChannel[];
+}
+
+/** A message a redelivered reading still owes, unless every channel has confirmed it. */
+function owedUnlessNotified(
+  stored: StoredAlert,
+  type: AlertMessageType,
+  alert: Alert,
+): Omit<OwedMessage, 'recordId'>[] {
+  if (stored.notified.includes(type)) return [];
+  const skip = stored.channels?.[type] ?? [];
+  if (ALERT_CHANNELS.every((c) => skip.includes(c))) return [];
+  return [{ message: { type, alert }, ...(skip.length > 0 ? { skip } : {}) }];
 }
 
 export interface EngineOutcome {
@@ -155,7 +177,7 @@ export class AlertEngine {
       const from = failFrom.get(reading.deviceId);
       return from && index >= from.index ? [{ recordId, error: from.error }] : [];
     });
-    return { owed: owed.map(({ recordId, message }) => ({ recordId, message })), failed };
+    return { owed: owed.map(({ index: _, ...o }) => o), failed };
   }
 
   /** One reading as a batch of its own; throws when it could not be applied. */
@@ -184,8 +206,8 @@ export class AlertEngine {
         const item = items[i] as PairItem;
         try {
           if (step?.kind === 'replay' && against) {
-            for (const message of await this.finish(item.reading, pair.rule, item.value, against))
-              owed.push({ index: item.index, recordId: item.recordId, message });
+            for (const o of await this.finish(item.reading, pair.rule, item.value, against))
+              owed.push({ index: item.index, recordId: item.recordId, ...o });
           }
           const alert = writes.get(i);
           if (alert?.state === 'open') await this.store.createAlert(alert);
@@ -227,33 +249,34 @@ export class AlertEngine {
    * A reading applied before: if the state records that it raised or resolved an alert, make sure the alert item
    * says so and owe the notification again unless its delivery was confirmed.
    */
-  private async finish(reading: Reading, rule: AlertRule, value: number, state: RuleState): Promise<AlertMessage[]> {
+  private async finish(
+    reading: Reading,
+    rule: AlertRule,
+    value: number,
+    state: RuleState,
+  ): Promise<Omit<OwedMessage, 'recordId'>[]> {
     if (conditionHolds(rule, value)) {
       const alertId = alertIdFor(reading.deviceId, rule.id, reading.eventId);
       const raised = state.raises.some((r) => r.alertId === alertId) || state.alert?.alertId === alertId;
       if (!raised) return [];
       const stored = await this.store.getAlert(alertId);
-      if (stored)
-        return stored.notified.includes('alert.raised')
-          ? []
-          : [{ type: 'alert.raised', alert: asRaised(stored.alert) }];
+      if (stored) return owedUnlessNotified(stored, 'alert.raised', asRaised(stored.alert));
       // The state records the raise but the alert item was never written: the first attempt failed in between.
       const alert = state.alert?.alertId === alertId ? asRaised(state.alert) : raisedAlert(reading, rule, value);
       await this.store.createAlert(alert);
-      return [{ type: 'alert.raised', alert }];
+      return [{ message: { type: 'alert.raised', alert } }];
     }
     const alertId = state.resolutions.find((r) => r.eventId === reading.eventId)?.alertId;
     if (alertId === undefined) return [];
     const stored = await this.store.getAlert(alertId);
-    if (stored?.alert.state === 'resolved')
-      return stored.notified.includes('alert.resolved') ? [] : [{ type: 'alert.resolved', alert: stored.alert }];
+    if (stored?.alert.state === 'resolved') return owedUnlessNotified(stored, 'alert.resolved', stored.alert);
     // The state records the resolve but the alert item was not updated: the first attempt failed in between (its
     // raise, if in the same attempt, was redelivered before this reading and wrote the item).
     const raised = stored?.alert ?? (state.alert?.alertId === alertId ? state.alert : undefined);
     if (!raised) return [];
     const alert = resolvedAlert(raised, reading, value);
     await this.store.resolveAlert(alert);
-    return [{ type: 'alert.resolved', alert }];
+    return [{ message: { type: 'alert.resolved', alert } }];
   }
 }
 
@@ -296,24 +319,38 @@ export class AlertBatch {
     const { owed, failed: errors } = await this.engine.apply(this.records);
     const unique = new Map<string, AlertMessage>();
     const owners = new Map<string, Set<string>>();
-    for (const { recordId, message } of owed) {
+    // Channels that took a message before (a retry): it goes to the others only, so nobody receives it twice.
+    const skips = new Map<string, readonly AlertChannel[]>();
+    for (const { recordId, message, skip } of owed) {
       const key = messageKey(message);
       unique.set(key, message);
       owners.set(key, (owners.get(key) ?? new Set()).add(recordId));
+      if (skip) skips.set(key, skip);
     }
     const failedIds = new Set(errors.map((e) => e.recordId));
     let delivered: AlertMessage[] = [];
     let failed: AlertMessage[] = [];
     if (unique.size > 0) {
-      ({ failed } = await this.notifier.deliver([...unique.values()]));
+      let tookFailed: ReadonlyMap<string, readonly AlertChannel[]> | undefined;
+      ({ failed, tookFailed } = await this.notifier.deliver([...unique.values()], skips));
       const failedKeys = new Set(failed.map(messageKey));
       delivered = [...unique.values()].filter((m) => !failedKeys.has(messageKey(m)));
       for (const key of failedKeys) for (const id of owners.get(key) ?? []) failedIds.add(id);
-      const byAlert = new Map<string, AlertMessageType[]>();
-      for (const m of delivered) byAlert.set(m.alert.alertId, [...(byAlert.get(m.alert.alertId) ?? []), m.type]);
+      const byAlert = new Map<string, { types: AlertMessageType[]; channels?: ChannelMarks }>();
+      const marks = (alertId: string) => byAlert.get(alertId) ?? byAlert.set(alertId, { types: [] }).get(alertId);
+      for (const m of delivered) marks(m.alert.alertId)?.types.push(m.type);
+      // A message some channel took is marked for that channel: its retry sends it only where it is still missing.
+      for (const m of failed) {
+        const key = messageKey(m);
+        const took = [...new Set([...(skips.get(key) ?? []), ...(tookFailed?.get(key) ?? [])])];
+        const entry = took.length > 0 ? marks(m.alert.alertId) : undefined;
+        if (entry) entry.channels = { ...entry.channels, [m.type]: took };
+      }
       const at = this.now().toISOString();
       // A mark that fails only costs a duplicate notification if the reading is redelivered: not worth a retry.
-      await Promise.allSettled([...byAlert].map(([alertId, types]) => this.store.markNotified(alertId, types, at)));
+      await Promise.allSettled(
+        [...byAlert].map(([alertId, { types, channels }]) => this.store.markNotified(alertId, types, at, channels)),
+      );
     }
     const failedRecordIds = this.records.map((r) => r.recordId).filter((id) => failedIds.has(id));
     return { failedRecordIds: [...new Set(failedRecordIds)], errors, delivered, failed };

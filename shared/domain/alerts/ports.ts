@@ -2,10 +2,19 @@ import type { Alert, AlertMessage, AlertMessageType, AlertStateName, RuleState }
 
 /** The two small ports the alerts engine and `GET /alerts` talk to; the AWS adapters are in `shared/aws/`. */
 
+/** Where an alert message goes: the `alerts` queue, and the device's own MQTT topic. */
+export type AlertChannel = 'queue' | 'device';
+export const ALERT_CHANNELS: readonly AlertChannel[] = ['queue', 'device'];
+
+/** Per message type, the channels that took it while another did not (its retry sends only to the others). */
+export type ChannelMarks = Partial<Record<AlertMessageType, readonly AlertChannel[]>>;
+
 export interface StoredAlert {
   alert: Alert;
-  /** The message types whose delivery has been confirmed. */
+  /** The message types whose delivery has been confirmed on every channel. */
   notified: AlertMessageType[];
+  /** For a type not in `notified`: the channels that did take it. */
+  channels?: ChannelMarks;
 }
 
 export interface AlertPartitionQuery {
@@ -55,12 +64,21 @@ export interface AlertStore {
   createAlert(alert: Alert): Promise<boolean>;
   /** Marks the alert item resolved (creating it from `alert` if it is missing); idempotent. */
   resolveAlert(alert: Alert): Promise<void>;
-  /** Records the confirmed delivery of these message types of one alert, in one write. */
-  markNotified(alertId: string, types: readonly AlertMessageType[], at: string): Promise<void>;
+  /**
+   * Records the confirmed delivery of these message types of one alert on every channel, and of `channels` on some
+   * channels only, in one write.
+   */
+  markNotified(alertId: string, types: readonly AlertMessageType[], at: string, channels?: ChannelMarks): Promise<void>;
   queryAlerts(query: AlertPartitionQuery): Promise<AlertPartitionPage>;
 }
 
 export interface AlertNotifier {
-  /** Sends every message to each channel; returns those not delivered to all of them. */
-  deliver(messages: readonly AlertMessage[]): Promise<{ failed: AlertMessage[] }>;
+  /**
+   * Sends every message to each channel (or, for a message `skip` names by `messageKey`, to the other channels
+   * only); returns those not delivered to all of them, and for those, the channels that did take them.
+   */
+  deliver(
+    messages: readonly AlertMessage[],
+    skip?: ReadonlyMap<string, readonly AlertChannel[]>,
+  ): Promise<{ failed: AlertMessage[]; tookFailed?: ReadonlyMap<string, readonly AlertChannel[]> }>;
 }
