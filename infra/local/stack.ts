@@ -17,7 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
-import { createApiKey } from '../../shared/domain/admin';
+import { createApiKey, LOCAL_USAGE_KEYS } from '../../shared/domain/admin';
 import type { PolicyDocument } from '../../shared/domain/iam-policy';
 import {
   assertValidTopology,
@@ -32,6 +32,7 @@ import { chooseEngines, Engine, type ServiceName } from './engines';
 import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
+import { UsagePlanMeter } from './usage-plans';
 import { evaluate, IotBroker, type RuleMessage, ruleErrorRecord, ruleTopic } from './iot-broker';
 import { IotDataPlane } from './iot-data-plane';
 import { KinesisFront } from './kinesis-front';
@@ -245,7 +246,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
 
   // Seed the local admin principal: its key goes into local.json for the CLI, tests and curl.
   const principals = new DynamoPrincipalStore(DynamoDBDocumentClient.from(clients.dynamodb), tables.principalsTable);
-  const devKey = await createApiKey(principals, { name: 'local-admin', role: 'admin' });
+  const devKey = await createApiKey(principals, { name: 'local-admin', role: 'admin' }, new Date(), LOCAL_USAGE_KEYS);
 
   const pollers = topology.streamConsumers.map(
     (consumer) =>
@@ -263,6 +264,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   );
   await Promise.all(pollers.map((p) => p.start()));
 
+  // API Gateway's usage plans: the same numbers as the CDK stack's, per usage key (ADR 0013).
+  const usagePlans = new UsagePlanMeter();
   const gateway = new LocalGateway({
     routes: topology.routes,
     authorizer: topology.authorizer,
@@ -270,6 +273,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     accountId: LOCAL_ACCOUNT,
     invoke,
     log,
+    usagePlans,
   });
   // The topic rules' Kinesis actions: one record per message, keyed by the rule's partition key expression.
   const ruleActions = Object.fromEntries(
@@ -363,6 +367,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
       ),
       authorizerInvocations: gateway.authorizerInvocations,
+      usagePlans: { throttled: usagePlans.throttled, quotaExceeded: usagePlans.quotaExceeded },
       mqtt: {
         connections: broker.connections,
         messagesRouted: broker.messagesRouted,

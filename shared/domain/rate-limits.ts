@@ -130,3 +130,18 @@ export function roleUsageKey(role: string): string {
 export function planIdOfUsageKey(key: string): string | undefined {
   return USAGE_KEY.exec(key)?.[1];
 }
+
+/**
+ * The answers over a limit, the same in both targets (the CDK stack sets them as the THROTTLED and QUOTA_EXCEEDED
+ * gateway responses). `Retry-After` is whole seconds: for the rate, 1 (every rate is ≥ 1/s, so a token is back within
+ * a second); for the quota, the local gateway counts the seconds to the next UTC midnight, while API Gateway's gateway
+ * responses can only carry a fixed value, `retryAfterSeconds` (an hour).
+ */
+export const RATE_LIMIT_ANSWERS = {
+  throttled: { statusCode: 429, retryAfterSeconds: 1, message: "Too Many Requests: over this principal's rate limit" },
+  'quota-exceeded': {
+    statusCode: 429,
+    retryAfterSeconds: 3600,
+    message: "Limit Exceeded: this principal's daily quota is used up (it resets at 00:00 UTC)",
+  },
+} as const;
