@@ -32,7 +32,6 @@ import { chooseEngines, Engine, type ServiceName } from './engines';
 import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
-import { UsagePlanMeter } from './usage-plans';
 import { evaluate, IotBroker, type RuleMessage, ruleErrorRecord, ruleTopic } from './iot-broker';
 import { IotDataPlane } from './iot-data-plane';
 import { KinesisFront } from './kinesis-front';
@@ -51,6 +50,7 @@ import {
   streamArn,
 } from './provision';
 import { RuleKinesisAction } from './rule-kinesis-action';
+import { UsagePlanMeter } from './usage-plans';
 
 /**
  * What `.tem/local.json` holds: everything a CLI or a test needs to find a running stack. `tem state --from-stack`

@@ -74,7 +74,10 @@ export function grantsFor(
  * shared key of its role; with several roles (a trusted issuer's token), the one with the highest rate. Undefined when
  * no role is known (such a caller is allowed no route).
  */
-export function usageKeyOf(roleNames: readonly string[], record?: Pick<PrincipalRecord, 'usageKey'>): string | undefined {
+export function usageKeyOf(
+  roleNames: readonly string[],
+  record?: Pick<PrincipalRecord, 'usageKey'>,
+): string | undefined {
   if (record?.usageKey) return record.usageKey;
   const known = roleNames.filter((r) => roleNamed(r) !== undefined);
   const best = known.reduce<string | undefined>(
