@@ -373,6 +373,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         messagesRouted: broker.messagesRouted,
         connectionsRefused: broker.connectionsRefused,
         connectionsRevoked: broker.connectionsRevoked,
+        connectionsThrottled: broker.connectionsThrottled,
         publishesRefused: broker.publishesRefused,
         rulePuts: Object.values(ruleActions).reduce((n, a) => n + a.put, 0),
         ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),

@@ -107,7 +107,7 @@ export function planLimits(
   return parsed.success ? parsed.data : undefined;
 }
 
-const USAGE_KEY = /^tem_([a-z0-9_-]+?)_([0-9a-f]{24}|shared)$/;
+const USAGE_KEY = /^tem_([a-z0-9_-]+?)_([0-9a-f]{24}|shared-usage-key)$/;
 
 /**
  * A principal's own usage key in a plan: `tem_<plan>_<24 hex of sha256(principal id)>`. It is no credential (with
@@ -123,7 +123,7 @@ export function usageKeyFor(principalId: string, planId: string): string {
  * principal never registered): created by the CDK stack. They share one bucket.
  */
 export function roleUsageKey(role: string): string {
-  return `tem_${rolePlanId(role)}_shared`;
+  return `tem_${rolePlanId(role)}_shared-usage-key`;
 }
 
 /** The plan a usage key names, or undefined when the value is not one of ours. */
