@@ -140,7 +140,12 @@ describe.runIf(isEmbedded())('MQTT: IoT Core per-connection publish limit (100 p
     const payload = JSON.stringify({ metrics: { temperature: 20 }, seq: 1 });
     // 250 publishes at once (QoS 0): more than one second's worth of one connection.
     for (let i = 0; i < 250; i++) client.publish(`devices/${device.deviceId}/telemetry`, payload, { qos: 0 });
-    await closed;
+    await Promise.race([
+      closed,
+      sleep(10_000).then(() => {
+        throw new Error('the broker did not disconnect a connection publishing over its limit');
+      }),
+    ]);
     const after = (await eventually(async () => {
       const s = (await controlStats()) as unknown as { mqtt: { connectionsThrottled: number; messagesRouted: number } };
       return s.mqtt.connectionsThrottled > before.mqtt.connectionsThrottled ? s : undefined;
