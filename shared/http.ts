@@ -10,10 +10,13 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly details: Readonly<Record<string, unknown>> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options);
+    this.headers = options?.headers ?? {};
   }
+  /** Response headers of the answer (`Retry-After` of a 503). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** The one place where a domain refusal becomes an HTTP status. */
@@ -50,7 +53,7 @@ export function httpErrors(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProx
         if (error.status >= 500) logger.error('request failed', { status: error.status, error });
         else logger.info('request rejected', { status: error.status, reason: error.message });
         const message = error.status >= 500 && error.status !== 503 ? 'Internal server error' : error.message;
-        request.response = json(error.status, { message, ...error.details });
+        request.response = json(error.status, { message, ...error.details }, { ...error.headers });
         return;
       }
       logger.error('unhandled error', { error });

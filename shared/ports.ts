@@ -2,6 +2,7 @@
  * The small interfaces domain code talks to. AWS adapters live in `shared/aws/`; domain code never imports the SDK.
  */
 import type { EventEnvelope } from './domain/events';
+import type { RateLimitsOverride, UsagePlan } from './domain/rate-limits';
 
 export interface ApiKeyRecord {
   keyId: string;
@@ -21,6 +22,13 @@ export interface PrincipalRecord {
   revoked: string[];
   /** Narrows the role's event types when set. */
   eventTypes?: string[];
+  /** Overrides some of the role's rate limits (ADR 0013); enforced through `usageKey`. */
+  limits?: RateLimitsOverride;
+  /**
+   * The principal's own usage key (`usageIdentifierKey`), registered in the usage plan of its limits. Without one the
+   * principal shares its role's key (and bucket) with every other principal that has none.
+   */
+  usageKey?: string;
   createdAt: string;
 }
 
@@ -47,6 +55,15 @@ export interface PrincipalStore {
    */
   getAuthEpoch(): Promise<number>;
   bumpAuthEpoch(): Promise<number>;
+}
+
+/**
+ * Where usage keys are associated with usage plans: API Gateway's API keys and usage plan keys in AWS. The local
+ * gateway needs none (a key names its plan), so the embedded stack's registry does nothing.
+ */
+export interface UsageKeyRegistry {
+  /** Makes `key` an API key of `plan` (creating the key, and a custom plan, when missing). Idempotent. */
+  register(key: string, plan: UsagePlan, principalId: string): Promise<void>;
 }
 
 /** One device's two items: its principal (`device:<id>`, role `device`) and its credential. */

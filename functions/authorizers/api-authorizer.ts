@@ -61,7 +61,8 @@ async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<Au
 
 /**
  * API key or bearer JWT -> principal -> permissions -> an IAM policy covering every route the principal may call.
- * Throwing `Unauthorized` is API Gateway's contract for a 401; a policy without the route gives a 403.
+ * Throwing `Unauthorized` is API Gateway's contract for a 401; a policy without the route gives a 403. The usage key
+ * names the principal's rate limits (429 from the gateway over them).
  */
 export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   const result = await authenticate(event);
@@ -83,6 +84,8 @@ export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Pr
     principalId: principal.principalId,
     policyDocument: policyForRoutes(event.methodArn, allowed),
     context: encodeCallerContext(callerContextOf(principal)),
+    // apiKeySource AUTHORIZER: API Gateway meters the request against the usage plan of this key (ADR 0013).
+    ...(principal.usageKey === undefined ? {} : { usageIdentifierKey: principal.usageKey }),
   };
 };
 

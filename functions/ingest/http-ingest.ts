@@ -14,6 +14,12 @@ const publisher = new KinesisPublisher(createIngestKinesisClient(), requireEnv('
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The `Retry-After` of a 503 from the stream: the function already retried for its whole time budget, so the stream
+ * is throttling or away for longer than a blip; a second before the producer resends the failed events (docs/ingestion.md).
+ */
+export const STREAM_UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/**
  * POST /events: 202 only once Kinesis acknowledged every record; 503 naming the ids that are not in.
  *
  * Metrics (flushed per invocation by `logMetrics`): `EventsAccepted` = events in the stream, `EventsRejected` =
@@ -46,12 +52,17 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Contex
       metrics.addMetric('EventsFailed', MetricUnit.Count, report.failed.length);
       logger.warn('events not accepted by the stream', { accepted: report.accepted.length, failed: report.failed });
       const failedIds = new Set(report.failed.map((f) => f.id));
-      throw new HttpError(503, 'Some events were not accepted; retry those listed in "failed"', {
-        accepted: report.accepted,
-        failed: report.failed.map((f) => f.id),
-        // Positions in the request: how a producer finds which of its events to resend, whatever their ids.
-        failedIndexes: envelopes.flatMap((e, index) => (failedIds.has(e.id) ? [index] : [])),
-      });
+      throw new HttpError(
+        503,
+        'Some events were not accepted; retry those listed in "failed"',
+        {
+          accepted: report.accepted,
+          failed: report.failed.map((f) => f.id),
+          // Positions in the request: how a producer finds which of its events to resend, whatever their ids.
+          failedIndexes: envelopes.flatMap((e, index) => (failedIds.has(e.id) ? [index] : [])),
+        },
+        { headers: { 'Retry-After': String(STREAM_UNAVAILABLE_RETRY_AFTER_SECONDS) } },
+      );
     }
     logger.info('events accepted', { count: report.accepted.length, principalId: caller.principalId });
     return json(202, { accepted: report.accepted.length, ids: report.accepted });

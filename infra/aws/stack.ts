@@ -12,6 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { roles as defaultRoles, type RolesDocument } from '../../shared/domain/roles';
 import {
   type Access,
   assertValidTopology,
@@ -33,6 +34,7 @@ import {
 import { acknowledgeNagFindings } from './nag';
 import { buildStreamConsumers } from './stream-consumers';
 import { TemFunction } from './tem-function';
+import { buildUsagePlans, type RoleUsagePlan } from './usage-plans';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -41,6 +43,8 @@ export interface TelemetryEventMeshStackProps extends StackProps {
   topology?: Topology;
   /** Where `entry` paths and package-lock.json are resolved; defaults to this repository. */
   repoRoot?: string;
+  /** The roles whose limits become usage plans; defaults to `policies/roles.json`. */
+  roles?: RolesDocument['roles'];
 }
 
 const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
@@ -120,6 +124,8 @@ export class TelemetryEventMeshStack extends Stack {
   readonly streamConsumers: Record<string, kinesis.StreamConsumer>;
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
+  /** Per role: its usage plan (throttle and quota from roles.json) and its shared usage key (ADR 0013). */
+  readonly usagePlans: Record<string, RoleUsagePlan>;
   /** Every API method, keyed `METHOD /path` as in the topology's routes. */
   readonly methods: Record<string, apigw.Method>;
   readonly iotAuthorizer: iot.CfnAuthorizer;
@@ -296,6 +302,7 @@ export class TelemetryEventMeshStack extends Stack {
     this.api = http.api;
     this.authorizer = http.authorizer;
     this.methods = http.methods;
+    this.usagePlans = buildUsagePlans(this, this.api, props.roles ?? defaultRoles, t.service);
 
     this.alarms = this.buildAlarms(t);
 
@@ -402,6 +409,8 @@ export class TelemetryEventMeshStack extends Stack {
       // Execution logging (cdk-nag APIG6) needs the account-level API Gateway CloudWatch role; without it the stage
       // deployment fails in an account that never set one. CDK retains the role when the stack is deleted.
       cloudWatchRole: true,
+      // Usage plans meter the key the authorizer returns as usageIdentifierKey, never a caller's header (ADR 0013).
+      apiKeySourceType: apigw.ApiKeySourceType.AUTHORIZER,
       deployOptions: {
         stageName: 'v1',
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
@@ -443,9 +452,10 @@ export class TelemetryEventMeshStack extends Stack {
       const integration = new apigw.LambdaIntegration(this.functions[route.function], { proxy: true });
       methods[`${route.method} ${route.path}`] = resource.addMethod(route.method, integration, {
         // `auth: 'none'` marks the few public routes (the JWKS); every other route goes through the authorizer.
+        // Authorized routes need a usage key (from the authorizer): each request counts against its usage plan.
         ...(route.auth === 'none'
           ? { authorizationType: apigw.AuthorizationType.NONE }
-          : { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM }),
+          : { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM, apiKeyRequired: true }),
         requestValidator: validator,
         requestParameters: Object.fromEntries(pathParams.map((p) => [`method.request.path.${p}`, true])),
       });

@@ -12,6 +12,7 @@ import { AUTHORIZER_UNAVAILABLE } from '../../shared/domain/decision-cache';
 import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
 import type { AuthorizerSpec, RouteSpec } from '../topology';
 import { FunctionError } from './function-host';
+import type { UsagePlanMeter } from './usage-plans';
 
 /** API Gateway REST's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -33,6 +34,12 @@ export interface GatewayDeps {
   accountId: string;
   invoke: (functionName: string, event: unknown) => Promise<unknown>;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Usage plans (API Gateway's `apiKeySource: AUTHORIZER` with `apiKeyRequired` on every authorized method): each
+   * allowed request is metered against the authorizer's `usageIdentifierKey` (429 over its limits, 403 without a
+   * key in a plan). Without it, no per-key limits apply.
+   */
+  usagePlans?: UsagePlanMeter;
 }
 
 interface CompiledRoute {
@@ -68,6 +75,7 @@ const AuthorizerResultSchema = z.object({
     ),
   }),
   context: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish(),
+  usageIdentifierKey: z.string().nullish(),
 });
 
 const ProxyResultSchema = z.object({
@@ -82,6 +90,7 @@ interface CachedDecision {
   principalId: string;
   policy: PolicyDocument;
   context: Record<string, string>;
+  usageKey?: string;
   expiresAt: number;
 }
 
@@ -268,6 +277,9 @@ export class LocalGateway {
         throw error;
       }
       if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') return send(res, 403, { message: 'Forbidden' });
+      // After the authorizer, before the integration, as API Gateway meters usage plans.
+      const refusal = this.deps.usagePlans?.meter(decision.usageKey);
+      if (refusal) return send(res, refusal.status, refusal.body, refusal.headers);
       authorizer = { ...decision.context, principalId: decision.principalId, integrationLatency: 0 };
     }
 
@@ -332,6 +344,7 @@ export class LocalGateway {
       policy: result.policyDocument as PolicyDocument,
       // API Gateway hands context values to the integration as strings.
       context: Object.fromEntries(Object.entries(result.context ?? {}).map(([k, v]) => [k, String(v)])),
+      ...(parsed.data.usageIdentifierKey ? { usageKey: parsed.data.usageIdentifierKey } : {}),
       expiresAt: Date.now() + this.deps.authorizer.resultTtlSeconds * 1000,
     };
     if (identity !== undefined && this.deps.authorizer.resultTtlSeconds > 0) {

@@ -2,10 +2,19 @@ import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
 import { BASIC_INGEST_PREFIX } from '../../shared/domain/iot-policy';
+import type { RateLimits } from '../../shared/domain/rate-limits';
+import { RateLimiter } from '../../shared/domain/token-bucket';
 import { mqttTopicMatches, type RuleExpression, type TopicRuleSpec } from '../topology';
 
 /** IoT policy resources are `arn:aws:iot:<region>:<account>:client/<id>`, `topic/<t>`, `topicfilter/<f>`. */
 export const LOCAL_IOT_ARN_PREFIX = 'arn:aws:iot:us-east-1:000000000000';
+
+/**
+ * IoT Core's message broker quota "Publish requests per second per connection": 100, not adjustable. Over it IoT
+ * Core throttles the publish and disconnects the client (lifecycle `disconnectReason` THROTTLED); the broker does the
+ * same: the publish over the limit reaches no rule and no subscriber, and the connection is closed (ADR 0013).
+ */
+export const IOT_PUBLISH_LIMIT: RateLimits = { rate: 100, burst: 100 };
 
 /** MQTT 3.1.1 CONNACK return codes. */
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -27,6 +36,8 @@ export interface BrokerDeps {
     username: string | undefined,
     password: Buffer | undefined,
   ) => Promise<ConnectionGrant | undefined>;
+  /** Publishes per second per connection (default IoT Core's, IOT_PUBLISH_LIMIT). */
+  publishLimit?: RateLimits;
 }
 
 /** What the custom authorizer grants a connection (IoT Core's `policyDocuments`, `refreshAfterInSeconds`, ...). */
@@ -42,6 +53,8 @@ interface Session {
   username: string | undefined;
   password: Buffer | undefined;
   timers: NodeJS.Timeout[];
+  /** This connection's key in the publish limiter. */
+  meterKey: string;
 }
 
 /** The message a rule acted on: what its error action reports when the action fails. */
@@ -66,6 +79,10 @@ export class IotBroker {
   publishesRefused = 0;
   /** Live connections closed because a policy refresh refused them (revoked device or permission). */
   connectionsRevoked = 0;
+  /** Connections closed for publishing faster than the per-connection limit (IoT Core's THROTTLED). */
+  connectionsThrottled = 0;
+  private readonly publishMeter = new RateLimiter();
+  private sessionCount = 0;
 
   constructor(private readonly deps: BrokerDeps) {}
 
@@ -98,14 +115,27 @@ export class IotBroker {
       },
       // As in IoT Core, a publish the policy does not allow disconnects the client.
       authorizePublish: (client, packet, done) => {
-        const policy = client ? this.sessions.get(client)?.policy : undefined;
+        const session = client ? this.sessions.get(client) : undefined;
         if (
-          policy &&
-          evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:topic/${packet.topic}`, 'iot:Publish') === 'Allow'
-        )
-          return done(null);
-        this.publishesRefused++;
-        done(new Error(`publish to ${packet.topic} not authorized`));
+          !session ||
+          evaluatePolicy(session.policy, `${LOCAL_IOT_ARN_PREFIX}:topic/${packet.topic}`, 'iot:Publish') !== 'Allow'
+        ) {
+          this.publishesRefused++;
+          return done(new Error(`publish to ${packet.topic} not authorized`));
+        }
+        // The per-connection publish limit: over it, the publish is dropped and the client disconnected (THROTTLED).
+        const metered = this.publishMeter.take(
+          session.meterKey,
+          this.deps.publishLimit ?? IOT_PUBLISH_LIMIT,
+          Date.now(),
+        );
+        if (metered.allowed) return done(null);
+        this.connectionsThrottled++;
+        this.deps.log('device connection closed: over the publish limit per connection', {
+          clientId: client?.id,
+          disconnectReason: 'THROTTLED',
+        });
+        done(new Error('THROTTLED: over the publish requests per second of a connection'));
       },
       // A refused subscription gets SUBACK 0x80 (failure), the connection stays.
       authorizeSubscribe: (client, subscription, done) => {
@@ -138,7 +168,13 @@ export class IotBroker {
   /** Starts a connection's session: IoT Core refreshes its policy and ends it at the intervals the authorizer set. */
   private open(client: Client, grant: ConnectionGrant, username: string | undefined, password: Buffer | undefined) {
     this.endSession(client);
-    const session: Session = { policy: grant.policy, username, password, timers: [] };
+    const session: Session = {
+      policy: grant.policy,
+      username,
+      password,
+      timers: [],
+      meterKey: `${client.id}#${++this.sessionCount}`,
+    };
     this.sessions.set(client, session);
     if (grant.disconnectAfterSeconds)
       session.timers.push(setTimeout(() => client.close(), grant.disconnectAfterSeconds * 1000).unref());
@@ -170,6 +206,7 @@ export class IotBroker {
     const session = this.sessions.get(client);
     if (!session) return;
     for (const timer of session.timers) clearTimeout(timer);
+    this.publishMeter.forget(session.meterKey);
     this.sessions.delete(client);
   }
 

@@ -17,7 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
-import { createApiKey } from '../../shared/domain/admin';
+import { createApiKey, LOCAL_USAGE_KEYS } from '../../shared/domain/admin';
 import type { PolicyDocument } from '../../shared/domain/iam-policy';
 import {
   assertValidTopology,
@@ -50,6 +50,7 @@ import {
   streamArn,
 } from './provision';
 import { RuleKinesisAction } from './rule-kinesis-action';
+import { UsagePlanMeter } from './usage-plans';
 
 /**
  * What `.tem/local.json` holds: everything a CLI or a test needs to find a running stack. `tem state --from-stack`
@@ -247,7 +248,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
 
   // Seed the local admin principal: its key goes into local.json for the CLI, tests and curl.
   const principals = new DynamoPrincipalStore(DynamoDBDocumentClient.from(clients.dynamodb), tables.principalsTable);
-  const devKey = await createApiKey(principals, { name: 'local-admin', role: 'admin' });
+  const devKey = await createApiKey(principals, { name: 'local-admin', role: 'admin' }, new Date(), LOCAL_USAGE_KEYS);
 
   const pollers = topology.streamConsumers.map(
     (consumer) =>
@@ -266,6 +267,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   );
   await Promise.all(pollers.map((p) => p.start()));
 
+  // API Gateway's usage plans: the same numbers as the CDK stack's, per usage key (ADR 0013).
+  const usagePlans = new UsagePlanMeter();
   const gateway = new LocalGateway({
     routes: topology.routes,
     authorizer: topology.authorizer,
@@ -273,6 +276,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     accountId: LOCAL_ACCOUNT,
     invoke,
     log,
+    usagePlans,
   });
   // The topic rules' Kinesis actions: one record per message, keyed by the rule's partition key expression.
   const ruleActions = Object.fromEntries(
@@ -366,11 +370,13 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
       ),
       authorizerInvocations: gateway.authorizerInvocations,
+      usagePlans: { throttled: usagePlans.throttled, quotaExceeded: usagePlans.quotaExceeded },
       mqtt: {
         connections: broker.connections,
         messagesRouted: broker.messagesRouted,
         connectionsRefused: broker.connectionsRefused,
         connectionsRevoked: broker.connectionsRevoked,
+        connectionsThrottled: broker.connectionsThrottled,
         publishesRefused: broker.publishesRefused,
         rulePuts: Object.values(ruleActions).reduce((n, a) => n + a.put, 0),
         ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),

@@ -1,29 +1,61 @@
+import type { StackInfo } from '../../infra/local/stack';
 import {
   changePermission,
   createApiKey,
+  LOCAL_USAGE_KEYS,
   type PermissionChange,
   revokeApiKey,
   rotateApiKey,
+  setLimits,
 } from '../../shared/domain/admin';
 import { Rejection } from '../../shared/domain/errors';
 import { INGEST_PERMISSION, isValidGrant, scopeProblem } from '../../shared/domain/permissions';
 import { grantsFor } from '../../shared/domain/principals';
+import {
+  MAX_BURST,
+  MAX_DAILY_QUOTA,
+  MAX_RATE_PER_SECOND,
+  type RateLimitsOverride,
+} from '../../shared/domain/rate-limits';
 import { EventTypePatternSchema } from '../../shared/domain/roles';
-import type { PrincipalRecord, PrincipalStore } from '../../shared/ports';
-import { intOption, parseArgs, positionals, usageError } from '../lib/args';
+import type { PrincipalRecord, PrincipalStore, UsageKeyRegistry } from '../../shared/ports';
+import { intOption, type ParsedArgs, parseArgs, positionals, usageError } from '../lib/args';
 import { result } from '../lib/output';
 import { withPrincipalStore } from '../lib/stores';
 
 export const keysUsage = `usage:
   tem keys create --name NAME --role ROLE [--extra PERM]... [--revoke PERM]... [--event-types PATTERN]...
-                  [--expires-in SECONDS]
+                  [--expires-in SECONDS] [--rate N] [--burst N] [--quota N]
   tem keys list
+  tem keys limits KEYID [--rate N] [--burst N] [--quota N]   (the principal's overrides; none: its role's limits)
   tem keys revoke KEYID
   tem keys rotate KEYID [--grace SECONDS]          (default grace 86400)
   tem keys grant KEYID PERM [--event-types PATTERN]...   (the patterns replace the principal's event types)
   tem keys ungrant|revoke-perm|unrevoke-perm KEYID PERM`;
 
 const spec = { usage: keysUsage };
+const LIMIT_FLAGS = ['rate', 'burst', 'quota'] as const;
+
+/** `--rate N --burst N --quota N`: requests per second, bucket size, requests per UTC day (ADR 0013). */
+function limitsOption(args: ParsedArgs): RateLimitsOverride {
+  const rate = intOption(args, spec, 'rate', { min: 1, max: MAX_RATE_PER_SECOND });
+  const burst = intOption(args, spec, 'burst', { min: 1, max: MAX_BURST });
+  const dailyQuota = intOption(args, spec, 'quota', { min: 1, max: MAX_DAILY_QUOTA });
+  return {
+    ...(rate === undefined ? {} : { rate }),
+    ...(burst === undefined ? {} : { burst }),
+    ...(dailyQuota === undefined ? {} : { dailyQuota }),
+  };
+}
+
+/**
+ * Where a principal's own usage key is registered: nowhere for the embedded stack (the key names its plan). A
+ * deployed stack needs API Gateway API keys, which this CLI does not create yet (ADR 0013): its principals keep
+ * their role's shared key, and per-principal limits are refused there.
+ */
+function usageKeysFor(info: StackInfo): UsageKeyRegistry | undefined {
+  return (info.target ?? 'embedded') === 'embedded' ? LOCAL_USAGE_KEYS : undefined;
+}
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
 // Only the narrowing changes: grant and unrevoke-perm are checked first (`widen`).
@@ -82,7 +114,7 @@ export async function runKeys(argv: string[]): Promise<void> {
     case 'create': {
       const args = parseArgs(rest, {
         ...spec,
-        single: ['name', 'role', 'expires-in'],
+        single: ['name', 'role', 'expires-in', ...LIMIT_FLAGS],
         repeatable: ['extra', 'revoke', 'event-types'],
       });
       positionals(args, spec, []);
@@ -90,6 +122,7 @@ export async function runKeys(argv: string[]): Promise<void> {
       const role = args.required('role');
       const expiresIn = intOption(args, spec, 'expires-in', { min: 1, max: TEN_YEARS });
       const eventTypes = args.values('event-types');
+      const limits = limitsOption(args);
       checkPatterns(eventTypes);
       checkScope(
         {
@@ -100,15 +133,21 @@ export async function runKeys(argv: string[]): Promise<void> {
         },
         `Give the key the event types it may emit: --event-types 'PATTERN' (e.g. 'payment.*', or '*'); role ${role} has no scope of its own for them`,
       );
-      const issued = await withPrincipalStore((store) =>
-        createApiKey(store, {
-          name,
-          role,
-          extra: args.values('extra'),
-          revoked: args.values('revoke'),
-          eventTypes,
-          ...(expiresIn === undefined ? {} : { expiresAt: new Date(Date.now() + expiresIn * 1000) }),
-        }),
+      const issued = await withPrincipalStore((store, info) =>
+        createApiKey(
+          store,
+          {
+            name,
+            role,
+            extra: args.values('extra'),
+            revoked: args.values('revoke'),
+            eventTypes,
+            limits,
+            ...(expiresIn === undefined ? {} : { expiresAt: new Date(Date.now() + expiresIn * 1000) }),
+          },
+          new Date(),
+          usageKeysFor(info),
+        ),
       );
       return result({ keyId: issued.keyId, apiKey: issued.apiKey, principalId: issued.principalId });
     }
@@ -125,6 +164,19 @@ export async function runKeys(argv: string[]): Promise<void> {
           ...(expiresAt === undefined ? {} : { expiresAt }),
         })),
       });
+    }
+    case 'limits': {
+      const args = parseArgs(rest, { ...spec, single: LIMIT_FLAGS });
+      const [keyId] = positionals(args, spec, ['KEYID']);
+      const limits = limitsOption(args);
+      return result(
+        await withPrincipalStore((store, info) => {
+          const usageKeys = usageKeysFor(info);
+          if (!usageKeys)
+            throw new Rejection('invalid', 'limits: this stack has no usage key registry (ADR 0013): role limits only');
+          return setLimits(store, keyId, limits, usageKeys);
+        }),
+      );
     }
     case 'revoke': {
       const [keyId] = positionals(parseArgs(rest, spec), spec, ['KEYID']);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { StackInfo } from '../../infra/local/stack';
-import { createApiKey, revokeApiKey } from '../../shared/domain/admin';
+import { createApiKey, LOCAL_USAGE_KEYS, revokeApiKey } from '../../shared/domain/admin';
 import { alertRules } from '../../shared/domain/alert-rules';
 import type { FleetCredential } from '../../shared/domain/device-fleet';
+import { MAX_BURST, MAX_RATE_PER_SECOND } from '../../shared/domain/rate-limits';
 import { defaultFleetFile, readFleetFile } from '../lib/fleet-file';
 import { registerFleetToFile } from '../lib/fleet-store';
 import { CliError, result } from '../lib/output';
@@ -95,8 +96,27 @@ async function priorAlerts(reader: StackReader) {
   return [...(await reader.alerts({ state: 'open' })), ...(await reader.alerts({ state: 'resolved', since }))];
 }
 
-/** A producer principal and key for this run only (revoked at the end), allowed to emit `sim.*` events. */
+/**
+ * A producer principal and key for this run only (revoked at the end), allowed to emit `sim.*` events. On the
+ * embedded stack it gets the stage's ceiling as its own rate limit (ADR 0013): the run measures the pipeline, not the
+ * producer role's limit (`--http-rate` may ask for more requests than a producer is allowed).
+ */
 async function producerCredential(info: StackInfo) {
   const name = `sim-http-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  return withPrincipalStore((store) => createApiKey(store, { name, role: 'producer', eventTypes: ['sim.*'] }), info);
+  const embedded = (info.target ?? 'embedded') === 'embedded';
+  return withPrincipalStore(
+    (store) =>
+      createApiKey(
+        store,
+        {
+          name,
+          role: 'producer',
+          eventTypes: ['sim.*'],
+          ...(embedded ? { limits: { rate: MAX_RATE_PER_SECOND, burst: MAX_BURST } } : {}),
+        },
+        new Date(),
+        embedded ? LOCAL_USAGE_KEYS : undefined,
+      ),
+    info,
+  );
 }

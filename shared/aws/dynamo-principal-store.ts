@@ -7,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { RateLimitsOverrideSchema } from '../domain/rate-limits';
 import type {
   ApiKeyRecord,
   DeviceFleetStore,
@@ -36,6 +37,8 @@ const PrincipalItem = z.object({
   extra: z.array(z.string()).default([]),
   revoked: z.array(z.string()).default([]),
   eventTypes: z.array(z.string()).optional(),
+  limits: RateLimitsOverrideSchema.optional(),
+  usageKey: z.string().optional(),
   createdAt: z.string(),
 });
 

@@ -1,9 +1,10 @@
-import type { ApiKeyRecord, PrincipalRecord, PrincipalStore } from '../ports';
+import type { ApiKeyRecord, PrincipalRecord, PrincipalStore, UsageKeyRegistry } from '../ports';
 import { generateApiKey } from './api-keys';
 import { generateDeviceToken } from './credentials';
 import { Rejection } from './errors';
 import { isValidGrant, scopeProblem } from './permissions';
 import { grantsFor } from './principals';
+import { planFor, planIdOfUsageKey, type RateLimitsOverride, usageKeyFor } from './rate-limits';
 import { roleNamed } from './roles';
 import { DeviceIdSchema } from './telemetry';
 
@@ -36,6 +37,43 @@ export interface CreateKeyRequest {
   revoked?: string[];
   eventTypes?: string[];
   expiresAt?: Date;
+  /** Overrides of the role's rate limits (ADR 0013). */
+  limits?: RateLimitsOverride;
+}
+
+/**
+ * The embedded stack's usage key registry: nothing to register, the local gateway reads the plan from the key. A
+ * deployed stack needs API Gateway's (API keys and usage plan keys); without one, principals share their role's key.
+ */
+export const LOCAL_USAGE_KEYS: UsageKeyRegistry = { register: async () => {} };
+
+/**
+ * The principal's own usage key in the plan of its limits, registered: what `usageKey` on the principal holds. A
+ * limit that does not fit (rate 0, burst below the rate, over the stage's ceiling) is refused with what is wrong.
+ */
+async function assignUsageKey(
+  principal: Pick<PrincipalRecord, 'principalId' | 'role' | 'limits'>,
+  usageKeys: UsageKeyRegistry | undefined,
+): Promise<string | undefined> {
+  const role = roleNamed(principal.role);
+  if (!role) throw new Rejection('invalid', `role: unknown role "${principal.role}"`);
+  let plan: ReturnType<typeof planFor>;
+  try {
+    plan = planFor(principal.role, role.limits, principal.limits);
+  } catch (error) {
+    throw new Rejection('invalid', `limits: ${(error as Error).message}`);
+  }
+  if (!usageKeys) {
+    if (principal.limits && Object.keys(principal.limits).length > 0)
+      throw new Rejection(
+        'invalid',
+        'limits: this stack has no usage key registry, so per-principal limits cannot be enforced; leave them out to use the role limits',
+      );
+    return undefined;
+  }
+  const key = usageKeyFor(principal.principalId, plan.id);
+  await usageKeys.register(key, plan, principal.principalId);
+  return key;
 }
 
 export interface IssuedKey {
@@ -48,6 +86,7 @@ export async function createApiKey(
   store: PrincipalStore,
   request: CreateKeyRequest,
   now = new Date(),
+  usageKeys?: UsageKeyRegistry,
 ): Promise<IssuedKey> {
   if (!PRINCIPAL_NAME.test(request.name))
     throw new Rejection('invalid', 'name: 1-64 letters, digits and ._@- starting with a letter or digit');
@@ -63,12 +102,14 @@ export async function createApiKey(
     extra: request.extra ?? [],
     revoked: request.revoked ?? [],
     ...(request.eventTypes && request.eventTypes.length > 0 ? { eventTypes: request.eventTypes } : {}),
+    ...(request.limits && Object.keys(request.limits).length > 0 ? { limits: request.limits } : {}),
     createdAt: now.toISOString(),
   };
   checkScope(principal, `Give it the event types it may emit (eventTypes); role ${request.role} has none of its own`);
   if (await store.getPrincipal(request.name))
     throw new Rejection('invalid', `principal ${request.name} exists: rotate its key or change its permissions`);
-  await store.putPrincipal(principal);
+  const usageKey = await assignUsageKey(principal, usageKeys);
+  await store.putPrincipal(usageKey === undefined ? principal : { ...principal, usageKey });
   return {
     ...(await addKey(store, principal.principalId, now, request.expiresAt)),
     principalId: principal.principalId,
@@ -195,4 +236,25 @@ export async function revokeDevice(
   if (!device) throw new Rejection('not-found', `no device ${deviceId}`);
   await store.putDevice({ ...device, status: 'revoked' });
   return { deviceId, status: 'revoked', epoch: await store.bumpAuthEpoch() };
+}
+
+/**
+ * Sets (or, with `{}`, clears) a principal's rate-limit overrides and moves it to the usage key of its new plan (the
+ * principal of the given key). Also how a principal written before usage keys gets one of its own.
+ */
+export async function setLimits(
+  store: PrincipalStore,
+  keyId: string,
+  limits: RateLimitsOverride,
+  usageKeys: UsageKeyRegistry,
+): Promise<{ principalId: string; limits: RateLimitsOverride; usageKey: string; plan: string }> {
+  const key = await existingKey(store, keyId);
+  const principal = await store.getPrincipal(key.principalId);
+  if (!principal) throw new Rejection('not-found', `principal ${key.principalId} of key ${keyId} is missing`);
+  const { limits: _old, ...rest } = principal;
+  const next: PrincipalRecord = Object.keys(limits).length > 0 ? { ...rest, limits } : rest;
+  const usageKey = (await assignUsageKey(next, usageKeys)) as string;
+  await store.putPrincipal({ ...next, usageKey });
+  await store.bumpAuthEpoch();
+  return { principalId: principal.principalId, limits, usageKey, plan: planIdOfUsageKey(usageKey) ?? '' };
 }

@@ -4,6 +4,7 @@ import { parseApiKey, secretMatches } from './api-keys';
 import { deviceTokenMatches, type PresentedCredential } from './credentials';
 import { DecisionCache, withTimeout } from './decision-cache';
 import { decide, type PrincipalGrants } from './permissions';
+import { roleUsageKey } from './rate-limits';
 import { roleNamed } from './roles';
 import type { TokenVerifier } from './tokens';
 
@@ -20,6 +21,8 @@ export interface AuthenticatedPrincipal {
   eventTypes: string[];
   /** Epoch ms after which the credential itself is no longer valid (key expiry, token `exp`). */
   expiresAt?: number;
+  /** What the authorizer returns as `usageIdentifierKey`: the key whose usage plan limits this principal. */
+  usageKey?: string;
 }
 
 /** Why a credential was refused: logged (never the credential itself), never told to the caller. */
@@ -64,6 +67,24 @@ export function grantsFor(
     },
     eventTypes: overrides?.eventTypes ?? roleEventTypes,
   };
+}
+
+/**
+ * The usage key of a principal (ADR 0013): its own when it has one (registered in the plan of its limits), else the
+ * shared key of its role; with several roles (a trusted issuer's token), the one with the highest rate. Undefined when
+ * no role is known (such a caller is allowed no route).
+ */
+export function usageKeyOf(
+  roleNames: readonly string[],
+  record?: Pick<PrincipalRecord, 'usageKey'>,
+): string | undefined {
+  if (record?.usageKey) return record.usageKey;
+  const known = roleNames.filter((r) => roleNamed(r) !== undefined);
+  const best = known.reduce<string | undefined>(
+    (top, r) => (top === undefined || (roleNamed(r)?.limits.rate ?? 0) > (roleNamed(top)?.limits.rate ?? 0) ? r : top),
+    undefined,
+  );
+  return best === undefined ? undefined : roleUsageKey(best);
 }
 
 /**
@@ -118,9 +139,12 @@ export async function authenticateApiKey(
       grants,
       eventTypes,
       ...(expiresAt === undefined ? {} : { expiresAt }),
+      ...withUsageKey(usageKeyOf([principal.role], principal)),
     },
   };
 }
+
+const withUsageKey = (usageKey: string | undefined) => (usageKey === undefined ? {} : { usageKey });
 
 /**
  * A bearer token: this system's own (its subject is a principal id; the principal's current role and overrides
@@ -158,6 +182,7 @@ export async function authenticateBearer(
       grants,
       eventTypes,
       expiresAt,
+      ...withUsageKey(record ? usageKeyOf([record.role], record) : usageKeyOf(roles)),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import rolesDocument from '../../policies/roles.json' with { type: 'json' };
 import { isValidGrant, scopeProblem } from './permissions';
+import { type RateLimits, RateLimitsSchema } from './rate-limits';
 
 const grant = z
   .string()
@@ -14,6 +15,8 @@ const RoleSchema = z
     description: z.string().min(1),
     permissions: z.array(grant),
     eventTypes: z.array(EventTypePatternSchema),
+    /** HTTP requests per second, burst and optional daily quota of each principal of the role (ADR 0013). */
+    limits: RateLimitsSchema,
   })
   // A role that may call POST /events but may emit nothing would be refused for every event it posts.
   .superRefine((role, ctx) => {
@@ -37,4 +40,9 @@ export const roles: RolesDocument['roles'] = RolesDocumentSchema.parse(rolesDocu
 
 export function roleNamed(name: string): Role | undefined {
   return Object.hasOwn(roles, name) ? roles[name] : undefined;
+}
+
+/** A role's rate limits, or undefined for a role that is not shipped. */
+export function roleLimits(name: string): RateLimits | undefined {
+  return roleNamed(name)?.limits;
 }

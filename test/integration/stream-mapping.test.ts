@@ -80,6 +80,8 @@ describe.runIf(isEmbedded())('fault injection: the Kinesis engine goes away', ()
       const r = await api('POST', '/events', { body: { id, type: 'payment.failed', data: { amount: 1 } } });
       expect(r.status).toBe(503);
       expect(r.body).toMatchObject({ accepted: [], failed: [eventIdWhenDown], failedIndexes: [0] });
+      // When to come back, as for every 503 and 429 of the boundary.
+      expect(r.headers.get('retry-after')).toBe('1');
       // The gateway itself stays up while an engine is down.
       // ...and says what is wrong: an admin's health check reports the stream down.
       const health = await api('GET', '/healthz');

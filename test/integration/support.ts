@@ -48,6 +48,7 @@ export interface ApiResponse {
   status: number;
   body: unknown;
   text: string;
+  headers: Headers;
 }
 
 export async function api(
@@ -70,7 +71,7 @@ export async function api(
   } catch {
     // not JSON: keep the text
   }
-  return { status: response.status, body: parsed, text };
+  return { status: response.status, body: parsed, text, headers: response.headers };
 }
 
 /** Polls until `probe` returns a value (not undefined) or the time is up. */

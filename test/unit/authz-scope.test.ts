@@ -48,7 +48,9 @@ describe('scopeProblem', () => {
 
   it('the roles file may not ship a role that can ingest but emit nothing', () => {
     const parsed = RolesDocumentSchema.safeParse({
-      roles: { broken: { description: 'x', permissions: ['events.*.*'], eventTypes: [] } },
+      roles: {
+        broken: { description: 'x', permissions: ['events.*.*'], eventTypes: [], limits: { rate: 1, burst: 1 } },
+      },
     });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual(['roles', 'broken', 'eventTypes']);

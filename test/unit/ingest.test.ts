@@ -570,6 +570,8 @@ describe('httpIngest handler (API Gateway fixture, stream faked)', () => {
     const { handler } = await import('../../functions/ingest/http-ingest');
     const response = await handler(fixture, shortBudget);
     expect(response.statusCode).toBe(503);
+    // Every 503 of the boundary says when to come back.
+    expect(response.headers).toMatchObject({ 'Retry-After': '1' });
     const body = JSON.parse(response.body) as {
       accepted: string[];
       failed: string[];

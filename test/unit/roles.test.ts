@@ -14,7 +14,12 @@ const routePermissions = routes.map((r) => r.permission);
 const getPermissions = routes.filter((r) => r.method === 'GET').map((r) => r.permission);
 const otherPermissions = routes.filter((r) => r.method !== 'GET').map((r) => r.permission);
 
-const validRole: Role = { description: 'a role', permissions: ['events.get.*'], eventTypes: ['payment.*'] };
+const validRole: Role = {
+  description: 'a role',
+  permissions: ['events.get.*'],
+  eventTypes: ['payment.*'],
+  limits: { rate: 10, burst: 20 },
+};
 const docWith = (role: Partial<Role>, name = 'custom') => ({ roles: { [name]: { ...validRole, ...role } } });
 
 describe('shipped roles document', () => {
