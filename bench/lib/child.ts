@@ -16,7 +16,12 @@ export function runChild<T>(
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const child = fork(path.resolve(script), [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_PROFILE=<dir>: each child writes a V8 CPU profile there (open it in Chrome DevTools or speedscope).
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      ],
       env: { ...env, BENCH_PARAMS: JSON.stringify(params) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
