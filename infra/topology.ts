@@ -103,7 +103,24 @@ export interface QueueSpec {
   /** Messages kept this long, so an operator has time to look and replay. */
   retentionDays: number;
   visibilityTimeoutSeconds: number;
+  /** A delivery queue's receives before a message moves to its dead-letter queue (default DELIVERY_MAX_RECEIVE_COUNT). */
+  maxReceiveCount?: number;
   purpose: string;
+}
+
+/**
+ * A Lambda SQS event source mapping: the function receives up to `batchSize` messages and reports the ones it failed
+ * on (`batchItemFailures`); those become visible again after the queue's visibility timeout, until the queue's
+ * `maxReceiveCount` moves them to its dead-letter queue. The queue must be a delivery queue (it has one).
+ */
+export interface QueueConsumerSpec {
+  queue: QueueName;
+  function: FunctionName;
+  /** 1..10 (a larger batch needs a batching window; these consumers act at once). */
+  batchSize: number;
+  /** Lambda's `ScalingConfig.MaximumConcurrency` (2..1000): a redrive never floods what it redrives into. */
+  maxConcurrency: number;
+  reportBatchItemFailures: true;
 }
 
 /**
@@ -302,6 +319,13 @@ export const functions = {
       bind(env.poisonRecords, 'write'),
     ],
   },
+  ruleErrorsRedrive: {
+    entry: 'functions/consumers/rule-errors-redrive.ts',
+    description: 'SQS consumer of ruleErrors: re-applies the topic rule to the original message, puts it on the stream',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.eventStream, 'write'), bind(env.telemetryErrors, 'write')],
+  },
   listEvents: {
     entry: 'functions/queries/list-events.ts',
     description: 'GET /events?type|source&since&until&limit&cursor',
@@ -439,10 +463,14 @@ export const queues: Record<QueueName, QueueSpec> = {
     purpose: 'Device readings the store consumer rejected in validation, with the reason',
   },
   ruleErrors: {
-    kind: 'errorSink',
+    kind: 'delivery',
     retentionDays: 14,
-    visibilityTimeoutSeconds: 30,
-    purpose: 'Error action of the IoT topic rules: messages a rule failed to put on the stream',
+    // A message the redrive failed on is tried again this much later (a Kinesis outage: every 10 s)...
+    visibilityTimeoutSeconds: 10,
+    // ...for about 10 minutes; then its dead-letter queue (alarmed) holds it for `tem dlq replay`.
+    maxReceiveCount: 60,
+    purpose:
+      'Error action of the IoT topic rules: messages a rule failed to put on the stream, put again by ruleErrorsRedrive',
   },
   alerts: {
     kind: 'delivery',
@@ -503,6 +531,21 @@ export const streamConsumers: readonly StreamConsumerSpec[] = [
   },
 ];
 
+/**
+ * Readings a device had acknowledged (PUBACK) but the rule could not put on the stream (a Kinesis outage, throttling)
+ * are not left in the error queue: the redrive re-applies the rule to the original payload and puts them again, so
+ * "accepted means stored" holds for MQTT as for HTTP (ADR 0012).
+ */
+export const queueConsumers: readonly QueueConsumerSpec[] = [
+  {
+    queue: 'ruleErrors',
+    function: 'ruleErrorsRedrive',
+    batchSize: 10,
+    maxConcurrency: 2,
+    reportBatchItemFailures: true,
+  },
+];
+
 export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
   [TELEMETRY_RULE]: {
     topicFilter: 'devices/+/telemetry',
@@ -522,6 +565,7 @@ export const topology = {
   tables,
   queues,
   streamConsumers,
+  queueConsumers,
   topicRules,
   iotAuthorizer,
   keys,
@@ -602,6 +646,24 @@ export function validateTopology(t: Topology = topology): string[] {
     if (t.queues[c.onFailure].visibilityTimeoutSeconds < consumerTimeout)
       problems.push(`consumer ${c.function}: on-failure queue visibility shorter than the function timeout`);
   }
+  for (const c of t.queueConsumers) {
+    if (!Object.hasOwn(t.functions, c.function) || !Object.hasOwn(t.queues, c.queue)) {
+      problems.push(`queue consumer ${c.function}: unknown function or queue ${c.queue}`);
+      continue;
+    }
+    const queue = t.queues[c.queue];
+    if (queue.kind !== 'delivery')
+      problems.push(`queue consumer ${c.function}: ${c.queue} must be a delivery queue (one with a dead-letter queue)`);
+    if (c.batchSize < 1 || c.batchSize > 10) problems.push(`queue consumer ${c.function}: batchSize 1..10`);
+    if (c.maxConcurrency < 2 || c.maxConcurrency > 1000)
+      problems.push(`queue consumer ${c.function}: maxConcurrency 2..1000`);
+    // Lambda refuses a mapping whose queue would show a message again while the function may still hold it.
+    if (queue.visibilityTimeoutSeconds < t.functions[c.function].timeoutSeconds)
+      problems.push(`queue consumer ${c.function}: ${c.queue} visibility shorter than the function timeout`);
+  }
+  for (const [name, q] of Object.entries(t.queues))
+    if (q.maxReceiveCount !== undefined && (q.kind !== 'delivery' || q.maxReceiveCount < 1 || q.maxReceiveCount > 1000))
+      problems.push(`queue ${name}: maxReceiveCount 1..1000, on a delivery queue only`);
   for (const stream of Object.keys(t.streams)) {
     const enhanced = t.streamConsumers.filter((c) => c.stream === stream && c.readMode === 'enhancedFanOut');
     if (enhanced.length > MAX_ENHANCED_CONSUMERS_PER_STREAM)

@@ -32,6 +32,7 @@ import {
   topicRuleSql,
 } from '../topology';
 import { acknowledgeNagFindings } from './nag';
+import { buildQueueConsumers } from './queue-consumers';
 import { buildStreamConsumers } from './stream-consumers';
 import { TemFunction } from './tem-function';
 import { buildUsagePlans, type RoleUsagePlan } from './usage-plans';
@@ -70,6 +71,8 @@ export { deadLetterName };
 
 /** A stream consumer falling this far behind (IteratorAge, ms) is alarmed: events reach their tables late. */
 export const ITERATOR_AGE_ALARM_MS = 60_000;
+/** A retried queue (the rule error redrive) still holding a message this long: the cause has lasted minutes. */
+export const QUEUE_AGE_ALARM_SECONDS = 120;
 
 /**
  * What a `describe` binding (health checks: the resource's status, never its data) grants, per kind of resource: one
@@ -142,11 +145,15 @@ export class TelemetryEventMeshStack extends Stack {
       ...t.streamConsumers.map((c) => c.onFailure),
       ...Object.values(t.topicRules).map((r) => r.errorQueue),
     ]);
-    // Only `errorSink` queues are alarmed: a failure landing in a `delivery` queue would go unnoticed.
-    const unalarmedFailure = [...failureDestinations].filter((q) => t.queues[q].kind !== 'errorSink');
+    // Only `errorSink` queues are alarmed: a failure landing in a `delivery` queue would go unnoticed, unless the
+    // queue's own consumer retries it (its dead-letter queue and its message age are alarmed).
+    const retried = new Set(t.queueConsumers.map((c) => c.queue));
+    const unalarmedFailure = [...failureDestinations].filter(
+      (q) => t.queues[q].kind !== 'errorSink' && !retried.has(q),
+    );
     if (unalarmedFailure.length > 0)
       throw new Error(
-        `failure destinations must be alarmed errorSink queues, not delivery: ${unalarmedFailure.join(', ')}`,
+        `failure destinations must be alarmed errorSink queues (or consumed by a queue consumer): ${unalarmedFailure.join(', ')}`,
       );
     // A delivery queue's dead-letter queue takes `<name>DeadLetter` as its output key: no topology name may take it too.
     const resourceNames = new Set<string>([t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys));
@@ -204,7 +211,7 @@ export class TelemetryEventMeshStack extends Stack {
           retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
         });
         this.deadLetterQueues[name] = dlq;
-        deadLetterQueue = { queue: dlq, maxReceiveCount: DELIVERY_MAX_RECEIVE_COUNT };
+        deadLetterQueue = { queue: dlq, maxReceiveCount: spec.maxReceiveCount ?? DELIVERY_MAX_RECEIVE_COUNT };
       }
       return new sqs.Queue(this, pascal(name), {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -297,6 +304,7 @@ export class TelemetryEventMeshStack extends Stack {
       functions: this.functions,
       queues: this.queues,
     });
+    buildQueueConsumers(t.queueConsumers, { functions: this.functions, queues: this.queues });
 
     const http = this.buildApi(t);
     this.api = http.api;
@@ -527,11 +535,24 @@ export class TelemetryEventMeshStack extends Stack {
     for (const [name, dlq] of Object.entries(this.deadLetterQueues) as [QueueName, sqs.Queue][]) {
       add('queueBacklog', deadLetterName(name), {
         alarmDescription:
-          `${deadLetterName(name)} holds ${name} messages its consumers failed on ${DELIVERY_MAX_RECEIVE_COUNT} ` +
+          `${deadLetterName(name)} holds ${name} messages its consumers failed on ` +
+          `${t.queues[name].maxReceiveCount ?? DELIVERY_MAX_RECEIVE_COUNT} ` +
           `times (${t.queues[name].purpose}): look, fix, redrive`,
         metric: dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
+    // A queue whose consumer retries failures (the rule error redrive): messages that stay are an outage going on.
+    for (const c of t.queueConsumers) {
+      add('queueBacklog', c.queue, {
+        alarmDescription: `${c.function} has not cleared ${c.queue} for ${QUEUE_AGE_ALARM_SECONDS} s: ${t.queues[c.queue].purpose}`,
+        metric: this.queues[c.queue].metricApproximateAgeOfOldestMessage({
+          period,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: QUEUE_AGE_ALARM_SECONDS,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       });
     }
     for (const c of t.streamConsumers) {

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { evaluatePolicy, type PolicyDocument } from '../../shared/domain/iam-policy';
-import { BASIC_INGEST_PREFIX } from '../../shared/domain/iot-policy';
 import type { RateLimits } from '../../shared/domain/rate-limits';
 import { RateLimiter } from '../../shared/domain/token-bucket';
-import { mqttTopicMatches, type RuleExpression, type TopicRuleSpec } from '../topology';
+import { applyTopicRule, ruleTopic } from '../../shared/domain/topic-rule';
+import { mqttTopicMatches, type TopicRuleSpec } from '../topology';
 
 /** IoT policy resources are `arn:aws:iot:<region>:<account>:client/<id>`, `topic/<t>`, `topicfilter/<f>`. */
 export const LOCAL_IOT_ARN_PREFIX = 'arn:aws:iot:us-east-1:000000000000';
@@ -23,7 +23,12 @@ const NOT_AUTHORIZED = 5;
 export interface BrokerDeps {
   rules: Readonly<Record<string, TopicRuleSpec>>;
   /** Hands a rule's selected message to its action (IoT Core runs actions asynchronously, after the PUBACK). */
-  deliver: (ruleName: string, rule: TopicRuleSpec, event: Record<string, unknown>, message: RuleMessage) => void;
+  deliver: (
+    ruleName: string,
+    rule: TopicRuleSpec,
+    record: { partitionKey: string; data: Buffer },
+    message: RuleMessage,
+  ) => void;
   /** The rule's error action: where a message goes when the rule cannot act on it. */
   ruleError: (ruleName: string, rule: TopicRuleSpec, message: RuleMessage, errorMessage: string) => void;
   log: (message: string, fields?: Record<string, unknown>) => void;
@@ -223,26 +228,17 @@ export class IotBroker {
       if (!mqttTopicMatches(rule.topicFilter, topic)) continue;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const message: RuleMessage = { topic: packet.topic, clientId: client.id, payload };
-      let selected: unknown;
-      try {
-        selected = JSON.parse(payload.toString('utf8'));
-      } catch {
-        selected = undefined;
-      }
-      if (selected === null || typeof selected !== 'object' || Array.isArray(selected)) {
-        this.deps.ruleError(name, rule, message, 'payload is not a JSON object');
+      const outcome = applyTopicRule(rule, payload, {
+        publishedTopic: packet.topic,
+        clientId: client.id,
+        timestamp: Date.now(),
+      });
+      if (!outcome.ok) {
+        this.deps.ruleError(name, rule, message, outcome.errorMessage);
         continue;
       }
-      const payloadFields = selected as Record<string, unknown>;
-      // SELECT <fields>: only the named payload fields (absent ones are left out, as IoT SQL does); SELECT *: all.
-      const event: Record<string, unknown> = rule.fields
-        ? Object.fromEntries(
-            rule.fields.filter((f) => Object.hasOwn(payloadFields, f)).map((f) => [f, payloadFields[f]]),
-          )
-        : { ...payloadFields };
-      for (const [alias, sel] of Object.entries(rule.select)) event[alias] = evaluate(sel, topic, client.id);
       this.messagesRouted++;
-      this.deps.deliver(name, rule, event, message);
+      this.deps.deliver(name, rule, outcome.record, message);
     }
   }
 
@@ -265,35 +261,4 @@ export class IotBroker {
 
 function mayConnect(policy: PolicyDocument, clientId: string): boolean {
   return evaluatePolicy(policy, `${LOCAL_IOT_ARN_PREFIX}:client/${clientId}`, 'iot:Connect') === 'Allow';
-}
-
-/** The topic the rules see, and the one rule a Basic Ingest topic names (`$aws/rules/<rule>/<topic>`). */
-export function ruleTopic(published: string): { topic: string; only?: string } {
-  if (!published.startsWith(BASIC_INGEST_PREFIX)) return { topic: published };
-  const rest = published.slice(BASIC_INGEST_PREFIX.length);
-  const slash = rest.indexOf('/');
-  if (slash <= 0) return { topic: '', only: rest };
-  return { topic: rest.slice(slash + 1), only: rest.slice(0, slash) };
-}
-
-/** A rule expression's value for a message: `topic(n)`, `timestamp()`, `clientid()`. */
-export function evaluate(sel: RuleExpression, topic: string, clientId: string): string | number | undefined {
-  if (sel.fn === 'topic') return topic.split('/')[sel.segment - 1];
-  if (sel.fn === 'timestamp') return Date.now();
-  return clientId;
-}
-
-/** What IoT's error action sends when a rule's action fails (the documented error message format). */
-export function ruleErrorRecord(
-  ruleName: string,
-  message: RuleMessage,
-  failure: { failedAction: string; failedResource: string; errorMessage: string },
-): Record<string, unknown> {
-  return {
-    ruleName,
-    topic: message.topic,
-    clientId: message.clientId,
-    base64OriginalPayload: message.payload.toString('base64'),
-    failures: [failure],
-  };
 }

@@ -63,6 +63,13 @@ export interface Provisioned {
   tables: Record<TableName, string>;
   /** Queue URLs. */
   queues: Record<QueueName, string>;
+  /** Dead-letter queue URLs of the delivery queues, by the queue they serve. */
+  deadLetterQueues: Partial<Record<QueueName, string>>;
+}
+
+/** The ARN of a local queue, by its physical name. */
+export function queueArn(physical: string): string {
+  return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${physical}`;
 }
 
 async function retrying<T>(what: string, action: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
@@ -155,8 +162,12 @@ export async function provisionTables(topology: Topology, clients: LocalClients)
   return out;
 }
 
-export async function provisionQueues(topology: Topology, clients: LocalClients): Promise<Provisioned['queues']> {
+export async function provisionQueues(
+  topology: Topology,
+  clients: LocalClients,
+): Promise<Pick<Provisioned, 'queues' | 'deadLetterQueues'>> {
   const out = {} as Provisioned['queues'];
+  const deadLetterQueues: Provisioned['deadLetterQueues'] = {};
   const create = async (name: string, attributes: Record<string, string>): Promise<string> => {
     const { QueueUrl } = await retrying(`create queue ${name}`, () =>
       clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })),
@@ -172,13 +183,13 @@ export async function provisionQueues(topology: Topology, clients: LocalClients)
     if (spec.kind === 'delivery') {
       // As in the CDK stack: a delivery queue redrives to its own dead-letter queue.
       const dlqName = physicalName(deadLetterName(logical));
-      await create(dlqName, { MessageRetentionPeriod: String(14 * 86400) });
+      deadLetterQueues[logical] = await create(dlqName, { MessageRetentionPeriod: String(14 * 86400) });
       attributes.RedrivePolicy = JSON.stringify({
-        deadLetterTargetArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${dlqName}`,
-        maxReceiveCount: DELIVERY_MAX_RECEIVE_COUNT,
+        deadLetterTargetArn: queueArn(dlqName),
+        maxReceiveCount: spec.maxReceiveCount ?? DELIVERY_MAX_RECEIVE_COUNT,
       });
     }
     out[logical] = await create(physicalName(logical), attributes);
   }
-  return out;
+  return { queues: out, deadLetterQueues };
 }

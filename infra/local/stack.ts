@@ -14,11 +14,12 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
 import { createApiKey, LOCAL_USAGE_KEYS } from '../../shared/domain/admin';
 import type { PolicyDocument } from '../../shared/domain/iam-policy';
+import { ruleErrorMessage } from '../../shared/domain/topic-rule';
 import {
   assertValidTopology,
   topology as defaultTopology,
@@ -32,7 +33,7 @@ import { chooseEngines, Engine, type ServiceName } from './engines';
 import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { LocalGateway } from './gateway';
-import { evaluate, IotBroker, type RuleMessage, ruleErrorRecord, ruleTopic } from './iot-broker';
+import { IotBroker, type RuleMessage } from './iot-broker';
 import { IotDataPlane } from './iot-data-plane';
 import { KinesisFront } from './kinesis-front';
 import { KinesisPoller } from './kinesis-poller';
@@ -44,12 +45,15 @@ import {
   type LocalClients,
   localClients,
   type Provisioned,
+  physicalName,
   provisionQueues,
   provisionStreams,
   provisionTables,
+  queueArn,
   streamArn,
 } from './provision';
 import { RuleKinesisAction } from './rule-kinesis-action';
+import { SqsPoller } from './sqs-poller';
 import { UsagePlanMeter } from './usage-plans';
 
 /**
@@ -63,6 +67,8 @@ export interface StackInfo {
   region: string;
   endpoints: Partial<Endpoints>;
   resources: Record<ResourceName, string>;
+  /** Dead-letter queue URLs of the delivery queues (`<queue>DeadLetter` outputs in AWS), by the queue they serve. */
+  deadLetterQueues?: Partial<Record<QueueName, string>>;
   devApiKey?: string;
 }
 
@@ -184,12 +190,12 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   };
   cleanups.push(() => kinesisFront.close());
   clients = localClients(endpoints);
-  const [streams, tables, queues] = await Promise.all([
+  const [streams, tables, { queues, deadLetterQueues }] = await Promise.all([
     provisionStreams(topology, clients),
     provisionTables(topology, clients),
     provisionQueues(topology, clients),
   ]);
-  provisioned = { streams, tables, queues };
+  provisioned = { streams, tables, queues, deadLetterQueues };
   progress(
     `provisioned ${Object.keys(streams).length} stream(s), ${Object.keys(tables).length} table(s), ${Object.keys(queues).length} queue(s)`,
   );
@@ -266,6 +272,18 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       }),
   );
   await Promise.all(pollers.map((p) => p.start()));
+  const queuePollers = topology.queueConsumers.map(
+    (consumer) =>
+      new SqsPoller(consumer, {
+        sqs: (clients as LocalClients).sqs,
+        queueUrl: queues[consumer.queue],
+        queueArn: queueArn(physicalName(consumer.queue)),
+        region: LOCAL_REGION,
+        invoke: (event: SQSEvent) => invoke(consumer.function, event),
+        log,
+      }),
+  );
+  for (const p of queuePollers) p.start();
 
   // API Gateway's usage plans: the same numbers as the CDK stack's, per usage key (ADR 0013).
   const usagePlans = new UsagePlanMeter();
@@ -292,17 +310,15 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       failedResource: streams[rule.action.kinesis.stream],
       errorMessage,
     };
-    sendTo(rule.errorQueue)(ruleErrorRecord(ruleName, message, failure)).catch((error) =>
+    sendTo(rule.errorQueue)(ruleErrorMessage(ruleName, message, failure)).catch((error) =>
       log('rule error action failed', { error: (error as Error).message }),
     );
   };
   broker = new IotBroker({
     rules: topology.topicRules,
-    deliver: (ruleName, rule, event, message) => {
-      const partitionKey = evaluate(rule.action.kinesis.partitionKey, ruleTopic(message.topic).topic, message.clientId);
+    deliver: (ruleName, rule, record, message) => {
       ruleActions[ruleName]?.send({
-        partitionKey: String(partitionKey),
-        data: Buffer.from(JSON.stringify(event)),
+        ...record,
         onFailure: (errorMessage) => ruleError(ruleName, rule, message, errorMessage),
       });
     },
@@ -342,7 +358,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     },
     log,
   });
-  cleanups.push(() => Promise.all(pollers.map((p) => p.stop())));
+  cleanups.push(() => Promise.all([...pollers, ...queuePollers].map((p) => p.stop())));
   cleanups.push(() => Promise.all(Object.values(functions).map((f) => f.stop())));
   const httpPort = await gateway.listen(options.port);
   cleanups.push(() => gateway.close());
@@ -363,6 +379,11 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       pollers: pollers.map((p, i) => ({
         function: topology.streamConsumers[i]?.function,
         readMode: topology.streamConsumers[i]?.readMode,
+        ...p.stats,
+      })),
+      queuePollers: queuePollers.map((p, i) => ({
+        function: topology.queueConsumers[i]?.function,
+        queue: topology.queueConsumers[i]?.queue,
         ...p.stats,
       })),
       kinesisPuts: kinesisFront.puts,
@@ -406,6 +427,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     // picked up by the enhanced consumers' 1 s safety poll. The stack's own functions and pollers use the front.
     endpoints: { ...endpoints, kinesis: engines.kinesis.url },
     resources,
+    deadLetterQueues,
     devApiKey: devKey.apiKey,
     functionLogs: functionLogPath,
     engines: Object.fromEntries(
@@ -437,7 +459,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         iotData.close(),
         new Promise<void>((r) => control.server.close(() => r())),
       ]);
-      await Promise.allSettled(pollers.map((p) => p.stop()));
+      await Promise.allSettled([...pollers, ...queuePollers].map((p) => p.stop()));
       await Promise.allSettled(Object.values(functions).map((f) => f.stop()));
       await kinesisFront.close();
       await Promise.allSettled(Object.values(engines).map((e) => e.stop()));

@@ -4,10 +4,10 @@ import { INVALID_SEQ_BASE, type InvalidReading } from './invalid-readings';
 
 /**
  * What the error queues say about the run's readings. `telemetryErrors` holds the consumer's rejections (the
- * reading as the rule put it on the stream: deviceId, seq, ...). `ruleErrors` holds what the topic rule could not
- * put on the stream (an IoT error action message: topic and base64 payload), e.g. while the Kinesis engine was
- * down: those readings were PUBACKed by the broker but never reached the stream, as with IoT Core, whose Kinesis
- * action does not retry (ADR 0012). `eventsDlq` must stay empty: anything there is a record a consumer gave up on
+ * reading as the rule put it on the stream: deviceId, seq, ...). The rule's error messages (an IoT error action
+ * message: topic and base64 payload, e.g. while the Kinesis engine was down) are put on the stream again by the
+ * ruleErrors redrive (ADR 0012); what it gave up on ends in the dead-letter queue of ruleErrors, which is what the
+ * run collects as `ruleErrors` (readings there were PUBACKed and never stored). `eventsDlq` must stay empty: anything there is a record a consumer gave up on
  * (an on-failure record) or parked as poison, and this run sends no poison.
  */
 

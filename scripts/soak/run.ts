@@ -60,7 +60,9 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
   const sqs = new SQSClient({ ...clientConfig(info, 'sqs'), maxAttempts: 1 });
   const queues = {
     telemetryErrors: new QueueCollector(sqs, 'telemetryErrors', info.resources.telemetryErrors),
-    ruleErrors: new QueueCollector(sqs, 'ruleErrors', info.resources.ruleErrors),
+    // ruleErrors itself belongs to the redrive, which puts its messages on the stream again: what the run collects
+    // is what the redrive gave up on (its dead-letter queue), which must stay empty in a short outage.
+    ruleErrors: new QueueCollector(sqs, 'ruleErrorsDeadLetter', ruleErrorsDeadLetter(info)),
     eventsDlq: new QueueCollector(sqs, 'eventsDlq', info.resources.eventsDlq),
   };
   for (const q of Object.values(queues)) q.start();
@@ -179,4 +181,10 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
     httpClient.close();
     sqs.destroy();
   }
+}
+
+function ruleErrorsDeadLetter(info: SoakContext['info']): string {
+  const url = info.deadLetterQueues?.ruleErrors;
+  if (!url) throw new Error('the state file lists no dead-letter queue of ruleErrors (deadLetterQueues.ruleErrors)');
+  return url;
 }

@@ -12,6 +12,7 @@ import {
   API_THROTTLING_BURST_LIMIT,
   API_THROTTLING_RATE_LIMIT,
   ITERATOR_AGE_ALARM_MS,
+  QUEUE_AGE_ALARM_SECONDS,
   REPO_ROOT,
   TelemetryEventMeshStack,
 } from '../../infra/aws/stack';
@@ -28,6 +29,7 @@ import {
   type KeyName,
   keys,
   type QueueName,
+  queueConsumers,
   queues,
   type ResourceName,
   routes,
@@ -256,6 +258,8 @@ describe('Lambda functions', () => {
       allow(c.onFailure, 'write');
       if (c.readMode === 'enhancedFanOut') allowed.set(consumerId(c), new Set(['read']));
     }
+    // A queue consumer's mapping receives from its queue and deletes what the function finished.
+    for (const c of queueConsumers.filter((c) => c.function === name)) allow(c.queue, 'readWrite');
 
     const referenced = new Set(statements.flatMap((s) => idsIn(s.Resource)));
     expect(referenced).toEqual(new Set(allowed.keys()));
@@ -471,11 +475,12 @@ describe('data plane', () => {
   });
 
   it.each(deliveryQueues)(
-    `delivery queue %s: redrives to its own dead-letter queue after ${MAX_RECEIVE_COUNT} receives`,
+    `delivery queue %s: redrives to its own dead-letter queue after its maxReceiveCount (default ${MAX_RECEIVE_COUNT})`,
     (q) => {
+      const maxReceiveCount = queues[q].maxReceiveCount ?? MAX_RECEIVE_COUNT;
       expect(resourcesOf('AWS::SQS::Queue')[resourceId(q)]?.Properties.RedrivePolicy).toEqual({
         deadLetterTargetArn: arnOf(dlqId(q)),
-        maxReceiveCount: MAX_RECEIVE_COUNT,
+        maxReceiveCount,
       });
       // A stateful construct id: `<Name>DeadLetter`, which must never change (a new id replaces the queue).
       expect(deadLetterQueueOf(q).node.id).toBe(`${q.charAt(0).toUpperCase()}${q.slice(1)}DeadLetter`);
@@ -488,7 +493,7 @@ describe('data plane', () => {
       const redrivingToIt = Object.values(resourcesOf('AWS::SQS::Queue')).filter(
         (r) =>
           JSON.stringify(r.Properties.RedrivePolicy) ===
-          JSON.stringify({ deadLetterTargetArn: arnOf(dlqId(q)), maxReceiveCount: MAX_RECEIVE_COUNT }),
+          JSON.stringify({ deadLetterTargetArn: arnOf(dlqId(q)), maxReceiveCount }),
       );
       expect(redrivingToIt).toHaveLength(1);
     },
@@ -500,16 +505,39 @@ describe('data plane', () => {
     const clash = `${q}DeadLetter`;
     const bad = {
       ...topology,
-      queues: { ...topology.queues, [clash]: { ...topology.queues[q], kind: 'errorSink' } },
+      queues: { ...topology.queues, [clash]: { ...topology.queues[q], kind: 'errorSink', maxReceiveCount: undefined } },
     } as unknown as typeof topology;
     expect(() => variantTemplate(bad, 'Bad')).toThrow(
       new RegExp(`dead-letter queue names already used by the topology: ${clash}$`),
     );
   });
 
-  it('one event source mapping per stream consumer, nothing else', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', streamConsumers.length);
+  it('one event source mapping per stream consumer and per queue consumer, nothing else', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', streamConsumers.length + queueConsumers.length);
   });
+
+  it.each(queueConsumers.map((c) => [c.function, c.queue, c] as const))(
+    'queue consumer %s: exactly its SQS mapping on %s, reporting batch item failures',
+    (_fn, _queue, c) => {
+      const mappings = Object.values(resourcesOf('AWS::Lambda::EventSourceMapping')).filter(
+        (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(c.function) }),
+      );
+      expect(mappings.map((m) => m.Properties)).toEqual([
+        {
+          FunctionName: { Ref: fnId(c.function) },
+          EventSourceArn: arnOf(resourceId(c.queue)),
+          BatchSize: c.batchSize,
+          ScalingConfig: { MaximumConcurrency: c.maxConcurrency },
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+        },
+      ]);
+      // Lambda refuses a queue whose messages could reappear while the function still holds them.
+      expect(queues[c.queue].visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
+        topology.functions[c.function].timeoutSeconds,
+      );
+      expect(queues[c.queue].kind).toBe('delivery');
+    },
+  );
 
   it.each(streamConsumers.map((c) => [c.function, c.readMode, c] as const))(
     'consumer %s (%s): exactly its mapping from the topology, on the consumer or the stream',
@@ -993,24 +1021,32 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     // lines: one each either way.
     template.resourceCountIs(
       'AWS::CloudWatch::Alarm',
-      alarmedQueues.length + deliveryQueues.length + streamConsumers.length + functionNames.length + 1,
+      alarmedQueues.length +
+        deliveryQueues.length +
+        queueConsumers.length +
+        streamConsumers.length +
+        functionNames.length +
+        1,
     );
     for (const a of alarms()) {
       expect(a.AlarmActions).toBeUndefined();
       expect(a.OKActions).toBeUndefined();
       expect(a.InsufficientDataActions).toBeUndefined();
     }
-    // Every failure destination of the topology is among the alarmed queues.
-    expect([...failureDestinations].filter((q) => !alarmedQueues.includes(q))).toEqual([]);
+    // Every failure destination of the topology is among the alarmed queues, or retried by a queue consumer (whose
+    // message age and dead-letter queue are alarmed).
+    const retried = queueConsumers.map((c) => c.queue);
+    expect([...failureDestinations].filter((q) => !alarmedQueues.includes(q) && !retried.includes(q))).toEqual([]);
   });
 
-  it("a backlog alarm for exactly the errorSink queues and the delivery queues' DLQs, none for a delivery queue", () => {
+  it("a backlog alarm for exactly the errorSink queues, the delivery queues' DLQs and the retried queues", () => {
     expect(alarmedQueues.length + deliveryQueues.length).toBe(queueNames.length);
     const backlogAlarms = Object.keys(stack.alarms).filter((k) => k.startsWith('queueBacklog:'));
     expect(backlogAlarms.sort()).toEqual(
       [
         ...alarmedQueues.map((q) => `queueBacklog:${q}`),
         ...deliveryQueues.map((q) => `queueBacklog:${q}DeadLetter`),
+        ...queueConsumers.map((c) => `queueBacklog:${c.queue}`),
       ].sort(),
     );
     const watched = alarms()
@@ -1043,6 +1079,17 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     });
   });
 
+  it.each(queueConsumers.map((c) => c.queue))('retried queue %s: its oldest message older than the limit', (q) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [resourceId(q), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: QUEUE_AGE_ALARM_SECONDS,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
   /** The topology's failure destinations by where they come from, each to be turned into a delivery queue. */
   const failureSources = [
     ['stream consumer on-failure', streamConsumers[0]?.onFailure],
@@ -1050,21 +1097,27 @@ describe('alarms (every failure path ends somewhere visible)', () => {
   ] as const;
   it.each(failureSources)('a %s that is a delivery queue is refused (it would go unalarmed)', (_source, q) => {
     if (!q) throw new Error('the topology has no such failure destination');
-    const bad = { ...topology, queues: { ...topology.queues, [q]: { ...topology.queues[q], kind: 'delivery' } } };
+    // Without a consumer retrying it: a delivery queue nobody reads.
+    const bad = {
+      ...topology,
+      queues: { ...topology.queues, [q]: { ...topology.queues[q], kind: 'delivery' } },
+      queueConsumers: topology.queueConsumers.filter((c) => c.queue !== q),
+    };
     expect(() => variantTemplate(bad, 'Bad')).toThrow(
-      new RegExp(`failure destinations must be alarmed errorSink queues, not delivery: ${q}$`),
+      new RegExp(`failure destinations must be alarmed errorSink queues \\(or consumed by a queue consumer\\): ${q}$`),
     );
   });
 
-  it.each(deliveryQueues)('delivery queue %s used as a failure destination is refused', (q) => {
+  it.each(deliveryQueues)('delivery queue %s used as a failure destination, unconsumed, is refused', (q) => {
     const bad = {
       ...topology,
       // Its visibility still covers the consumers' timeouts, so only the queue's kind is wrong.
       queues: { ...topology.queues, [q]: { ...topology.queues[q], visibilityTimeoutSeconds: 900 } },
       streamConsumers: topology.streamConsumers.map((c) => ({ ...c, onFailure: q })),
+      queueConsumers: [],
     } as typeof topology;
     expect(() => variantTemplate(bad, 'Bad')).toThrow(
-      new RegExp(`failure destinations must be alarmed errorSink queues, not delivery: ${q}$`),
+      new RegExp(`failure destinations must be alarmed errorSink queues \\(or consumed by a queue consumer\\): .*${q}`),
     );
   });
 

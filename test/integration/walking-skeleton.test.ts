@@ -165,14 +165,20 @@ describe.runIf(Boolean(stack().mqtt))(
       expect(message.issues.map((i) => i.path)).toContain('metrics.temperature');
     });
 
-    it('sends a payload that is not JSON to the rule error queue', async () => {
+    it('reports a payload that is not JSON in the telemetry error queue, through the rule error redrive', async () => {
       const device = await newDevice('raw');
       const topic = `devices/${device.deviceId}/telemetry`;
       await publishMqtt(device, topic, 'temperature=81');
-      const message = await receiveMatching<{ topic: string; base64OriginalPayload: string }>(
-        stack().resources.ruleErrors,
-        (m) => m.topic === topic,
-      );
+      // The rule cannot act on it (its error action puts it in ruleErrors); the redrive reports it as invalid.
+      const message = await receiveMatching<{
+        reason: string;
+        deviceId: string;
+        issues: { message: string }[];
+        base64OriginalPayload: string;
+        topic: string;
+      }>(stack().resources.telemetryErrors, (m) => m.deviceId === device.deviceId, 30_000);
+      expect(message).toMatchObject({ reason: 'invalid telemetry', topic });
+      expect(message.issues).toEqual([{ path: '', message: 'payload is not a JSON object' }]);
       expect(Buffer.from(message.base64OriginalPayload, 'base64').toString()).toBe('temperature=81');
     });
   },
