@@ -69,6 +69,8 @@ function triggerOf(name: string, t: Topology): string {
     if (r.function === name) triggers.push(`\`${r.method} ${r.path}\`${r.auth === 'none' ? ' (public)' : ''}`);
   for (const c of t.streamConsumers)
     if (c.function === name) triggers.push(`\`${c.stream}\` consumer (${READ_MODE[c.readMode]})`);
+  for (const c of t.queueConsumers)
+    if (c.function === name) triggers.push(`\`${c.queue}\` consumer (SQS, batch ${c.batchSize})`);
   return triggers.join(', ');
 }
 
