@@ -7,7 +7,8 @@ import { freePort, waitForPort } from './net';
 /**
  * The AWS-API emulators, each in its own child process: a crash of one never takes the gateway down, and tests can
  * stop and restart one to inject faults. Kinesis and DynamoDB keep their data on disk under the state dir, so a
- * restart is an outage, not a data loss (as in AWS); SQS is in memory and its queues are provisioned again.
+ * restart is an outage, not a data loss (as in AWS); SQS is in memory, so its outage closes and reopens its port
+ * instead of stopping the process, and its messages survive it too.
  */
 export type ServiceName = 'kinesis' | 'dynamodb' | 'sqs';
 export type KinesisEngine = 'kinesalite' | 'kinesis-local';
@@ -48,6 +49,11 @@ interface Launch {
   env?: Record<string, string>;
   /** Working directory when the engine needs its own (kinesis-local reads server.json from it). */
   cwd?: string;
+  /**
+   * An in-memory engine that closes and reopens its port on command (IPC `pause` / `resume`): an outage keeps its
+   * data, as the on-disk engines keep theirs across a stop and start.
+   */
+  pausable?: boolean;
 }
 
 export interface EngineChoice {
@@ -152,7 +158,11 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
         ],
       };
     case 'sqs':
-      return { command: process.execPath, args: [path.join(here, 'engines', 'sqs-server.mjs'), String(port)] };
+      return {
+        command: process.execPath,
+        args: [path.join(here, 'engines', 'sqs-server.mjs'), String(port)],
+        pausable: true,
+      };
   }
 }
 
@@ -188,7 +198,47 @@ export class Engine {
   }
 
   get running(): boolean {
+    return !this.paused && this.alive;
+  }
+
+  private get alive(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  private paused = false;
+
+  /**
+   * Fault injection: the engine becomes unreachable. A pausable (in-memory) engine closes its port and keeps its
+   * data; any other one stops (its data is on disk).
+   */
+  async outage(): Promise<void> {
+    if (!this.launch.pausable || !this.alive) return this.stop();
+    await this.command('pause', 'paused');
+    this.paused = true;
+  }
+
+  /** Ends an outage: the engine reachable again on the same port, with the data it had. */
+  async recover(): Promise<void> {
+    if (!this.paused || !this.alive) return this.start();
+    await this.command('resume', 'resumed');
+    this.paused = false;
+    await waitForPort(this.port, 10_000, () => this.alive);
+  }
+
+  private command(command: string, reply: string): Promise<void> {
+    const child = this.child;
+    return new Promise((resolve, reject) => {
+      if (!child?.send) return reject(new Error(`${this.engine}: no control channel`));
+      const timer = setTimeout(() => reject(new Error(`${this.engine}: no answer to ${command}`)), 5000);
+      const onMessage = (message: unknown) => {
+        if (message !== reply) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      child.send(command);
+    });
   }
 
   get pid(): number | undefined {
@@ -196,16 +246,20 @@ export class Engine {
   }
 
   async start(timeoutMs = 60_000): Promise<void> {
-    if (this.running) return;
+    if (this.alive) {
+      if (this.paused) await this.recover();
+      return;
+    }
     this.output = [];
     this.stopping = false;
     const child = spawn(this.launch.command, this.launch.args, {
       // Engines write side files (DynamoDB Local's metadata) to their working directory: keep them in the state dir.
       cwd: this.launch.cwd ?? this.dataDir,
       env: { ...process.env, ...this.launch.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: this.launch.pausable ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.paused = false;
     liveChildren.add(child);
     reaperFor().stdin?.write(`+ ${child.pid}\n`);
     child.once('exit', () => {

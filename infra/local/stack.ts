@@ -367,9 +367,10 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
 
   const restartEngine = async (service: ServiceName) => {
     const engine = engines[service];
-    await engine.start();
+    await engine.recover();
     if (!clients) return;
-    // In-memory engines come back empty: provision again (idempotent for the ones that kept their data).
+    // Provision again: idempotent for engines that kept their data (all of them, after an outage), and what an
+    // engine that had crashed and came back empty needs.
     if (service === 'sqs') await provisionQueues(topology, clients);
     if (service === 'kinesis') await provisionStreams(topology, clients);
     if (service === 'dynamodb') await provisionTables(topology, clients);
@@ -405,7 +406,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       },
       engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),
     }),
-    stopEngine: (service) => engines[service].stop(),
+    stopEngine: (service) => engines[service].outage(),
     startEngine: restartEngine,
     setMappingEnabled: (fn, enabled) => {
       const index = topology.streamConsumers.findIndex((c) => c.function === fn);

@@ -1,5 +1,12 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { QueueName } from '../../infra/topology';
 import { topology } from '../../infra/topology';
@@ -10,7 +17,9 @@ import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 import { clientConfig } from '../lib/stores';
 
-const USAGE = 'usage: tem dlq peek [--queue eventsDlq] [--max 1..10] | tem dlq replay [--queue eventsDlq] [--max N]';
+const USAGE =
+  'usage: tem dlq peek [--queue eventsDlq] [--max 1..10] | tem dlq replay [--queue eventsDlq] [--max N] | ' +
+  'tem dlq redrive --queue <delivery queue>';
 
 /** Which queues hold stream on-failure records: the consumers' on-failure destinations. */
 const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))];
@@ -23,7 +32,7 @@ const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))
  */
 export async function runDlq(args: string[]): Promise<void> {
   const [action, ...rest] = args;
-  if (action !== 'peek' && action !== 'replay') throw new CliError(USAGE, 2);
+  if (action !== 'peek' && action !== 'replay' && action !== 'redrive') throw new CliError(USAGE, 2);
   const parsed = parseArgs(rest, { usage: USAGE, single: ['queue', 'max'] });
   if (parsed.positionals.length > 0) throw new CliError(USAGE, 2);
   const queue = (parsed.value('queue') ?? 'eventsDlq') as QueueName;
@@ -36,6 +45,7 @@ export async function runDlq(args: string[]): Promise<void> {
   const queueUrl = info.resources[queue];
   const sqs = new SQSClient(clientConfig(info, 'sqs'));
   try {
+    if (action === 'redrive') return result(await redrive(sqs, queue, queueUrl, info.deadLetterQueues?.[queue]));
     // A peek leaves messages visible, so SQS hands back the same first ones each time: it shows at most 10.
     if (action === 'peek' && max > 10) throw new CliError('peek shows at most 10 messages (--max 1..10)', 2);
     if (action === 'peek') return result(await peek(sqs, queueUrl, max));
@@ -50,6 +60,43 @@ export async function runDlq(args: string[]): Promise<void> {
   } finally {
     sqs.destroy();
   }
+}
+
+/**
+ * Moves the messages of a delivery queue's dead-letter queue back into the queue (SQS `StartMessageMoveTask`, the
+ * console's "start DLQ redrive"), for its consumer to try again: after fixing what made it fail, e.g. a long stream
+ * outage that outlasted the rule error redrive's retries. Waits for the move to finish.
+ */
+async function redrive(sqs: SQSClient, queue: QueueName, queueUrl: string, deadLetterUrl: string | undefined) {
+  if (topology.queues[queue].kind !== 'delivery')
+    throw new CliError(`${queue} is an errorSink queue: it has no dead-letter queue to redrive from`, 2);
+  if (!deadLetterUrl) throw new CliError(`the state file lists no dead-letter queue of ${queue}`, 2);
+  const arnOf = async (url: string) => {
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+    );
+    if (!Attributes?.QueueArn) throw new CliError(`no ARN for ${url}`, 1);
+    return Attributes.QueueArn;
+  };
+  const [source, destination] = await Promise.all([arnOf(deadLetterUrl), arnOf(queueUrl)]);
+  const { ApproximateNumberOfMessages } = (
+    await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    )
+  ).Attributes ?? { ApproximateNumberOfMessages: '0' };
+  if (Number(ApproximateNumberOfMessages ?? 0) === 0) return { queue, deadLetterQueue: deadLetterUrl, moved: 0 };
+  await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: source, DestinationArn: destination }));
+  for (let waited = 0; waited < 120; waited++) {
+    const { Results } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: source, MaxResults: 1 }));
+    const task = Results?.[0];
+    if (task && task.Status !== 'RUNNING') {
+      if (task.Status !== 'COMPLETED') throw new CliError(`redrive ${task.Status}: ${task.FailureReason ?? ''}`, 1);
+      return { queue, deadLetterQueue: deadLetterUrl, moved: task.ApproximateNumberOfMessagesMoved ?? 0 };
+    }
+    process.stderr.write(`moving: ${task?.ApproximateNumberOfMessagesMoved ?? 0} of ${ApproximateNumberOfMessages}\n`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new CliError('the redrive did not finish within 2 minutes; see ListMessageMoveTasks', 1);
 }
 
 async function peek(sqs: SQSClient, queueUrl: string, max: number) {

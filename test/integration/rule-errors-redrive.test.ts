@@ -1,5 +1,7 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
+import { TELEMETRY_RULE } from '../../shared/domain/iot-policy';
+import { ruleErrorMessage } from '../../shared/domain/topic-rule';
 import {
   awsClients,
   connectDevice,
@@ -10,6 +12,7 @@ import {
   newDevice,
   storedBySource,
 } from './support';
+import { tem } from './tem-cli';
 
 interface QueuePollerStats {
   function: string;
@@ -76,5 +79,38 @@ describe.runIf(isEmbedded())('accepted means stored over MQTT: the rule error re
       new ReceiveMessageCommand({ QueueUrl: deadLetter, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
     );
     expect((Messages ?? []).filter((m) => m.Body?.includes(topic))).toEqual([]);
+  });
+
+  it('`tem dlq redrive` moves what the redrive gave up on back, and the redrive stores it', async () => {
+    const device = await newDevice('parked');
+    const topic = `devices/${device.deviceId}/telemetry`;
+    const reading = { metrics: { temperature: 30 }, ts: Date.now(), seq: 1 };
+    // What SQS moves to the dead-letter queue after the 60th failed receive: the rule's error message, unchanged.
+    const body = ruleErrorMessage(
+      TELEMETRY_RULE,
+      { topic, clientId: device.deviceId, payload: Buffer.from(JSON.stringify(reading)) },
+      { failedAction: 'KinesisAction', failedResource: 'stream', errorMessage: 'ServiceUnavailable' },
+    );
+    const deadLetter = local().deadLetterQueues?.ruleErrors ?? '';
+    await awsClients().sqs.send(new SendMessageCommand({ QueueUrl: deadLetter, MessageBody: JSON.stringify(body) }));
+    const run = await tem(['dlq', 'redrive', '--queue', 'ruleErrors']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.out).toMatchObject({ queue: 'ruleErrors', moved: 1 });
+    const stored = await eventually(
+      async () => {
+        const items = await storedBySource(device.deviceId);
+        return items.length > 0 ? items : undefined;
+      },
+      20_000,
+      'the moved reading stored',
+    );
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ type: 'device.telemetry', data: { seq: 1, metrics: { temperature: 30 } } });
+  });
+
+  it('`tem dlq redrive` refuses a queue without a dead-letter queue', async () => {
+    const run = await tem(['dlq', 'redrive', '--queue', 'telemetryErrors']);
+    expect(run.code).toBe(2);
+    expect(String(run.out.error)).toMatch(/errorSink queue: it has no dead-letter queue/);
   });
 });
