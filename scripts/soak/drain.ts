@@ -24,6 +24,7 @@ import { waitForAlerts } from '../simulate/summary';
 import type { InvalidPublisher } from './invalid-readings';
 import { classifyQueues, type InvalidReconciliation, type QueueFindings, reconcileInvalid } from './queue-findings';
 import type { QueueCollector } from './queues';
+import { inStreamOrder } from './stream-order';
 
 /**
  * After the traffic: wait (bounded) until every acknowledged event is readable, every acknowledged invalid reading
@@ -39,6 +40,8 @@ export interface DrainInput {
   badPrincipal: string;
   queues: Record<'telemetryErrors' | 'ruleErrors' | 'eventsDlq', QueueCollector>;
   inbox: AlertInbox;
+  /** Event id → position in the stream: the order the alerts consumer judged readings in. */
+  streamPositions: () => Promise<Map<string, number>>;
   /** performance.now() by which the drain gives up. */
   deadline: number;
   log: (line: string) => void;
@@ -103,10 +106,16 @@ export async function drainAndRead(input: DrainInput): Promise<Drained> {
   while (reconcileInvalid(invalid.readings, findingsOf(queues)).missing > 0 && performance.now() < input.deadline)
     await sleep(500);
   const storedIds = new Set([...readback.stored.values()].flatMap((events) => events.map((e) => e.id)));
+  // Judged in stream order, as the consumer judges them: a reading the rule error redrive put late comes late.
+  const positions = await input.streamPositions();
   const judged = new Map(
     publisher.devices.map((d) => [
       d.deviceId,
-      d.readings.filter((r) => storedIds.has(r.id)).map((r) => ({ eventId: r.id, ts: r.ts, metrics: r.metrics })),
+      inStreamOrder(
+        d.readings.filter((r) => storedIds.has(r.id)),
+        (r) => r.id,
+        positions,
+      ).map((r) => ({ eventId: r.id, ts: r.ts, metrics: r.metrics })),
     ]),
   );
   const expected = expectedAlerts(alertRules, judged, new Map());

@@ -1,4 +1,6 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { sleep } from '../../bench/lib/util';
 import type { LocalStackInfo } from '../../infra/local/stack';
 import { alertRules } from '../../shared/domain/alert-rules';
@@ -17,6 +19,7 @@ import { InvalidPublisher } from './invalid-readings';
 import type { SoakOptions } from './options';
 import { soakLine } from './progress';
 import { QueueCollector } from './queues';
+import { streamPositions } from './stream-order';
 
 /**
  * One soak, phase by phase: empty the error queues as the run goes; connect the fleet; for the duration, publish
@@ -164,6 +167,17 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
         badPrincipal: ctx.bad.principalId,
         queues,
         inbox,
+        streamPositions: async () => {
+          const kinesis = new KinesisClient({
+            ...clientConfig(info, 'kinesis'),
+            requestHandler: new NodeHttpHandler(),
+          });
+          try {
+            return await streamPositions(kinesis, info.resources.eventStream);
+          } finally {
+            kinesis.destroy();
+          }
+        },
         deadline: drainStarted + options.drainSeconds * 1000,
         log,
       });

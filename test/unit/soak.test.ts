@@ -4,6 +4,7 @@ import { planOutages } from '../../scripts/soak/faults';
 import { INVALID_SEQ_BASE, type InvalidReading } from '../../scripts/soak/invalid-readings';
 import { parseSoakArgs, UsageError } from '../../scripts/soak/options';
 import { classifyQueues, reconcileInvalid } from '../../scripts/soak/queue-findings';
+import { inStreamOrder } from '../../scripts/soak/stream-order';
 
 const ruleError = (deviceId: string, payload: unknown) => ({
   ruleName: 'deviceTelemetry',
@@ -71,5 +72,16 @@ describe('npm run soak: what the error queues say', () => {
     const findings = classifyQueues([rejection('d1', 5)], [{ topic: 'elsewhere' }], []);
     expect(findings.unexpectedCount).toBe(2);
     expect(findings.unexpected.map((u) => u.queue)).toEqual(['telemetryErrors', 'ruleErrors']);
+  });
+});
+
+describe('inStreamOrder (alerts are expected in the order the consumer judged the readings)', () => {
+  it('orders by stream position; what the stream does not hold keeps its order, after the rest', () => {
+    const positions = new Map([
+      ['c', 1],
+      ['a', 2],
+      ['b', 3],
+    ]);
+    expect(inStreamOrder(['a', 'x', 'b', 'c', 'y'], (s) => s, positions)).toEqual(['c', 'a', 'b', 'x', 'y']);
   });
 });
