@@ -52,6 +52,14 @@ export interface SoakRun {
   queues: Record<'telemetryErrors' | 'ruleErrors' | 'eventsDlq', QueueCollector>;
   inbox: AlertInbox;
   drained: Drained;
+  /** The topic rule's failed puts and what the ruleErrors redrive did with them (from the stack's counters). */
+  redrive: RedriveFigures | undefined;
+}
+
+export interface RedriveFigures {
+  ruleFailures: number;
+  redriven: number;
+  failedAttempts: number;
 }
 
 export const SOAK_EVENT_TYPES = ['soak.order_created', 'soak.payment_succeeded', 'soak.user_signed_up'];
@@ -188,7 +196,20 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
     // Late duplicates (an alert sent twice, a record stored again) get a moment to show up before the verdict.
     await sleep(2_000);
     for (const q of Object.values(queues)) await q.stop();
-    return { seconds, outages: faults.outages, fleet, publisher, invalid, producers, bad, queues, inbox, drained };
+    const redrive = await redriveFigures(info.control);
+    return {
+      seconds,
+      outages: faults.outages,
+      fleet,
+      publisher,
+      invalid,
+      producers,
+      bad,
+      queues,
+      inbox,
+      drained,
+      redrive,
+    };
   } finally {
     for (const q of Object.values(queues)) await q.stop();
     await fleet.close(10);
@@ -201,4 +222,23 @@ function ruleErrorsDeadLetter(info: SoakContext['info']): string {
   const url = info.deadLetterQueues?.ruleErrors;
   if (!url) throw new Error('the state file lists no dead-letter queue of ruleErrors (deadLetterQueues.ruleErrors)');
   return url;
+}
+
+async function redriveFigures(control: string | undefined): Promise<RedriveFigures | undefined> {
+  if (!control) return undefined;
+  const stats = (await fetch(`${control}/stats`, { signal: AbortSignal.timeout(2000) })
+    .then((r) => r.json())
+    .catch(() => undefined)) as
+    | {
+        mqtt?: { ruleFailures?: number };
+        queuePollers?: { queue: string; messagesDeleted: number; messagesFailed: number }[];
+      }
+    | undefined;
+  const poller = stats?.queuePollers?.find((p) => p.queue === 'ruleErrors');
+  if (!stats?.mqtt || !poller) return undefined;
+  return {
+    ruleFailures: stats.mqtt.ruleFailures ?? 0,
+    redriven: poller.messagesDeleted,
+    failedAttempts: poller.messagesFailed,
+  };
 }

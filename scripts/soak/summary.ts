@@ -97,6 +97,7 @@ export function buildSoakSummary(
       byCase: run.bad.byCase,
       storedUnderBadPrincipal: d.badStored,
     },
+    ...(run.redrive ? { ruleErrorsRedrive: run.redrive } : {}),
     queues: {
       telemetryErrors: run.queues.telemetryErrors.messages.length,
       ruleErrors: run.queues.ruleErrors.messages.length,
