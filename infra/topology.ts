@@ -80,9 +80,21 @@ export interface StreamSpec {
 export interface TableSpec {
   partitionKey: string;
   sortKey?: string;
-  globalIndexes: readonly { name: string; partitionKey: string; sortKey: string }[];
+  globalIndexes: readonly GlobalIndexSpec[];
   /** Attribute holding an epoch-seconds expiry, if items may expire. */
   ttlAttribute?: string;
+}
+
+export interface GlobalIndexSpec {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  /**
+   * Device readings do not carry this index's partition key, so the index does not hold them (a sparse index): a
+   * fleet's readings all share one type, and would all land on one index partition (about 1,000 writes/s each in
+   * DynamoDB, and a throttled index throttles the table's writes).
+   */
+  excludesDeviceReadings?: true;
 }
 
 /**
@@ -411,7 +423,8 @@ export const tables: Record<TableName, TableSpec> = {
   eventsTable: {
     partitionKey: 'id',
     globalIndexes: [
-      { name: 'byType', partitionKey: 'type', sortKey: 'timeKey' },
+      // `typeKey` = the type, on every event but device readings (ADR 0004: query readings by device, the source).
+      { name: 'byType', partitionKey: 'typeKey', sortKey: 'timeKey', excludesDeviceReadings: true },
       { name: 'bySource', partitionKey: 'source', sortKey: 'timeKey' },
     ],
     ttlAttribute: 'expiresAt',

@@ -13,6 +13,7 @@ import {
   parseLimit,
   parseTime,
 } from '../../shared/domain/listing';
+import { indexedByType } from '../../shared/domain/telemetry';
 import { httpErrors, json } from '../../shared/http';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
@@ -25,6 +26,11 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
     throw new Rejection('invalid', 'give exactly one of type or source');
   if (type !== undefined && !EventTypeSchema.safeParse(type).success)
     throw new Rejection('invalid', 'type must be a dotted lower-case name such as payment.success');
+  if (type !== undefined && !indexedByType(type))
+    throw new Rejection(
+      'invalid',
+      `${type} is not listed by type (a fleet's readings): list a device's readings with source=<device id>`,
+    );
   if (source !== undefined && !EventSourceSchema.safeParse(source).success)
     throw new Rejection('invalid', 'source must be 1-256 letters, digits or ._:/@- (as events carry it)');
   const since = parseTime('since', params.since);
@@ -34,7 +40,7 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   // A cursor resumes the query it came from: one from another type, source or time range would skip or repeat
   // events, and a key of another shape is refused here rather than by DynamoDB (a 500).
   if (after) {
-    const indexKey = type !== undefined ? 'type' : 'source';
+    const indexKey = type !== undefined ? 'typeKey' : 'source';
     const keys = Object.keys(after).sort().join(',');
     const { timeKey } = after;
     if (

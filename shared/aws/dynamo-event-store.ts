@@ -7,6 +7,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type EventEnvelope, EventEnvelopeSchema, timeKey } from '../domain/events';
+import { indexedByType } from '../domain/telemetry';
 import type { EventQuery, EventStore, StoreEntry, WriteBudget } from '../ports';
 
 /** BatchWriteItem takes at most 25 puts per call. */
@@ -38,13 +39,15 @@ function toItem(event: EventEnvelope, expiresAt?: number): Record<string, unknow
     ...event,
     data: JSON.stringify(event.data),
     timeKey: timeKey(event),
+    // The type index holds business events only: a device reading has no `typeKey` (ADR 0004).
+    ...(indexedByType(event.type) ? { typeKey: event.type } : {}),
     ...(expiresAt === undefined ? {} : { expiresAt }),
   };
 }
 
 /** Item attributes that are storage, not event, are stripped before an event leaves the store. */
 function toEnvelope(item: Record<string, unknown>): EventEnvelope {
-  const { timeKey: _timeKey, expiresAt: _expiresAt, data, ...event } = item;
+  const { timeKey: _timeKey, typeKey: _typeKey, expiresAt: _expiresAt, data, ...event } = item;
   return EventEnvelopeSchema.parse({ ...event, data: typeof data === 'string' ? JSON.parse(data) : data });
 }
 
@@ -158,7 +161,7 @@ export class DynamoEventStore implements EventStore {
 
   async list(query: EventQuery): Promise<{ items: EventEnvelope[]; next?: Record<string, unknown> }> {
     const [index, attribute, value] =
-      'type' in query.by ? ['byType', 'type', query.by.type] : ['bySource', 'source', query.by.source];
+      'type' in query.by ? ['byType', 'typeKey', query.by.type] : ['bySource', 'source', query.by.source];
     // timeKey = occurredAt#id: ISO times sort as strings; '~' sorts after every id character.
     const { Items, LastEvaluatedKey } = await this.client.send(
       new QueryCommand({

@@ -182,11 +182,18 @@ function numberBytes(n: number): number {
 
 /**
  * The item the event store writes for an envelope, for sizing: the envelope with `data` as a JSON string (as
- * `DynamoEventStore` keeps it), its index sort key and, for events that expire, an epoch-seconds `expiresAt`, counted
- * here at its widest. A unit test checks this against what the store really writes.
+ * `DynamoEventStore` keeps it), its index keys (`timeKey`; `typeKey`, which device readings do not carry: counted
+ * anyway, erring high) and, for events that expire, an epoch-seconds `expiresAt`, counted here at its widest. A unit
+ * test checks this against what the store really writes.
  */
 export function storedItem(envelope: EventEnvelope): Record<string, unknown> {
-  return { ...envelope, data: JSON.stringify(envelope.data), timeKey: timeKey(envelope), expiresAt: 99_999_999_999 };
+  return {
+    ...envelope,
+    data: JSON.stringify(envelope.data),
+    timeKey: timeKey(envelope),
+    typeKey: envelope.type,
+    expiresAt: 99_999_999_999,
+  };
 }
 
 /**
@@ -228,9 +235,17 @@ export function storedItemBytesOf(envelope: EventEnvelope): number {
     bytes += name.length + Buffer.byteLength(value, 'utf8');
   }
   const key = timeKey(envelope);
-  // data (name + JSON text), timeKey, expiresAt at its widest (11 digits: 7 bytes).
+  // data (name + JSON text), timeKey, typeKey, expiresAt at its widest (11 digits: 7 bytes).
   return (
-    bytes + 4 + serialize(envelope).dataBytes + 7 + Buffer.byteLength(key, 'utf8') + 9 + numberBytes(99_999_999_999)
+    bytes +
+    4 +
+    serialize(envelope).dataBytes +
+    7 +
+    Buffer.byteLength(key, 'utf8') +
+    7 +
+    Buffer.byteLength(envelope.type, 'utf8') +
+    9 +
+    numberBytes(99_999_999_999)
   );
 }
 

@@ -73,6 +73,12 @@ export type TelemetryRuleEvent = z.infer<typeof TelemetryRuleEventSchema>;
 export const TELEMETRY_EVENT_TYPE = 'device.telemetry';
 
 /**
+ * Whether the events table's type index holds events of this type: not device readings, which are a fleet's
+ * volume under one type (one index partition) and are read by device (ADR 0004).
+ */
+export const indexedByType = (type: string): boolean => type !== TELEMETRY_EVENT_TYPE;
+
+/**
  * Only a device, over its own authenticated MQTT connection, produces telemetry for itself: the telemetry path sets
  * principalId `device:<deviceId>` and source `<deviceId>`. Consumers act only on such events, so a principal posting
  * `device.telemetry` over HTTP cannot fake a device's metrics or raise its alerts.

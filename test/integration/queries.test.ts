@@ -49,6 +49,23 @@ describe('GET /events (by type or source, newest first, paginated)', () => {
       `/events?type=${type}&since=${events[2]?.occurredAt}&until=${events[4]?.occurredAt}`,
     );
     expect((byType.body as EventPage).items.map((e) => e.id)).toEqual([ids[4], ids[3], ids[2]]);
+    // By type across pages: the cursor of the type index resumes it; no storage attribute leaks.
+    const first = await api('GET', `/events?type=${type}&limit=4`);
+    const firstPage = first.body as EventPage & { items: { typeKey?: unknown }[] };
+    expect(firstPage.items.map((e) => e.id)).toEqual([ids[6], ids[5], ids[4], ids[3]]);
+    for (const item of firstPage.items) expect(item.typeKey).toBeUndefined();
+    const second = await api('GET', `/events?type=${type}&limit=4&cursor=${firstPage.nextCursor}`);
+    expect(second.status).toBe(200);
+    expect((second.body as EventPage).items.map((e) => e.id)).toEqual([ids[2], ids[1], ids[0]]);
+    // A cursor of the source index does not resume a type query.
+    const bySourcePage = (await api('GET', `/events?source=${source}&limit=2`)).body as EventPage;
+    expect((await api('GET', `/events?type=${type}&cursor=${bySourcePage.nextCursor}`)).status).toBe(400);
+  });
+
+  it('device readings are listed by device, not by type: 400 with where to look', async () => {
+    const r = await api('GET', '/events?type=device.telemetry');
+    expect(r.status).toBe(400);
+    expect((r.body as { message: string }).message).toMatch(/source=<device id>/);
   });
 
   it.each([

@@ -130,6 +130,37 @@ describe('DynamoEventStore.putAll (BatchWriteItem, 25 per call)', () => {
   });
 });
 
+describe('DynamoEventStore: the type index is sparse (ADR 0004)', () => {
+  it('a business event carries typeKey (in byType); a device reading does not (not in it)', async () => {
+    const { client, calls } = fakeClient(() => ({}));
+    const store = new DynamoEventStore(client, 'events');
+    const reading = { ...envelope('r1'), type: 'device.telemetry', source: 'dev-1' };
+    await store.putAll([{ event: envelope('b1') }, { event: reading }], budget());
+    const items = calls.flatMap((c) => c.items.map((i) => i.PutRequest.Item));
+    expect(items.find((i) => i.id === 'b1')).toMatchObject({ typeKey: 'order.created', timeKey: expect.any(String) });
+    const stored = items.find((i) => i.id === 'r1');
+    expect(stored).toMatchObject({ type: 'device.telemetry', timeKey: expect.any(String) });
+    expect(stored).not.toHaveProperty('typeKey');
+  });
+
+  it('lists by type on byType through typeKey, and hands back envelopes without storage attributes', async () => {
+    const queries: Record<string, unknown>[] = [];
+    const client = {
+      send: async (command: { input: Record<string, unknown> }) => {
+        queries.push(command.input);
+        return { Items: [{ ...envelope('b1'), data: '{}', timeKey: 'k', typeKey: 'order.created' }] };
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const page = await new DynamoEventStore(client, 'events').list({ by: { type: 'order.created' }, limit: 10 });
+    expect(queries[0]).toMatchObject({
+      IndexName: 'byType',
+      ExpressionAttributeNames: { '#k': 'typeKey' },
+      ExpressionAttributeValues: { ':k': 'order.created' },
+    });
+    expect(page.items).toEqual([envelope('b1')]);
+  });
+});
+
 describe('planStoreBatch', () => {
   const record = (sequenceNumber: string, data: unknown) => ({
     kinesis: {

@@ -21,6 +21,8 @@ export interface CostDesign {
   streamCapacity: 'onDemand' | 'provisioned';
   /** Global secondary indexes (projection ALL) of the events and alerts tables: each write is repeated per index. */
   eventsTableIndexes: number;
+  /** Of those, the indexes that hold device readings (the type index is sparse: readings are not in it). */
+  readingIndexes: number;
   alertsTableIndexes: number;
   /** Topic rules a device reading triggers, and the actions each executes (one Kinesis action, the error action aside). */
   rulesPerReading: number;
@@ -88,6 +90,7 @@ export function designFromTopology(t: Topology, policies: PolicyFacts): CostDesi
     consumers,
     streamCapacity: (streams[0] as { capacity: 'onDemand' | 'provisioned' }).capacity,
     eventsTableIndexes: t.tables.eventsTable.globalIndexes.length,
+    readingIndexes: t.tables.eventsTable.globalIndexes.filter((g) => !g.excludesDeviceReadings).length,
     alertsTableIndexes: t.tables.alertsTable.globalIndexes.length,
     rulesPerReading: Object.keys(t.topicRules).length,
     actionsPerRule: 1,

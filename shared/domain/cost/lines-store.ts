@@ -21,8 +21,14 @@ export function storeLines(ctx: Ctx, c: Counts): number {
     'WRU',
     wru,
   );
+  const readingCopies = 1 + design.readingIndexes;
   if (input.rawReadings === 'dynamodb')
-    ddb(`raw readings stored (${copies} writes each)`, c.readings * wu(p.readingItemBytes) * copies, 'WRU', wru);
+    ddb(
+      `raw readings stored (${readingCopies} writes each: table + the indexes that hold them)`,
+      c.readings * wu(p.readingItemBytes) * readingCopies,
+      'WRU',
+      wru,
+    );
   const perMinute = bucketWritesPerMinute(input, design, t, p);
   const bucketUnits = bucketWriteUnits(perMinute, t.readingsPerDeviceMinute, p);
   const bucketWrites = input.devices * p.metricsPerReading * t.minutesPerMonth * perMinute;
@@ -127,7 +133,10 @@ function tableStorageGb({ input, design, p, t }: Ctx): number {
     t.httpEventsPerSecond * heldSeconds(design.eventRetentionDays) * (p.httpEventItemBytes + overhead) * copies;
   const readings =
     input.rawReadings === 'dynamodb'
-      ? t.readingsPerSecond * heldSeconds(design.readingRetentionDays) * (p.readingItemBytes + overhead) * copies
+      ? t.readingsPerSecond *
+        heldSeconds(design.readingRetentionDays) *
+        (p.readingItemBytes + overhead) *
+        (1 + design.readingIndexes)
       : 0;
   // A bucket exists for each (device, metric) minute that had a reading; it ends the minute holding all their ids.
   const bucketsPerMinute = input.devices * p.metricsPerReading * Math.min(1, t.readingsPerDeviceMinute);
