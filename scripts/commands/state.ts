@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { StackInfo } from '../../infra/local/stack';
-import { type ResourceName, topology } from '../../infra/topology';
+import { deadLetterName, type QueueName, type ResourceName, topology } from '../../infra/topology';
 import { CliError, result } from '../lib/output';
 import { stateDir } from '../lib/state';
 
@@ -65,6 +65,12 @@ export async function runState(args: string[]): Promise<void> {
   const resources = Object.fromEntries(
     logicalNames.map((n) => [n, outputs.get(n) as string]),
   ) as StackInfo['resources'];
+  // Each delivery queue's dead-letter queue is output as `<queue>DeadLetter` (infra/aws/stack.ts).
+  const deadLetterQueues = Object.fromEntries(
+    (Object.keys(topology.queues) as QueueName[])
+      .filter((q) => topology.queues[q].kind === 'delivery' && outputs.get(deadLetterName(q)))
+      .map((q) => [q, outputs.get(deadLetterName(q)) as string]),
+  );
   const service = (name: string) => options.endpoint ?? `https://${name}.${options.region}.amazonaws.com`;
   const info: StackInfo = {
     target: options.endpoint ? 'localstack' : 'aws',
@@ -73,6 +79,7 @@ export async function runState(args: string[]): Promise<void> {
     region: options.region,
     endpoints: { kinesis: service('kinesis'), dynamodb: service('dynamodb'), sqs: service('sqs') },
     resources,
+    deadLetterQueues,
     ...(options.apiKey ? { devApiKey: options.apiKey } : {}),
   };
   mkdirSync(path.dirname(options.out), { recursive: true });
