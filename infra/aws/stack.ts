@@ -373,6 +373,9 @@ export class TelemetryEventMeshStack extends Stack {
 
     // The operator CLI finds a deployed stack's resources by these output keys.
     new CfnOutput(this, 'HttpApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API (stage v1)' });
+    // Where `tem keys create` puts a principal's own usage key (ADR 0013).
+    new CfnOutput(this, 'RestApiId', { value: this.api.restApiId, description: 'REST API id (usage plans)' });
+    new CfnOutput(this, 'RestApiStage', { value: this.api.deploymentStage.stageName, description: 'its stage' });
     for (const [name, stream] of Object.entries(this.streams)) {
       new CfnOutput(this, name, { value: stream.streamName, description: name });
     }

@@ -67,6 +67,8 @@ export interface StackInfo {
   region: string;
   endpoints: Partial<Endpoints>;
   resources: Record<ResourceName, string>;
+  /** A deployed stack's REST API (outputs `RestApiId`, `RestApiStage`): where principals' usage keys go. */
+  restApi?: { restApiId: string; stage: string };
   /** Dead-letter queue URLs of the delivery queues (`<queue>DeadLetter` outputs in AWS), by the queue they serve. */
   deadLetterQueues?: Partial<Record<QueueName, string>>;
   devApiKey?: string;

@@ -1,4 +1,7 @@
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { StackInfo } from '../../infra/local/stack';
+import { topology } from '../../infra/topology';
+import { ApiGatewayUsageKeys } from '../../shared/aws/apigw-usage-keys';
 import {
   changePermission,
   createApiKey,
@@ -49,12 +52,20 @@ function limitsOption(args: ParsedArgs): RateLimitsOverride {
 }
 
 /**
- * Where a principal's own usage key is registered: nowhere for the embedded stack (the key names its plan). A
- * deployed stack needs API Gateway API keys, which this CLI does not create yet (ADR 0013): its principals keep
- * their role's shared key, and per-principal limits are refused there.
+ * Where a principal's own usage key is registered: nowhere for the embedded stack (the key names its plan); in a
+ * deployed stack's API Gateway (an API key in its tier's usage plan, ADR 0013). A state file made before the stack
+ * had its `RestApiId` output names no API: then principals keep their role's shared key and per-principal limits are
+ * refused.
  */
 function usageKeysFor(info: StackInfo): UsageKeyRegistry | undefined {
-  return (info.target ?? 'embedded') === 'embedded' ? LOCAL_USAGE_KEYS : undefined;
+  if ((info.target ?? 'embedded') === 'embedded') return LOCAL_USAGE_KEYS;
+  if (!info.restApi) return undefined;
+  const client = new APIGatewayClient({
+    region: info.region,
+    // LocalStack serves every API on its one endpoint.
+    ...(info.target === 'localstack' && info.endpoints.sqs ? { endpoint: info.endpoints.sqs } : {}),
+  });
+  return new ApiGatewayUsageKeys(client, topology.service, info.restApi);
 }
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 

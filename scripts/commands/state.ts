@@ -80,6 +80,9 @@ export async function runState(args: string[]): Promise<void> {
     endpoints: { kinesis: service('kinesis'), dynamodb: service('dynamodb'), sqs: service('sqs') },
     resources,
     deadLetterQueues,
+    ...(outputs.get('RestApiId') && outputs.get('RestApiStage')
+      ? { restApi: { restApiId: outputs.get('RestApiId') as string, stage: outputs.get('RestApiStage') as string } }
+      : {}),
     ...(options.apiKey ? { devApiKey: options.apiKey } : {}),
   };
   mkdirSync(path.dirname(options.out), { recursive: true });

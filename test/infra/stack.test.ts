@@ -1283,6 +1283,10 @@ describe('outputs', () => {
   it('exposes the API URL, every stream/table/queue/key/endpoint under its logical name, topic rules, IoT authorizer', () => {
     const outputs = template.findOutputs('*');
     expect(outputs.HttpApiUrl).toBeDefined();
+    // Where `tem keys create` registers a principal's own usage key against a deployed stack.
+    const [restApiId] = Object.keys(resourcesOf('AWS::ApiGateway::RestApi'));
+    expect(outputs.RestApiId).toMatchObject({ Value: { Ref: restApiId } });
+    expect(outputs.RestApiStage?.Value).toBeDefined();
     for (const name of [...Object.keys(streams), ...Object.keys(tables), ...Object.keys(queues)]) {
       expect(outputs[name], name).toMatchObject({
         Description: name,
