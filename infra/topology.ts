@@ -655,6 +655,9 @@ export function validateTopology(t: Topology = topology): string[] {
       );
     if (c.parallelizationFactor < 1 || c.parallelizationFactor > 10)
       problems.push(`consumer ${c.function}: parallelization 1..10`);
+    // Its state cache is trusted per shard claim, which holds only while one batch of a shard runs at a time.
+    if (c.function === 'alerts' && c.parallelizationFactor !== 1)
+      problems.push('consumer alerts: parallelization 1 (its state cache is claimed per shard, ADR 0007)');
     const consumerTimeout = t.functions[c.function].timeoutSeconds;
     if (t.queues[c.onFailure].visibilityTimeoutSeconds < consumerTimeout)
       problems.push(`consumer ${c.function}: on-failure queue visibility shorter than the function timeout`);

@@ -50,6 +50,8 @@ export function deviceMetricsMinimum(batches: readonly KinesisStreamEvent[]): Mi
 /** Alerts: `minimumAlertCalls` of the batches' shapes (`alertBatchShape`), states carried from batch to batch. */
 export function alertsMinimum(batches: readonly KinesisStreamEvent[]): Minimum {
   let states = new Map<string, RuleState>();
+  // The consumer keeps states between batches of a shard (one container per shard at best).
+  const cached = new Set<string>();
   const shapes = [];
   for (const batch of batches) {
     const readings = batch.Records.flatMap((record) => {
@@ -58,7 +60,7 @@ export function alertsMinimum(batches: readonly KinesisStreamEvent[]): Minimum {
       const outcome = toReading(event, positionOf(record.eventID, record.kinesis.sequenceNumber));
       return 'reading' in outcome ? [outcome.reading] : [];
     });
-    const next = alertBatchShape(alertRules, readings, states);
+    const next = alertBatchShape(alertRules, readings, states, cached);
     shapes.push(next.shape);
     states = next.states;
   }

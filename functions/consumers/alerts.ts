@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
@@ -7,7 +8,7 @@ import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { PoisonParking } from '../../shared/aws/poison-parking';
 import { requireEnv } from '../../shared/config';
 import { alertRules } from '../../shared/domain/alert-rules';
-import { AlertBatch, AlertEngine, positionOf, toReading } from '../../shared/domain/alerts';
+import { AlertBatch, AlertEngine, AlertStateCache, positionOf, toReading } from '../../shared/domain/alerts';
 import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 
@@ -16,7 +17,9 @@ const notifier = new AlertFanOut(
   new SqsAlertQueue(createSqsClient(), requireEnv('ALERTS_QUEUE_URL')),
   new IotAlertPublisher(createIotDataClient(requireEnv('IOT_DATA_ENDPOINT'))),
 );
-const engine = new AlertEngine(alertRules, store);
+// States kept between batches of a shard while this container holds its claim (ADR 0007): one write per batch
+// instead of a strongly consistent read per reading and rule.
+const engine = new AlertEngine(alertRules, store, 5, new AlertStateCache(randomUUID()));
 const parking = new PoisonParking(createSqsClient(), requireEnv('POISON_RECORDS_QUEUE_URL'), 'alerts');
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -28,7 +31,8 @@ const reason = (error: unknown) => (error instanceof Error ? error.message : Str
  * `devices/<id>/alerts`). A record whose reading could not be applied, or whose notifications did not all go out, is
  * reported in `batchItemFailures`; its retry recognises what it did before (deterministic alert ids, replay
  * detection) and only finishes the job. When no record could be applied the invocation fails, so the mapping
- * bisects and retries. Nothing is kept between invocations. See ADR 0007.
+ * bisects and retries. Between invocations only the state cache is kept, trusted while this container holds the
+ * shard's claim. See ADR 0007.
  */
 export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
   const batch = new AlertBatch(engine, notifier, store);

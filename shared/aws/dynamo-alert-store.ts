@@ -154,6 +154,21 @@ export class DynamoAlertStore implements AlertStore {
     return states;
   }
 
+  /** `LEASE#<shard>`: the last container to claim the shard. One unconditional update that returns the old owner. */
+  async claimShard(shardId: string, owner: string): Promise<boolean> {
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `LEASE#${shardId}` },
+        UpdateExpression: 'SET #owner = :owner, itemType = :lease, claimedAt = :now',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': owner, ':lease': 'shardLease', ':now': new Date().toISOString() },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return Attributes?.owner === owner;
+  }
+
   async getState(deviceId: string, ruleId: string): Promise<RuleState | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: statePk(deviceId, ruleId) }, ConsistentRead: true }),

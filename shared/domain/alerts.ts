@@ -9,3 +9,4 @@ export * from './alerts/engine';
 export * from './alerts/model';
 export * from './alerts/ports';
 export * from './alerts/query';
+export * from './alerts/state-cache';

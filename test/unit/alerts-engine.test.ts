@@ -9,6 +9,7 @@ import {
   type AlertMessage,
   type AlertMessageType,
   type AlertNotifier,
+  AlertStateCache,
   type AlertStore,
   alertBatchShape,
   alertIdFor,
@@ -56,7 +57,15 @@ function reading(metrics: Record<string, number>, minutes = 0, overrides: Partia
   };
 }
 
-type StoreOp = 'getStates' | 'getState' | 'putState' | 'getAlert' | 'createAlert' | 'resolveAlert' | 'markNotified';
+type StoreOp =
+  | 'getStates'
+  | 'getState'
+  | 'putState'
+  | 'getAlert'
+  | 'createAlert'
+  | 'resolveAlert'
+  | 'markNotified'
+  | 'claimShard';
 
 class MemoryStore implements AlertStore {
   states = new Map<string, RuleState>();
@@ -75,7 +84,10 @@ class MemoryStore implements AlertStore {
     createAlert: 0,
     resolveAlert: 0,
     markNotified: 0,
+    claimShard: 0,
   };
+  /** The last owner to claim each shard. */
+  leases = new Map<string, string>();
   /** The version checks the writes made, and whether each passed. */
   checks: { expected: number | undefined; ok: boolean }[] = [];
 
@@ -97,6 +109,13 @@ class MemoryStore implements AlertStore {
       if (s) out.set(ruleStateKey(deviceId, ruleId), structuredClone(s));
     }
     return out;
+  }
+
+  async claimShard(shardId: string, owner: string) {
+    this.enter('claimShard');
+    const held = this.leases.get(shardId) === owner;
+    this.leases.set(shardId, owner);
+    return held;
   }
 
   async getState(deviceId: string, ruleId: string) {
@@ -765,5 +784,76 @@ describe('calls per batch: the minimum the design allows', () => {
     ]);
     expect(made.total + made.beyond).toBe(min.total + 2);
     expect(made.total + made.beyond).toBeLessThanOrEqual(1.1 * min.total);
+  });
+});
+
+describe('AlertEngine with a state cache (states kept between batches while the container holds the shard)', () => {
+  let position = 0;
+  const onShard = (shardId: string, metrics: Record<string, number>, minutes: number) => {
+    position += 1;
+    return reading(metrics, minutes, { position: { shardId, sequenceNumber: String(position) } });
+  };
+
+  it('reads a pair once, then serves it from the cache: one claim write per batch, no state read', async () => {
+    const store = new MemoryStore();
+    const notifier = new FakeNotifier();
+    const engine = new AlertEngine([hot, lowBattery], store, 5, new AlertStateCache('container-a'));
+    await applyBatch(engine, notifier, store, [onShard('s1', { temperature: 20, battery: 50 }, 0)]);
+    expect(store.calls).toMatchObject({ claimShard: 1, getStates: 1 });
+    store.resetCalls();
+    for (let i = 1; i <= 3; i++)
+      await applyBatch(engine, notifier, store, [onShard('s1', { temperature: 20, battery: 50 }, i)]);
+    expect(store.calls).toMatchObject({ claimShard: 3, getStates: 0, getState: 0, putState: 0 });
+    // A breach and a raise are written as before, and the next batch judges against what was written.
+    await applyBatch(engine, notifier, store, [onShard('s1', { temperature: 90 }, 5)]);
+    await applyBatch(engine, notifier, store, [onShard('s1', { temperature: 20 }, 6)]);
+    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised', 'alert.resolved']);
+    expect(store.calls.getStates).toBe(0);
+  });
+
+  it('drops the shard’s states when another container applied a batch of it meanwhile, and decides right', async () => {
+    const store = new MemoryStore();
+    const notifier = new FakeNotifier();
+    const a = new AlertEngine([lowBattery], store, 5, new AlertStateCache('container-a'));
+    const b = new AlertEngine([lowBattery], store, 5, new AlertStateCache('container-b'));
+    // a sees the device healthy; b then applies two low readings (consecutive 2); a gets the third.
+    await applyBatch(a, notifier, store, [onShard('s1', { battery: 50 }, 0)]);
+    await applyBatch(b, notifier, store, [onShard('s1', { battery: 5 }, 1), onShard('s1', { battery: 5 }, 2)]);
+    store.resetCalls();
+    await applyBatch(a, notifier, store, [onShard('s1', { battery: 5 }, 3)]);
+    // a re-read (its claim found b's) and raised on the third reading in a row, as the rule says.
+    expect(store.calls.getStates).toBe(1);
+    expect(notifier.delivered.map((m) => m.type)).toEqual(['alert.raised']);
+    expect(store.states.get('dev-1#battery')).toMatchObject({ consecutive: 3, open: true });
+  });
+
+  it('a failed batch leaves nothing cached for its shard, and a failed claim applies nothing', async () => {
+    const store = new MemoryStore();
+    const notifier = new FakeNotifier();
+    const cache = new AlertStateCache('container-a');
+    const engine = new AlertEngine([hot], store, 5, cache);
+    await applyBatch(engine, notifier, store, [onShard('s1', { temperature: 20 }, 0)]);
+    expect(cache.entries).toBe(1);
+    store.failNext.putState = 1;
+    expect(await applyBatch(engine, notifier, store, [onShard('s1', { temperature: 90 }, 1)])).toHaveLength(1);
+    expect(cache.entries).toBe(0);
+    store.failNext.claimShard = 1;
+    store.resetCalls();
+    const r = onShard('s1', { temperature: 90 }, 2);
+    expect(await applyBatch(engine, notifier, store, [r])).toEqual([r.position.sequenceNumber]);
+    expect(store.calls).toMatchObject({ getStates: 0, putState: 0 });
+    // Retried, it raises once.
+    expect(await applyBatch(engine, notifier, store, [r])).toEqual([]);
+    expect(notifier.delivered.filter((m) => m.type === 'alert.raised')).toHaveLength(1);
+  });
+
+  it('stays bounded: past its size the oldest shard’s states go', () => {
+    const cache = new AlertStateCache('c', 3);
+    cache.set('s1', 'a', undefined);
+    cache.set('s1', 'b', undefined);
+    cache.set('s2', 'c', undefined);
+    cache.set('s2', 'd', undefined);
+    expect(cache.entries).toBe(2);
+    expect(cache.shard('s1').size).toBe(0);
   });
 });

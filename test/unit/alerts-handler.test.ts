@@ -153,11 +153,20 @@ describe('the alerts function: AWS calls per batch, failures', () => {
       });
     });
     expect(await handle({ Records: records })).toEqual({ batchItemFailures: [] });
-    const { shape } = alertBatchShape(alertRules, readingsOf(records));
+    // The handler keeps a state cache: one shard claim, and these devices are new to it (nothing cached).
+    const { shape } = alertBatchShape(alertRules, readingsOf(records), new Map(), new Set());
     // 50 temperature pairs + 2 battery pairs; 3 raises; 2 battery counts (2 readings each, window 3: no alert).
-    expect(shape).toEqual({ pairs: 52, stateWrites: 5, alertsCreated: 3, alertsResolved: 0, messages: 3 });
+    expect(shape).toEqual({
+      pairs: 52,
+      stateWrites: 5,
+      alertsCreated: 3,
+      alertsResolved: 0,
+      messages: 3,
+      claims: 1,
+      cachedPairs: 0,
+    });
     expect({ ...awsCallCounts(), ...fakes.counts }).toEqual(minimumAlertCalls(shape).byCommand);
-    expect(minimumAlertCalls(shape).total).toBe(1 + 5 + 3 + 3 + 1 + 3);
+    expect(minimumAlertCalls(shape).total).toBe(1 + 1 + 5 + 3 + 3 + 1 + 3);
   });
 
   it('a record that is not an event is parked in the dead-letter queue, not failed; the others are applied', async () => {

@@ -23,6 +23,7 @@ import {
   MAX_STATE_READ_BATCH,
   type StoredAlert,
 } from './ports';
+import type { AlertStateCache } from './state-cache';
 
 /**
  * The engine: a batch of readings applied per (device, rule) pair, each pair's state read once (all pairs in
@@ -81,6 +82,15 @@ interface PairResult {
   owed: (OwedMessage & { index: number })[];
   /** The pair's first item that was not (completely) applied. */
   failure?: { at: number; error: unknown };
+  /** The pair's state after the batch (what the table holds now), when every item was applied. */
+  state?: RuleState | undefined;
+}
+
+/** The one shard a batch's records come from (a Lambda batch is one shard's); undefined if mixed or unknown. */
+function shardOf(records: readonly BatchRecord[]): string | undefined {
+  const shards = new Set(records.map((r) => r.reading.position.shardId));
+  const [only] = shards;
+  return shards.size === 1 && only !== 'unknown' ? only : undefined;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -132,6 +142,8 @@ export class AlertEngine {
     private readonly rules: readonly AlertRule[],
     private readonly store: AlertStore,
     private readonly maxConflicts = 5,
+    /** States kept between batches, trusted while this container holds the shard's claim (ADR 0007). */
+    private readonly cache?: AlertStateCache,
   ) {}
 
   /**
@@ -149,8 +161,30 @@ export class AlertEngine {
       const current = failFrom.get(pair.deviceId);
       if (!current || index < current.index) failFrom.set(pair.deviceId, { index, error });
     };
-    await Promise.all(
-      chunks(pairs, MAX_STATE_READ_BATCH).map(async (chunk) => {
+    const shard = this.cache && pairs.length > 0 ? shardOf(records) : undefined;
+    let cached: Map<string, RuleState | null> | undefined;
+    if (shard && this.cache) {
+      try {
+        // Another container applied a batch of this shard since our last one: what we kept may be stale.
+        if (!(await this.store.claimShard(shard, this.cache.owner))) this.cache.drop(shard);
+      } catch (error) {
+        // No batch is applied without its claim: a container that had held the shard must learn it lost it.
+        this.cache.drop(shard);
+        return { owed: [], failed: records.map(({ recordId }) => ({ recordId, error })) };
+      }
+      cached = this.cache.shard(shard);
+    }
+    const known = cached;
+    const toRead = known ? pairs.filter((p) => !known.has(p.key)) : pairs;
+    const run = async (pair: Pair, read: RuleState | undefined) => {
+      const result = await this.applyPair(pair, read);
+      owed.push(...result.owed);
+      if (result.failure) fail(pair, result.failure.at, result.failure.error);
+      else if (shard && this.cache) this.cache.set(shard, pair.key, result.state);
+    };
+    await Promise.all([
+      ...(known ? pairs.filter((p) => known.has(p.key)).map((p) => run(p, known.get(p.key) ?? undefined)) : []),
+      ...chunks(toRead, MAX_STATE_READ_BATCH).map(async (chunk) => {
         let states: Map<string, RuleState>;
         try {
           states = await this.store.getStates(chunk.map((p) => ({ deviceId: p.deviceId, ruleId: p.rule.id })));
@@ -158,15 +192,11 @@ export class AlertEngine {
           for (const pair of chunk) fail(pair, 0, error);
           return;
         }
-        await Promise.all(
-          chunk.map(async (pair) => {
-            const result = await this.applyPair(pair, states.get(pair.key));
-            owed.push(...result.owed);
-            if (result.failure) fail(pair, result.failure.at, result.failure.error);
-          }),
-        );
+        await Promise.all(chunk.map((pair) => run(pair, states.get(pair.key))));
       }),
-    );
+    ]);
+    // A failed pair may have written part of its batch: read the shard again next time.
+    if (shard && this.cache && failFrom.size > 0) this.cache.drop(shard);
     const ruleOrder = new Map(this.rules.map((r, i) => [r.id, i]));
     owed.sort(
       (a, b) =>
@@ -225,7 +255,7 @@ export class AlertEngine {
       state = plan.next ?? against;
       from += plan.count;
     }
-    return { owed };
+    return { owed, state };
   }
 
   /** Decides the readings against the state and writes it if it changed; on a lost race re-reads and re-decides. */
@@ -375,6 +405,10 @@ export interface AlertBatchShape {
   alertsResolved: number;
   /** `alert.raised` and `alert.resolved` messages. */
   messages: number;
+  /** Shard claims (a consumer with a state cache writes one per batch). */
+  claims?: number;
+  /** Pairs served from the state cache (no read). */
+  cachedPairs?: number;
 }
 
 export interface AlertCalls {
@@ -396,7 +430,7 @@ export interface AlertCalls {
 
 /**
  * The fewest AWS calls the alerts consumer can make for these batches (each shape one invocation): per batch
- * ceil(pairs/100) reads, a write per changed pair, one per alert item, ceil(messages/10) queue calls, a publish per
+ * a shard claim (with a state cache), ceil(uncached pairs/100) reads, a write per changed pair, one per alert item, ceil(messages/10) queue calls, a publish per
  * message and a delivery mark per alert. Not included, because a healthy run makes none: conflict re-reads (a
  * `GetItem` and another write per lost race), `UnprocessedKeys` retries, SDK retries, and the `GetItem` a
  * redelivered reading that had raised or resolved an alert costs.
@@ -404,7 +438,8 @@ export interface AlertCalls {
 export function minimumAlertCalls(shapes: AlertBatchShape | readonly AlertBatchShape[]): AlertCalls {
   const list: readonly AlertBatchShape[] = Array.isArray(shapes) ? shapes : [shapes as AlertBatchShape];
   const sum = (f: (s: AlertBatchShape) => number) => list.reduce((n, s) => n + f(s), 0);
-  const stateReads = sum((s) => Math.ceil(s.pairs / MAX_STATE_READ_BATCH));
+  const stateReads = sum((s) => Math.ceil((s.pairs - (s.cachedPairs ?? 0)) / MAX_STATE_READ_BATCH));
+  const claims = sum((s) => s.claims ?? 0);
   const stateWrites = sum((s) => s.stateWrites);
   const created = sum((s) => s.alertsCreated);
   const resolved = sum((s) => s.alertsResolved);
@@ -413,7 +448,7 @@ export function minimumAlertCalls(shapes: AlertBatchShape | readonly AlertBatchS
   const publishes = sum((s) => s.messages);
   const byCommand: Record<string, number> = {
     'DynamoDBClient.BatchGetItemCommand': stateReads,
-    'DynamoDBClient.UpdateItemCommand': stateWrites + resolved + marks,
+    'DynamoDBClient.UpdateItemCommand': claims + stateWrites + resolved + marks,
     'DynamoDBClient.PutItemCommand': created,
     'SQSClient.SendMessageBatchCommand': queueCalls,
     'IoTDataPlaneClient.PublishCommand': publishes,
@@ -426,7 +461,7 @@ export function minimumAlertCalls(shapes: AlertBatchShape | readonly AlertBatchS
     marks,
     queueCalls,
     publishes,
-    total: stateReads + stateWrites + created + resolved + marks + queueCalls + publishes,
+    total: claims + stateReads + stateWrites + created + resolved + marks + queueCalls + publishes,
     byCommand,
   };
 }
@@ -440,19 +475,26 @@ export function alertBatchShape(
   rules: readonly AlertRule[],
   readings: readonly Reading[],
   states: ReadonlyMap<string, RuleState> = new Map(),
+  /** For a consumer with a state cache: the `<shard>|<pair>` keys it holds (updated with this batch's). */
+  cached?: Set<string>,
 ): { shape: AlertBatchShape; states: Map<string, RuleState> } {
   const after = new Map(states);
   const pairs = pairsOf(
     rules,
     readings.map((reading, i) => ({ recordId: String(i), reading })),
   );
+  const shard = readings[0]?.position.shardId ?? '';
   const shape: AlertBatchShape = {
     pairs: pairs.length,
     stateWrites: 0,
     alertsCreated: 0,
     alertsResolved: 0,
     messages: 0,
+    ...(cached && pairs.length > 0
+      ? { claims: 1, cachedPairs: pairs.filter((p) => cached.has(`${shard}|${p.key}`)).length }
+      : {}),
   };
+  if (cached) for (const p of pairs) cached.add(`${shard}|${p.key}`);
   for (const pair of pairs) {
     let state = after.get(pair.key);
     for (let from = 0; from < pair.items.length; ) {

@@ -51,6 +51,11 @@ export interface AlertStore {
    * pairs without state absent. Throws when some could not be read.
    */
   getStates(keys: readonly StateKey[]): Promise<Map<string, RuleState>>;
+  /**
+   * Records `owner` as the container that applies the shard's next batch; true when it already was the last one to
+   * claim it (no other container applied a batch of the shard since), so its cached states are current. One write.
+   */
+  claimShard(shardId: string, owner: string): Promise<boolean>;
   /** One pair's state, strongly consistent: the re-read after a lost race. */
   getState(deviceId: string, ruleId: string): Promise<RuleState | undefined>;
   /**
