@@ -67,8 +67,14 @@ const design: CostDesign = {
   alarms: 22,
 };
 const book = parsePriceBook(pricesDocument);
-// Priced with metric buckets written once a minute: the hand computation below assumes it.
-const input = defaultInput(design, { eventsPerSecond: 1000, devices: 1000, metricsWrites: 'planned' });
+// Priced with metric buckets written once a minute and rule states read each batch: the hand computation below
+// assumes both.
+const input = defaultInput(design, {
+  eventsPerSecond: 1000,
+  devices: 1000,
+  metricsWrites: 'planned',
+  alertStateReads: 'perBatch',
+});
 const e = estimate(input, design, book);
 
 // [service, item starts with, quantity a month, USD a month]
@@ -151,6 +157,19 @@ describe('cost model: a hand-computed month at 1,000 events/s', () => {
   it('says the topology writes metric buckets more often than the planned once a minute', () => {
     // 250 records per batch, 60 batches a minute per shard: min(48 readings, 60) writes per bucket-minute.
     expect(e.notes.join('\n')).toContain('writes a bucket 48 times a minute');
+  });
+});
+
+describe('cost model: the alerts state cache (the default)', () => {
+  it('prices one shard claim write per alerts batch instead of the state reads', () => {
+    const cached = estimate({ ...input, alertStateReads: 'cached' }, design, book);
+    const claims = cached.lines.find((l) => l.item.startsWith('alerts shard claims'));
+    // 40 batches/s × S = 105,120,000 WRU; × $0.625/M
+    expect(claims?.quantity).toBeCloseTo(105_120_000, -1);
+    expect(claims?.usd).toBeCloseTo(65.7, 3);
+    expect(cached.lines.some((l) => l.item.startsWith('alert rule states'))).toBe(false);
+    expect(cached.totalUsd).toBeCloseTo(e.totalUsd - 525.6 + 65.7, 2);
+    expect(defaultInput(design, { eventsPerSecond: 1 }).alertStateReads).toBe('cached');
   });
 });
 

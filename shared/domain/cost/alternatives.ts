@@ -27,7 +27,8 @@ export function defaultInput(
     kinesis: design.streamCapacity,
     ingestTopic: 'basicIngest',
     metricsWrites: 'topology',
-    alertStateReads: 'perBatch',
+    // The alerts consumer keeps its rule states (ADR 0007, state cache): a claim write per batch, no state reads.
+    alertStateReads: 'cached',
     ...given,
   };
 }

@@ -43,6 +43,8 @@ export function storeLines(ctx: Ctx, c: Counts): number {
   ddb('alert state and alert items', c.transitions * alertWrites, 'WRU', wru);
 
   const alerts = t.consumers.find((l) => l.function === 'alerts');
+  if (alerts && input.alertStateReads === 'cached')
+    ddb('alerts shard claims (one write per batch, ADR 0007)', alerts.invocationsPerSecond * S, 'WRU', wru);
   if (alerts && input.alertStateReads === 'perBatch') {
     // Distinct devices per batch: the batch's readings, at most the devices of its shard.
     const deviceShare = t.streamRecordsPerSecond > 0 ? t.messagesPerSecond / t.streamRecordsPerSecond : 0;

@@ -28,7 +28,10 @@ export interface CostInput {
   ingestTopic: 'basicIngest' | 'brokerTopic';
   /** `planned`: buckets written about once a minute (issue 9); `topology`: as often as the consumer's batches say. */
   metricsWrites: 'planned' | 'topology';
-  /** `perBatch`: the alerts consumer reads its rule states each batch (ADR 0007); `cached`: a container keeps them. */
+  /**
+   * `cached` (the design): the alerts consumer keeps its rule states and claims the shard once per batch (ADR 0007);
+   * `perBatch`: it reads the states each batch.
+   */
   alertStateReads: 'perBatch' | 'cached';
 }
 
