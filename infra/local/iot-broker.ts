@@ -18,6 +18,8 @@ export const IOT_PUBLISH_LIMIT: RateLimits = { rate: 100, burst: 100 };
 
 /** MQTT 3.1.1 CONNACK return codes. */
 const BAD_USERNAME_OR_PASSWORD = 4;
+/** IoT Core: the payload of a PUBLISH is at most 128 KB. */
+export const IOT_MAX_PAYLOAD_BYTES = 128 * 1024;
 const NOT_AUTHORIZED = 5;
 
 export interface BrokerDeps {
@@ -82,6 +84,7 @@ export class IotBroker {
   messagesRouted = 0;
   connectionsRefused = 0;
   publishesRefused = 0;
+  publishesTooLarge = 0;
   /** Live connections closed because a policy refresh refused them (revoked device or permission). */
   connectionsRevoked = 0;
   /** Connections closed for publishing faster than the per-connection limit (IoT Core's THROTTLED). */
@@ -121,6 +124,18 @@ export class IotBroker {
       // As in IoT Core, a publish the policy does not allow disconnects the client.
       authorizePublish: (client, packet, done) => {
         const session = client ? this.sessions.get(client) : undefined;
+        // IoT Core's message size quota: a larger PUBLISH is refused (CLIENT_ERROR PAYLOAD_LIMIT_EXCEEDED) and, here
+        // as for a refused publish, the connection is closed; nothing of it reaches a rule or a subscriber.
+        const bytes = Buffer.isBuffer(packet.payload) ? packet.payload.length : Buffer.byteLength(packet.payload);
+        if (bytes > IOT_MAX_PAYLOAD_BYTES) {
+          this.publishesTooLarge++;
+          this.deps.log('device connection closed: message over the payload limit', {
+            clientId: client?.id,
+            bytes,
+            disconnectReason: 'PAYLOAD_LIMIT_EXCEEDED',
+          });
+          return done(new Error(`PAYLOAD_LIMIT_EXCEEDED: ${bytes} bytes, at most ${IOT_MAX_PAYLOAD_BYTES}`));
+        }
         if (
           !session ||
           evaluatePolicy(session.policy, `${LOCAL_IOT_ARN_PREFIX}:topic/${packet.topic}`, 'iot:Publish') !== 'Allow'

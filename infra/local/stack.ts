@@ -402,6 +402,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         connectionsRevoked: broker.connectionsRevoked,
         connectionsThrottled: broker.connectionsThrottled,
         publishesRefused: broker.publishesRefused,
+        publishesTooLarge: broker.publishesTooLarge,
         rulePuts: Object.values(ruleActions).reduce((n, a) => n + a.put, 0),
         ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),
         dataPlanePublished: iotData.published,
