@@ -56,6 +56,25 @@ interface Launch {
   pausable?: boolean;
 }
 
+/**
+ * Code run before an engine that offers no host setting (kinesis-local): every TCP listen() of the process is bound
+ * to 127.0.0.1, whatever host (or none, meaning every interface) the engine asked for; any other kind of listen
+ * (a Unix socket, an inherited handle) fails rather than slip through.
+ */
+const LOOPBACK_ONLY = `
+const net = require('node:net');
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const [first] = args;
+  if (first === undefined || typeof first === 'function') args.unshift(0, '127.0.0.1');
+  else if (typeof first === 'number' || (typeof first === 'string' && /^\\d+$/.test(first)))
+    args.splice(1, typeof args[1] === 'string' ? 1 : 0, '127.0.0.1');
+  else if (typeof first === 'object' && first !== null && first.port !== undefined && first.path === undefined)
+    args[0] = { ...first, host: '127.0.0.1' };
+  else throw new Error('loopback-only: refusing a listen() that is not on a TCP port');
+  return listen.apply(this, args);
+};`;
+
 export interface EngineChoice {
   kinesis: KinesisEngine;
   dynamodb: DynamoEngine;
@@ -105,9 +124,15 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
           command: process.execPath,
           args: [path.join(here, 'engines', 'kinesalite-server.mjs'), String(port), dataDir, '100'],
         };
+      // kinesis-local hard-codes the host 0.0.0.0 (and fs2 then listens on every interface, IPv6 included) for both
+      // its plain and its TLS port, with no option to change it: it runs behind LOOPBACK_ONLY, which pins every
+      // listen() of the process to 127.0.0.1.
       return {
         command: process.execPath,
-        args: [path.join(packageDir('kinesis-local'), 'main.js')],
+        args: [
+          '-e',
+          `${LOOPBACK_ONLY}\nrequire(${JSON.stringify(path.join(packageDir('kinesis-local'), 'main.js'))});`,
+        ],
         cwd: packageDir('kinesis-local'),
         env: {
           KINESIS_MOCK_PLAIN_PORT: String(port),
@@ -124,13 +149,17 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
           .readdirSync(lib)
           .find((d: string) => d.startsWith('dynamodb_local'));
         const home = path.join(lib, dist);
+        // DynamoDB Local has no host option (its Jetty listens on every interface): a launcher of ours sets its
+        // connector's host to 127.0.0.1 before it starts; IPv4 stack, so the socket is 127.0.0.1, not ::ffff:127.0.0.1.
         return {
           command: 'java',
           args: [
             `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
+            '-Djava.net.preferIPv4Stack=true',
             '-Xmx512m',
-            '-jar',
+            '-cp',
             path.join(home, 'DynamoDBLocal.jar'),
+            path.join(here, 'engines', 'DynamoDBLocalLoopback.java'),
             '-port',
             String(port),
             '-sharedDb',

@@ -243,11 +243,18 @@ export class IotBroker {
       if (!mqttTopicMatches(rule.topicFilter, topic)) continue;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const message: RuleMessage = { topic: packet.topic, clientId: client.id, payload };
-      const outcome = applyTopicRule(rule, payload, {
-        publishedTopic: packet.topic,
-        clientId: client.id,
-        timestamp: Date.now(),
-      });
+      let outcome: ReturnType<typeof applyTopicRule>;
+      try {
+        outcome = applyTopicRule(rule, payload, {
+          publishedTopic: packet.topic,
+          clientId: client.id,
+          timestamp: Date.now(),
+        });
+      } catch (error) {
+        // A message must never take the broker down: one the rule cannot evaluate ends in its error action.
+        this.deps.log('topic rule failed on a message', { rule: name, error: (error as Error).message });
+        outcome = { ok: false, errorMessage: 'the rule could not evaluate the payload' };
+      }
       if (!outcome.ok) {
         this.deps.ruleError(name, rule, message, outcome.errorMessage);
         continue;

@@ -277,7 +277,8 @@ export class KinesisPoller {
     while (work.length > 0 && !this.stopped) {
       const batch = work.shift() as PlannedBatch<_Record>;
       // Records past the maximum age are discarded before any attempt, also between retries (as the mapping does).
-      const maxAgeMs = this.spec.maxRecordAgeSeconds * 1000;
+      // -1 is Lambda's "no limit" (validateTopology refuses it for this project's consumers, but the mapping honours it).
+      const maxAgeMs = this.spec.maxRecordAgeSeconds < 0 ? Infinity : this.spec.maxRecordAgeSeconds * 1000;
       const now = Date.now();
       const tooOld = batch.records.filter((r) => now - (r.ApproximateArrivalTimestamp?.getTime() ?? now) > maxAgeMs);
       if (tooOld.length > 0) {

@@ -123,7 +123,7 @@ function functionArn(name: string): string {
  * the user (0700, files 0600), also when it was created earlier with looser modes.
  */
 function makePrivate(stateDir: string): void {
-  for (const dir of [stateDir, path.join(stateDir, 'logs'), path.join(stateDir, 'keys')]) {
+  for (const dir of [stateDir, path.join(stateDir, 'logs'), path.join(stateDir, 'keys'), path.join(stateDir, 'data')]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
   }
@@ -440,7 +440,10 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };
-  writeFileSync(path.join(options.stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  // The mode of writeFileSync applies only to a new file: one left by a killed stack keeps its own until chmod.
+  const statePath = path.join(options.stateDir, 'local.json');
+  writeFileSync(statePath, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(statePath, 0o600);
   progress(`HTTP  ${info.http}`);
   progress(`MQTT  ${info.mqtt}`);
   progress(`state ${path.join(options.stateDir, 'local.json')} (dev API key inside)`);

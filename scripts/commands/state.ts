@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { StackInfo } from '../../infra/local/stack';
@@ -87,5 +87,7 @@ export async function runState(args: string[]): Promise<void> {
   };
   mkdirSync(path.dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  // It may hold a dev API key: private also when the file existed (the mode above applies only to a new file).
+  chmodSync(options.out, 0o600);
   result({ written: options.out, target: info.target, http: info.http });
 }

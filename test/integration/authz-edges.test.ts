@@ -106,6 +106,14 @@ describe('tem explain and the gateway agree', () => {
         });
         const status = await probe.send(issued.apiKey);
         const what = `${name}: ${probe.route} ${probe.eventType ?? ''} ${probe.source ?? ''} -> ${status}; explain ${JSON.stringify(explained)}`;
+        // Every part of the decision is shown: the route, and for an ingest the event-type scope and the source claim.
+        if (explained.status !== 401) {
+          expect(explained.checks.route, what).toBeDefined();
+          if (probe.route === 'POST /events' && explained.checks.route?.allowed) {
+            expect(explained.checks.eventType?.scope, what).toEqual(expect.any(Array));
+            expect(explained.checks.source, what).toMatchObject({ source: probe.source ?? expect.any(String) });
+          }
+        }
         if (explained.allowed) {
           expect(status, what).toBeLessThan(500);
           expect([401, 403], what).not.toContain(status);

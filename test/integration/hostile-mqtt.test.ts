@@ -5,7 +5,16 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IOT_MAX_PAYLOAD_BYTES } from '../../infra/local/iot-broker';
-import { connectDevice, eventually, isEmbedded, newDevice, stack, storedBySource } from './support';
+import {
+  connectDevice,
+  controlStats,
+  eventually,
+  isEmbedded,
+  newDevice,
+  receiveMatching,
+  stack,
+  storedBySource,
+} from './support';
 import { tem } from './tem-cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tem-storm-'));
@@ -105,5 +114,55 @@ describe.runIf(isEmbedded())('hostile MQTT clients', () => {
       await Promise.all(outcomes.map((o) => o.client.endAsync(true)));
       await tem(['devices', 'delete', '--prefix', prefix]);
     }
+  });
+  it('8,000 metrics, deep or wide JSON under 128 KB: each in telemetryErrors with its reason; the shard goes on at once', async () => {
+    const device = await newDevice('hostile');
+    const topic = `devices/${device.deviceId}/telemetry`;
+    // The issue's case: 8,000 metrics (~110 KB), once one record that stalled its shard for minutes.
+    const wideMetrics = { seq: 1, metrics: Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`m${i}`, i])) };
+    // 20,000 levels of nesting (40 KB) inside a metric, and an array of 40,000 numbers as one.
+    const deep = `{"seq":2,"metrics":{"t":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`;
+    const wideArray = JSON.stringify({ seq: 3, metrics: { t: Array.from({ length: 40_000 }, () => 1) } });
+    for (const payload of [JSON.stringify(wideMetrics), deep, wideArray])
+      expect(Buffer.byteLength(payload)).toBeLessThan(IOT_MAX_PAYLOAD_BYTES);
+    const discardedBefore = (await controlStats()).pollers.reduce((n, p) => n + p.recordsDiscarded, 0);
+    const client = await connectDevice(device);
+    const sentAt = Date.now();
+    try {
+      for (const payload of [JSON.stringify(wideMetrics), deep, wideArray])
+        await client.publishAsync(topic, payload, { qos: 1 });
+      await client.publishAsync(topic, JSON.stringify({ seq: 4, metrics: { temperature: 20 } }), { qos: 1 });
+    } finally {
+      await client.endAsync();
+    }
+    const stored = await eventually(
+      async () => {
+        const items = await storedBySource(device.deviceId);
+        return items.length > 0 ? items : undefined;
+      },
+      20_000,
+      'the valid reading after the hostile ones',
+    );
+    // Behind the three on its shard, and still stored within seconds (no retries, no timeouts).
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(stored.map((i) => (i.data as { seq: number }).seq)).toEqual([4]);
+    // The deep one never became a record: the rule refused it, its error action and redrive reported it.
+    const reasons: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await receiveMatching<{ deviceId: string; issues: { path: string; message: string }[] }>(
+        stack().resources.telemetryErrors,
+        (body) => body.deviceId === device.deviceId,
+        30_000,
+      );
+      reasons.push(...m.issues.map((issue) => `${issue.path}: ${issue.message}`));
+    }
+    expect(reasons.sort()).toEqual([
+      ': payload nests deeper than 32 levels of objects and arrays',
+      'metrics.t: Invalid input: expected number, received array',
+      'metrics: holds more than 100 metrics',
+    ]);
+    // No consumer gave up on a record (a timeout, a crash): nothing was discarded to the DLQ meanwhile.
+    const discarded = (await controlStats()).pollers.reduce((n, p) => n + p.recordsDiscarded, 0);
+    expect(discarded).toBe(discardedBefore);
   });
 });

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,11 +41,22 @@ describe('tem local lifecycle', () => {
     chmodSync(stateDir, 0o755);
     mkdirSync(path.join(stateDir, 'keys'), { mode: 0o755 });
     mkdirSync(path.join(stateDir, 'logs'), { mode: 0o755 });
+    mkdirSync(path.join(stateDir, 'data'), { mode: 0o755 });
     writeFileSync(path.join(stateDir, 'logs', 'functions.log'), '', { mode: 0o644 });
+    // As a stack killed outright leaves them: its state file and signing key, readable by everyone.
+    writeFileSync(path.join(stateDir, 'local.json'), '{}\n', { mode: 0o644 });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(
+      path.join(stateDir, 'keys', 'tokenSigningKey.pem'),
+      privateKey.export({ format: 'pem', type: 'pkcs8' }),
+      {
+        mode: 0o644,
+      },
+    );
     const { child, output } = await startStackProcess({ TEM_STATE_DIR: stateDir });
     try {
       const mode = (file: string) => statSync(path.join(stateDir, file)).mode & 0o777;
-      expect([mode('.'), mode('keys'), mode('logs')]).toEqual([0o700, 0o700, 0o700]);
+      expect([mode('.'), mode('keys'), mode('logs'), mode('data')]).toEqual([0o700, 0o700, 0o700, 0o700]);
       expect([mode('local.json'), mode('keys/tokenSigningKey.pem'), mode('logs/functions.log')]).toEqual([
         0o600, 0o600, 0o600,
       ]);

@@ -3,7 +3,7 @@ import { topicRules } from '../../infra/topology';
 import { TELEMETRY_RULE } from '../../shared/domain/iot-policy';
 import { planRedrive } from '../../shared/domain/rule-redrive';
 import { decodeStreamRecord } from '../../shared/domain/stream-records';
-import { applyTopicRule, ruleErrorMessage, ruleTopic } from '../../shared/domain/topic-rule';
+import { applyTopicRule, nestsDeeperThan, ruleErrorMessage, ruleTopic } from '../../shared/domain/topic-rule';
 
 const rule = topicRules[TELEMETRY_RULE];
 if (!rule) throw new Error('no telemetry rule');
@@ -34,6 +34,21 @@ describe('applyTopicRule (the rule as the rules engine applies it)', () => {
         data: Buffer.from(JSON.stringify({ ...reading, deviceId: 'dev-1', receivedAt: 42 })),
       },
     });
+  });
+
+  it('refuses a payload nested deeper than 32 levels before parsing it, and never throws on 20,000 levels', () => {
+    const ctx = { publishedTopic: 'devices/dev-1/telemetry', clientId: 'dev-1', timestamp: 42 };
+    const nested = (levels: number) => `{"metrics":{"t":${'['.repeat(levels - 2)}${']'.repeat(levels - 2)}}}`;
+    expect(applyTopicRule(rule, payload(nested(32)), ctx).ok).toBe(true);
+    for (const levels of [33, 20_000])
+      expect(applyTopicRule(rule, payload(nested(levels)), ctx)).toEqual({
+        ok: false,
+        errorMessage: 'payload nests deeper than 32 levels of objects and arrays',
+      });
+    // Brackets inside strings, escaped quotes included, are text, not nesting.
+    expect(nestsDeeperThan(JSON.stringify({ s: `\\"${'['.repeat(100)}` }), 2)).toBe(false);
+    expect(nestsDeeperThan('[[[]]]', 3)).toBe(false);
+    expect(nestsDeeperThan('[[[[]]]]', 3)).toBe(true);
   });
 
   it('sees a Basic Ingest topic without its $aws/rules/<rule>/ prefix', () => {
