@@ -13,7 +13,13 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Logical resource names. Physical names differ per target (CDK generates them, the local stack prefixes them). */
 export type StreamName = 'eventStream';
-export type TableName = 'eventsTable' | 'principalsTable' | 'deviceMetricsTable' | 'devicesTable' | 'alertsTable';
+export type TableName =
+  | 'eventsTable'
+  | 'principalsTable'
+  | 'deviceMetricsTable'
+  | 'devicesTable'
+  | 'alertsTable'
+  | 'connectionsTable';
 export type QueueName = 'eventsDlq' | 'telemetryErrors' | 'ruleErrors' | 'alerts';
 /** Asymmetric signing keys (KMS in AWS, a key file in the local stack). */
 export type KeyName = 'tokenSigningKey';
@@ -21,7 +27,7 @@ export type KeyName = 'tokenSigningKey';
  * Service endpoints a function must be told about: the IoT data plane's is per account (`xxx-ats.iot.<region>...`),
  * looked up at deploy time in AWS; the local stack serves the same API itself.
  */
-export type EndpointName = 'iotDataEndpoint';
+export type EndpointName = 'iotDataEndpoint' | 'wsManagementEndpoint';
 export type ResourceName = StreamName | TableName | QueueName | KeyName | EndpointName;
 export type FunctionName = keyof typeof functions;
 
@@ -193,10 +199,46 @@ export interface TopicRuleSpec {
   errorQueue: QueueName;
 }
 
-export interface EndpointSpec {
-  service: 'iot-data';
-  /** MQTT topics (IoT policy resource patterns, `*` allowed) that `write` access may publish to. */
-  publishTopics: readonly string[];
+export type EndpointSpec =
+  | {
+      service: 'iot-data';
+      /** MQTT topics (IoT policy resource patterns, `*` allowed) that `write` access may publish to. */
+      publishTopics: readonly string[];
+    }
+  | {
+      /**
+       * The WebSocket API's management API (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`): `write` =
+       * `execute-api:ManageConnections` (PostToConnection, DeleteConnection, GetConnection) on its connections.
+       */
+      service: 'ws-management';
+    };
+
+export type WebSocketRouteKey = '$connect' | '$disconnect' | '$default';
+
+/**
+ * The real-time boundary (ADR 0014): an API Gateway WebSocket API. `$connect` goes through a REQUEST authorizer that
+ * takes the same credentials as the HTTP API (and, for browsers, from a query parameter or `Sec-WebSocket-Protocol`)
+ * and requires `permission`; one function serves every route (connect, disconnect, and the client's
+ * subscribe/unsubscribe/ping on `$default`, answered through a route response). The local stack mirrors it: the same
+ * route events, the same authorizer, and the management API the functions reach with the SDK.
+ */
+export interface WebSocketSpec {
+  stage: string;
+  authorizer: FunctionName;
+  routes: Readonly<Record<WebSocketRouteKey, FunctionName>>;
+  /** `<app>.ws.<view>`: the permission `$connect` requires. */
+  permission: string;
+  connectionsTable: TableName;
+  managementEndpoint: EndpointName;
+  /** Query parameters a browser (which cannot set headers on a WebSocket) may carry a credential in. */
+  credentialQueryParameters: { apiKey: string; token: string };
+  limits: {
+    connectionsPerPrincipal: number;
+    subscriptionsPerConnection: number;
+    /** Deliveries per connection per second (and the burst over it): a client over them is told, then dropped. */
+    eventsPerSecond: number;
+    burst: number;
+  };
 }
 
 export interface KeySpec {
@@ -236,6 +278,8 @@ const env = {
   devicesTable: { resource: 'devicesTable', env: 'DEVICES_TABLE_NAME' },
   alertsTable: { resource: 'alertsTable', env: 'ALERTS_TABLE_NAME' },
   alertsQueue: { resource: 'alerts', env: 'ALERTS_QUEUE_URL' },
+  connectionsTable: { resource: 'connectionsTable', env: 'CONNECTIONS_TABLE_NAME' },
+  wsManagementEndpoint: { resource: 'wsManagementEndpoint', env: 'WS_MANAGEMENT_ENDPOINT' },
   /** Where a consumer parks a record it can never process (ADR 0005): the consumers' on-failure queue. */
   poisonRecords: { resource: 'eventsDlq', env: 'POISON_RECORDS_QUEUE_URL' },
   iotDataEndpoint: { resource: 'iotDataEndpoint', env: 'IOT_DATA_ENDPOINT' },
@@ -329,6 +373,10 @@ export const functions = {
       bind(env.alertsQueue, 'write'),
       bind(env.iotDataEndpoint, 'write'),
       bind(env.poisonRecords, 'write'),
+      // Raised and resolved alerts also go to WebSocket subscribers of the device's alerts (ADR 0014).
+      bind(env.connectionsTable, 'readWrite'),
+      bind(env.principalsTable, 'read'),
+      bind(env.wsManagementEndpoint, 'write'),
     ],
   },
   ruleErrorsRedrive: {
@@ -337,6 +385,38 @@ export const functions = {
     memoryMb: 256,
     timeoutSeconds: 5,
     bindings: [bind(env.eventStream, 'write'), bind(env.telemetryErrors, 'write')],
+  },
+  wsAuthorizer: {
+    entry: 'functions/websocket/ws-authorizer.ts',
+    description: 'WebSocket $connect REQUEST authorizer: API key or JWT (header, query or subprotocol) -> principal',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.principalsTable, 'read'), bind(env.tokenSigningKey, 'read')],
+    errorsAreAnswers: true,
+    environment: {
+      ...tokenSettings,
+      JWT_TRUSTED_ISSUERS: '[]',
+      AUTH_CACHE_TTL_SECONDS: '300',
+      AUTH_EPOCH_CHECK_SECONDS: '5',
+    },
+  },
+  wsConnections: {
+    entry: 'functions/websocket/ws-connections.ts',
+    description: 'WebSocket routes: $connect (limits), $disconnect, $default (subscribe, unsubscribe, ping)',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    bindings: [bind(env.connectionsTable, 'readWrite'), bind(env.principalsTable, 'read')],
+  },
+  wsFanout: {
+    entry: 'functions/websocket/ws-fanout.ts',
+    description: 'Kinesis consumer: posts each event to the WebSocket connections whose subscriptions match it',
+    memoryMb: 512,
+    timeoutSeconds: 30,
+    bindings: [
+      bind(env.connectionsTable, 'readWrite'),
+      bind(env.principalsTable, 'read'),
+      bind(env.wsManagementEndpoint, 'write'),
+    ],
   },
   listEvents: {
     entry: 'functions/queries/list-events.ts',
@@ -456,10 +536,31 @@ export const tables: Record<TableName, TableSpec> = {
       { name: 'byDevice', partitionKey: 'deviceId', sortKey: 'raisedAtKey' },
     ],
   },
+  /**
+   * One item per WebSocket connection (`pk` = connection id: its principal, credential and subscriptions) and one
+   * `#version` item counting changes, so a fan-out container re-reads the connections only when they changed.
+   */
+  connectionsTable: {
+    partitionKey: 'pk',
+    globalIndexes: [{ name: 'byPrincipal', partitionKey: 'principalId', sortKey: 'connectedAt' }],
+    ttlAttribute: 'expiresAt',
+  },
 };
 
 export const endpoints: Record<EndpointName, EndpointSpec> = {
   iotDataEndpoint: { service: 'iot-data', publishTopics: ['devices/*/alerts'] },
+  wsManagementEndpoint: { service: 'ws-management' },
+};
+
+export const webSocket: WebSocketSpec = {
+  stage: 'v1',
+  authorizer: 'wsAuthorizer',
+  routes: { $connect: 'wsConnections', $disconnect: 'wsConnections', $default: 'wsConnections' },
+  permission: 'events.ws.event_stream',
+  connectionsTable: 'connectionsTable',
+  managementEndpoint: 'wsManagementEndpoint',
+  credentialQueryParameters: { apiKey: 'api_key', token: 'access_token' },
+  limits: { connectionsPerPrincipal: 20, subscriptionsPerConnection: 10, eventsPerSecond: 500, burst: 1000 },
 };
 
 export const queues: Record<QueueName, QueueSpec> = {
@@ -542,6 +643,17 @@ export const streamConsumers: readonly StreamConsumerSpec[] = [
     batchSize: 500,
     maxBatchingWindowSeconds: 0,
   },
+  {
+    ...consumerDefaults,
+    function: 'wsFanout',
+    readMode: 'enhancedFanOut',
+    latency: 'realtime',
+    batchSize: 500,
+    maxBatchingWindowSeconds: 0,
+    // Live delivery is at most once (ADR 0014): an event a minute old is no longer worth pushing; a client resumes
+    // with GET /events?since=... after a gap.
+    maxRecordAgeSeconds: 60,
+  },
 ];
 
 /**
@@ -583,6 +695,7 @@ export const topology = {
   iotAuthorizer,
   keys,
   endpoints,
+  webSocket,
 } as const;
 
 export type Topology = typeof topology;
@@ -714,10 +827,34 @@ export function validateTopology(t: Topology = topology): string[] {
     if (!Number.isInteger(refresh) || refresh < 300 || refresh > 86_400)
       problems.push('IoT authorizer: DEVICE_POLICY_REFRESH_SECONDS must be 300..86400 (IoT Core refuses others)');
   }
+  problems.push(...webSocketProblems(t));
   for (const [name, fn] of Object.entries(t.functions))
     for (const b of fn.bindings)
       if (![t.streams, t.tables, t.queues, t.keys, t.endpoints].some((group) => Object.hasOwn(group, b.resource)))
         problems.push(`function ${name}: binding to unknown resource ${b.resource}`);
+  return problems;
+}
+
+function webSocketProblems(t: Topology): string[] {
+  const ws = t.webSocket;
+  const problems: string[] = [];
+  for (const fn of [ws.authorizer, ...Object.values(ws.routes)])
+    if (!Object.hasOwn(t.functions, fn)) problems.push(`webSocket: unknown function ${fn}`);
+  if (!/^[a-z0-9_]+\.ws\.[a-z0-9_]+$/.test(ws.permission))
+    problems.push(`webSocket: permission "${ws.permission}" is not <app>.ws.<view>`);
+  if (!Object.hasOwn(t.tables, ws.connectionsTable))
+    problems.push(`webSocket: unknown connections table ${ws.connectionsTable}`);
+  if (t.endpoints[ws.managementEndpoint]?.service !== 'ws-management')
+    problems.push(`webSocket: ${ws.managementEndpoint} is not a ws-management endpoint`);
+  if (!/^[A-Za-z0-9_]{1,128}$/.test(ws.stage)) problems.push('webSocket: stage name is alphanumeric/underscore');
+  const l = ws.limits;
+  if (
+    l.connectionsPerPrincipal < 1 ||
+    l.subscriptionsPerConnection < 1 ||
+    l.eventsPerSecond < 1 ||
+    l.burst < l.eventsPerSecond
+  )
+    problems.push('webSocket: limits must be positive, burst at least the rate');
   return problems;
 }
 

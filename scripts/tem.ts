@@ -36,6 +36,8 @@ const usage = `usage: tem <command>
                               re-drive stream on-failure records: their records go to the stream again
   simulate --devices N --rate R --duration S [--anomalies PCT] [--http-producers P --http-rate R2] [--reuse] ...
                               a device fleet over MQTT (+ HTTP producers), reconciled: exit 1 on loss or duplicates
+  watch [--type PATTERN]... [--source S]... [--device D]... [--alerts raised|resolved]... [--max N] [--for S]
+                              live events (or alerts) over the WebSocket API, one JSON line each
   help                        this text
 
 Every command prints one JSON object on its last stdout line.`;
@@ -76,6 +78,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/simulate')).runSimulate(rest);
     case 'cost':
       return (await import('./commands/cost')).runCost(rest);
+    case 'watch':
+      return (await import('./commands/watch')).runWatch(rest);
     case undefined:
     case 'help':
     case '--help':

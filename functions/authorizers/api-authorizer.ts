@@ -2,49 +2,14 @@ import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { encodeCallerContext } from '../../shared/authorizer-context';
-import { createDocumentClient } from '../../shared/aws/clients';
-import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
-import { signerFromSetting } from '../../shared/aws/signer';
-import { ConfigError, intEnv, requireEnv } from '../../shared/config';
+import { authenticatorFromEnv } from '../../shared/aws/authenticator';
 import { credentialFrom, headerValues } from '../../shared/domain/credentials';
-import { DecisionCache } from '../../shared/domain/decision-cache';
 import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
-import {
-  type AuthenticatedPrincipal,
-  Authenticator,
-  type AuthResult,
-  callerContextOf,
-} from '../../shared/domain/principals';
-import { TokenVerifier, TrustedIssuersSchema } from '../../shared/domain/tokens';
+import { type AuthResult, callerContextOf } from '../../shared/domain/principals';
 import { logger } from '../../shared/observability';
 
-const store = new DynamoPrincipalStore(createDocumentClient(), requireEnv('PRINCIPALS_TABLE_NAME'));
-const signer = signerFromSetting(requireEnv('TOKEN_SIGNING_KEY'));
-const ownIssuer = { issuer: requireEnv('JWT_ISSUER'), audience: requireEnv('JWT_AUDIENCE') };
-const trustedIssuers = (() => {
-  const parsed = TrustedIssuersSchema.safeParse(JSON.parse(requireEnv('JWT_TRUSTED_ISSUERS')));
-  if (!parsed.success) throw new ConfigError(`JWT_TRUSTED_ISSUERS is invalid: ${parsed.error.message}`);
-  return parsed.data;
-})();
-// The own public key may come from KMS: fetched once, on first use.
-let verifier: Promise<TokenVerifier> | undefined;
-const tokenVerifier = () => {
-  verifier ??= signer.publicJwk().then((jwk) => new TokenVerifier({ ...ownIssuer, jwk }, trustedIssuers));
-  verifier.catch(() => {
-    verifier = undefined;
-  });
-  return verifier;
-};
-const authenticator = new Authenticator({
-  store,
-  verifier: tokenVerifier,
-  cache: new DecisionCache<AuthenticatedPrincipal>({
-    ttlMs: intEnv('AUTH_CACHE_TTL_SECONDS', 300) * 1000,
-    epochCheckMs: intEnv('AUTH_EPOCH_CHECK_SECONDS', 5) * 1000,
-    readEpoch: () => store.getAuthEpoch(),
-  }),
-});
+const { authenticator } = authenticatorFromEnv();
 
 async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> {
   // Every value of each credential header (multiValueHeaders): one sent twice is refused, not its last value taken.

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { topology } from '../../infra/topology';
 import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
 import { createDocumentClient, createIotDataClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { PoisonParking } from '../../shared/aws/poison-parking';
+import { wsDeliveryFromEnv } from '../../shared/aws/ws-delivery-from-env';
 import { requireEnv } from '../../shared/config';
 import { alertRules } from '../../shared/domain/alert-rules';
 import { AlertBatch, AlertEngine, AlertStateCache, positionOf, toReading } from '../../shared/domain/alerts';
@@ -21,6 +23,7 @@ const notifier = new AlertFanOut(
 // instead of a strongly consistent read per reading and rule.
 const engine = new AlertEngine(alertRules, store, 5, new AlertStateCache(randomUUID()));
 const parking = new PoisonParking(createSqsClient(), requireEnv('POISON_RECORDS_QUEUE_URL'), 'alerts');
+const wsAlerts = wsDeliveryFromEnv('alerts', topology.webSocket.limits);
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -67,6 +70,11 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
   for (const id of [...notDecoded.keys()]) if (!unparked.includes(id)) notDecoded.delete(id);
   for (const m of delivered)
     logger.info(m.type, { alertId: m.alert.alertId, deviceId: m.alert.deviceId, ruleId: m.alert.ruleId });
+  // Live to WebSocket subscribers of the devices' alerts: at most once, never a reason to retry the batch (ADR 0014).
+  if (delivered.length > 0)
+    await wsAlerts
+      .deliverAlerts(delivered)
+      .catch((error) => logger.warn('alerts not pushed to WebSocket subscribers', { error: reason(error) }));
   if (failed.length > 0)
     logger.warn('alert notifications not delivered', { alertIds: failed.map((m) => m.alert.alertId) });
   metrics.addMetric('AlertsRaised', MetricUnit.Count, delivered.filter((m) => m.type === 'alert.raised').length);

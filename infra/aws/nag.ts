@@ -95,12 +95,25 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
     }
   }
 
-  // iot:Publish is granted per topic pattern of the topology; a pattern with `*` (one topic per device) is a wildcard
-  // resource to cdk-nag. Acknowledged per function and per pattern, on the exact ARN, so a broader one stays a finding.
+  // Endpoint `write` grants name a wildcard resource by nature, acknowledged per function on the exact ARN, so a
+  // broader one stays a finding. iot:Publish is granted per topic pattern of the topology, and a pattern with `*` (one
+  // topic per device) is a wildcard; execute-api:ManageConnections names every connection of the one stage.
   for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, TemFunction][]) {
     for (const b of t.functions[name].bindings) {
       if (!(b.resource in t.endpoints) || (b.access !== 'write' && b.access !== 'readWrite')) continue;
       const endpoint = stack.endpoints[b.resource as EndpointName];
+      if (endpoint.service === 'ws-management') {
+        const { webSocket } = endpoint;
+        Validations.of(fn.role as IConstruct).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagSpelling(stack.resolve(webSocket.connectionsArn))}]`,
+          reason:
+            `${name} delivers to WebSocket clients through ${b.resource}: execute-api:ManageConnections only, on the ` +
+            `connections of this one API's stage ${webSocket.stage.stageName}. Connection ids are made by API Gateway ` +
+            'at $connect, so they can only be named by *; the method * covers exactly PostToConnection (POST), ' +
+            'GetConnection (GET) and DeleteConnection (DELETE).',
+        });
+        continue;
+      }
       for (const [i, topic] of endpoint.spec.publishTopics.entries()) {
         if (!topic.includes('*')) continue;
         const arn = nagSpelling(stack.resolve(endpoint.publishTopicArns[i]));
@@ -116,6 +129,7 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
 
   // The deploy-time endpoint lookups: one SDK call each, made by CDK's singleton AwsCustomResource provider.
   for (const [name, endpoint] of Object.entries(stack.endpoints)) {
+    if (endpoint.service !== 'iot-data') continue;
     Validations.of(endpoint.lookup.node.findChild('CustomResourcePolicy')).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -160,6 +174,21 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
       'REQUEST authorizer (which caches its decisions per credential), and API Gateway stage throttling applies. ' +
       'A web ACL is an account-level cost/ops decision outside this stack.',
   });
+  // API Gateway runs a WebSocket API's authorizer on `$connect` only, and refuses one on any other route: the other
+  // routes' messages travel on a connection the authorizer accepted (with the permission the topology requires).
+  // Acknowledged per route other than $connect, so a $connect without its authorizer stays a finding.
+  const ws = stack.webSocket;
+  for (const [key, route] of Object.entries(ws.routes)) {
+    if (key === '$connect') continue;
+    Validations.of(route).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        `WebSocket route ${key}: API Gateway allows an authorizer on $connect only; every ${key} belongs to a ` +
+        `connection that $connect's REQUEST authorizer (${t.webSocket.authorizer}) accepted with the permission ` +
+        `${t.webSocket.permission}.`,
+    });
+  }
+
   const cloudWatchRole = api.node.tryFindChild('CloudWatchRole');
   if (cloudWatchRole) {
     Validations.of(cloudWatchRole).acknowledge({

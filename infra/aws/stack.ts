@@ -36,6 +36,7 @@ import { buildQueueConsumers } from './queue-consumers';
 import { buildStreamConsumers } from './stream-consumers';
 import { TemFunction } from './tem-function';
 import { buildUsagePlans, type RoleUsagePlan } from './usage-plans';
+import { TemWebSocketApi } from './websocket-api';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -94,9 +95,11 @@ export const METRIC_NAMESPACE = 'TelemetryEventMesh';
 /** What API Gateway's Lambda authorizer contract has a function throw to answer 401 (`errorsAreAnswers`). */
 export const THROWN_REFUSAL_MESSAGE = 'Unauthorized';
 
-/** A deployed service endpoint: the host name looked up at deploy time and the URL a function's env var carries. */
-export interface DeployedEndpoint {
-  spec: EndpointSpec;
+/** The IoT data plane: the host name looked up at deploy time and the URL a function's env var carries. */
+export interface DeployedIotDataEndpoint {
+  /** `spec.service`, here too so that it narrows the endpoint itself. */
+  service: 'iot-data';
+  spec: Extract<EndpointSpec, { service: 'iot-data' }>;
   /** The custom resource that looks the address up (`iot:DescribeEndpoint`). */
   lookup: cr.AwsCustomResource;
   address: string;
@@ -104,6 +107,19 @@ export interface DeployedEndpoint {
   /** `arn:<partition>:iot:<region>:<account>:topic/<pattern>` per `spec.publishTopics` entry, in the same order. */
   publishTopicArns: string[];
 }
+
+/** The WebSocket API's management API: its stage's callback URL, known at synth time (no lookup). */
+export interface DeployedWsManagementEndpoint {
+  service: 'ws-management';
+  spec: Extract<EndpointSpec, { service: 'ws-management' }>;
+  /** `https://<api id>.execute-api.<region>.<url suffix>/<stage>`. */
+  url: string;
+  /** The API whose connections `write` may manage. */
+  webSocket: TemWebSocketApi;
+}
+
+/** A deployed service endpoint, by service (`spec.service`). */
+export type DeployedEndpoint = DeployedIotDataEndpoint | DeployedWsManagementEndpoint;
 
 /** Builds one construct per entry of a topology record, keeping the record's keys. */
 function build<K extends string, S, R>(specs: Readonly<Record<K, S>>, make: (name: K, spec: S) => R): Record<K, R> {
@@ -127,6 +143,8 @@ export class TelemetryEventMeshStack extends Stack {
   readonly streamConsumers: Record<string, kinesis.StreamConsumer>;
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
+  /** The real-time WebSocket API (`topology.webSocket`, ADR 0014). */
+  readonly webSocket: TemWebSocketApi;
   /** Per role: its usage plan (throttle and quota from roles.json) and its shared usage key (ADR 0013). */
   readonly usagePlans: Record<string, RoleUsagePlan>;
   /** Every API method, keyed `METHOD /path` as in the topology's routes. */
@@ -233,23 +251,37 @@ export class TelemetryEventMeshStack extends Stack {
       });
     });
 
-    // Service endpoints are per account and region: looked up at deploy time by one SDK call each, made by CDK's
-    // singleton AwsCustomResource provider function (shared by every lookup in the stack).
+    // The WebSocket API and its stage come before the functions: their management endpoint is the stage's URL. Its
+    // routes come once the functions exist (below), so no resource references one that references it back.
+    this.webSocket = new TemWebSocketApi(this, 'WebSocket', { spec: t.webSocket, service: t.service });
+
+    // The IoT data plane's endpoint is per account and region: looked up at deploy time by one SDK call each, made by
+    // CDK's singleton AwsCustomResource provider function (shared by every lookup in the stack). The WebSocket
+    // management API's is this stack's own stage URL.
     let lookupLogs: logs.LogGroup | undefined;
     let lookupRole: iam.Role | undefined;
-    this.endpoints = build(t.endpoints, (name, spec) => {
-      lookupLogs ??= new logs.LogGroup(this, 'EndpointLookupLogs', { retention: logs.RetentionDays.ONE_MONTH });
-      if (!lookupRole) {
-        // Our own role instead of CDK's default (AWSLambdaBasicExecutionRole: logs on every group in the account):
-        // it may write to its log group and, through each lookup's policy, make exactly the calls declared below.
-        lookupRole = new iam.Role(this, 'EndpointLookupRole', {
-          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-          description: 'Execution role of the deploy-time endpoint lookups (AwsCustomResource provider)',
-        });
-        lookupLogs.grantWrite(lookupRole);
-      }
+    this.endpoints = build(t.endpoints, (name, spec): DeployedEndpoint => {
       switch (spec.service) {
+        case 'ws-management': {
+          // One WebSocket API per stack: a second management endpoint would have no API of its own.
+          if (name !== t.webSocket.managementEndpoint)
+            throw new Error(
+              `endpoint ${name}: the WebSocket API's management endpoint is ${t.webSocket.managementEndpoint}`,
+            );
+          return { service: spec.service, spec, url: this.webSocket.callbackUrl, webSocket: this.webSocket };
+        }
         case 'iot-data': {
+          lookupLogs ??= new logs.LogGroup(this, 'EndpointLookupLogs', { retention: logs.RetentionDays.ONE_MONTH });
+          if (!lookupRole) {
+            // Our own role instead of CDK's default (AWSLambdaBasicExecutionRole: logs on every group in the
+            // account): it may write to its log group and, through each lookup's policy, make exactly the calls
+            // declared below.
+            lookupRole = new iam.Role(this, 'EndpointLookupRole', {
+              assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+              description: 'Execution role of the deploy-time endpoint lookups (AwsCustomResource provider)',
+            });
+            lookupLogs.grantWrite(lookupRole);
+          }
           // The ATS endpoint (Amazon Trust Services certificates); the legacy VeriSign one is not to be used.
           const call: cr.AwsSdkCall = {
             // SDK v3 names (the provider runs the Lambda runtime's SDK v3); IAM action iot:DescribeEndpoint.
@@ -277,7 +309,7 @@ export class TelemetryEventMeshStack extends Stack {
               arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
             }),
           );
-          return { spec, lookup, address, url: `https://${address}`, publishTopicArns };
+          return { service: spec.service, spec, lookup, address, url: `https://${address}`, publishTopicArns };
         }
       }
     });
@@ -305,11 +337,18 @@ export class TelemetryEventMeshStack extends Stack {
       queues: this.queues,
     });
     buildQueueConsumers(t.queueConsumers, { functions: this.functions, queues: this.queues });
+    this.webSocket.addRoutes(this.functions);
 
     const http = this.buildApi(t);
     this.api = http.api;
     this.authorizer = http.authorizer;
     this.methods = http.methods;
+    // The WebSocket stage logs (access and errors): API Gateway refuses it until the account's CloudWatch Logs role
+    // is set, which the REST API's `cloudWatchRole` does (AWS::ApiGateway::Account).
+    const apiGatewayAccount = this.api.node.tryFindChild('Account');
+    if (!apiGatewayAccount)
+      throw new Error("the WebSocket stage's logging needs the REST API's account CloudWatch role");
+    this.webSocket.loggingNeeds(apiGatewayAccount);
     this.usagePlans = buildUsagePlans(this, this.api, props.roles ?? defaultRoles, t.service);
 
     this.alarms = this.buildAlarms(t);
@@ -376,6 +415,10 @@ export class TelemetryEventMeshStack extends Stack {
     // Where `tem keys create` puts a principal's own usage key (ADR 0013).
     new CfnOutput(this, 'RestApiId', { value: this.api.restApiId, description: 'REST API id (usage plans)' });
     new CfnOutput(this, 'RestApiStage', { value: this.api.deploymentStage.stageName, description: 'its stage' });
+    new CfnOutput(this, 'WebSocketUrl', {
+      value: this.webSocket.url,
+      description: `wss:// URL of the WebSocket API (stage ${t.webSocket.stage})`,
+    });
     for (const [name, stream] of Object.entries(this.streams)) {
       new CfnOutput(this, name, { value: stream.streamName, description: name });
     }
@@ -669,14 +712,25 @@ export class TelemetryEventMeshStack extends Stack {
         if (can('write')) r.key.grant(fn, 'kms:Sign', 'kms:GetPublicKey');
         else r.key.grant(fn, 'kms:GetPublicKey');
         break;
-      case 'endpoint':
-        // The IoT data plane: `write` publishes to the declared topics and nothing else; there is nothing to `read`
-        // (retained messages and shadows are out of scope), so `read` grants nothing.
-        if (can('write'))
-          fn.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['iot:Publish'], resources: r.endpoint.publishTopicArns }),
-          );
+      case 'endpoint': {
+        // Nothing to `read` at either endpoint (retained messages and shadows are out of scope; a connection's status
+        // is part of managing it), so `read` grants nothing.
+        if (!can('write')) break;
+        const endpoint = r.endpoint;
+        switch (endpoint.service) {
+          case 'iot-data':
+            // `write` publishes to the declared topics and nothing else.
+            fn.addToRolePolicy(
+              new iam.PolicyStatement({ actions: ['iot:Publish'], resources: endpoint.publishTopicArns }),
+            );
+            break;
+          case 'ws-management':
+            // `write` posts to, reads and closes this API stage's connections, none of another API or stage.
+            endpoint.webSocket.grantManageConnections(fn);
+            break;
+        }
         break;
+      }
     }
   }
 

@@ -62,7 +62,7 @@ function compile(route: RouteSpec): CompiledRoute {
   return { route, pattern: new RegExp(`^${source}/?$`), params };
 }
 
-const AuthorizerResultSchema = z.object({
+export const AuthorizerResultSchema = z.object({
   principalId: z.string().min(1),
   policyDocument: z.object({
     Version: z.string(),

@@ -55,6 +55,7 @@ import {
 import { RuleKinesisAction } from './rule-kinesis-action';
 import { SqsPoller } from './sqs-poller';
 import { UsagePlanMeter } from './usage-plans';
+import { LocalWebSocketGateway } from './websocket-gateway';
 
 /**
  * What `.tem/local.json` holds: everything a CLI or a test needs to find a running stack. `tem state --from-stack`
@@ -64,6 +65,8 @@ export interface StackInfo {
   target: 'embedded' | 'aws' | 'localstack';
   http: string;
   mqtt?: string;
+  /** The WebSocket API's URL (`wss://...`/`ws://...` with the stage): live subscriptions (ADR 0014). */
+  webSocket?: string;
   region: string;
   endpoints: Partial<Endpoints>;
   resources: Record<ResourceName, string>;
@@ -77,6 +80,7 @@ export interface StackInfo {
 export interface LocalStackInfo extends StackInfo {
   target: 'embedded';
   mqtt: string;
+  webSocket: string;
   control: string;
   endpoints: Endpoints;
   devApiKey: string;
@@ -216,10 +220,22 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   });
   const iotDataUrl = `http://127.0.0.1:${await iotData.listen()}`;
   cleanups.push(() => iotData.close());
-  const endpointUrls = Object.fromEntries(Object.keys(topology.endpoints).map((n) => [n, iotDataUrl])) as Record<
-    keyof Topology['endpoints'],
-    string
-  >;
+  // API Gateway's WebSocket API (ADR 0014): its functions are invoked once they exist (below).
+  const wsGateway = new LocalWebSocketGateway({
+    spec: topology.webSocket,
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    invoke: (name, event) => invoke(name, event),
+    log,
+  });
+  await wsGateway.listen();
+  cleanups.push(() => wsGateway.close());
+  const endpointUrls = Object.fromEntries(
+    Object.entries(topology.endpoints).map(([n, e]) => [
+      n,
+      e.service === 'iot-data' ? iotDataUrl : wsGateway.managementUrl,
+    ]),
+  ) as Record<keyof Topology['endpoints'], string>;
   const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues, ...keyFiles, ...endpointUrls };
 
   // Functions: each gets only the settings its topology bindings give it, as in AWS.
@@ -407,6 +423,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
         ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),
         dataPlanePublished: iotData.published,
       },
+      webSocket: wsGateway.stats,
       engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),
     }),
     stopEngine: (service) => engines[service].outage(),
@@ -425,6 +442,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     target: 'embedded',
     http: `http://127.0.0.1:${httpPort}`,
     mqtt: `mqtt://127.0.0.1:${mqttPort}`,
+    webSocket: wsGateway.url,
     control: `http://127.0.0.1:${control.port}`,
     region: LOCAL_REGION,
     // Clients outside the stack (CLI, tests) reach the engine itself, as before the front existed; what they put is
@@ -446,6 +464,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   chmodSync(statePath, 0o600);
   progress(`HTTP  ${info.http}`);
   progress(`MQTT  ${info.mqtt}`);
+  progress(`WS    ${info.webSocket}`);
   progress(`state ${path.join(options.stateDir, 'local.json')} (dev API key inside)`);
   progress(`TelemetryEventMesh local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
@@ -462,6 +481,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       for (const engine of Object.values(engines)) engine.expectExit();
       await Promise.allSettled([
         gateway.close(),
+        wsGateway.close(),
         broker.close(),
         iotData.close(),
         new Promise<void>((r) => control.server.close(() => r())),

@@ -1,5 +1,10 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
+import {
+  ApiGatewayManagementApiClient,
+  type ServiceInputTypes as WsInput,
+  type ServiceOutputTypes as WsOutput,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -72,4 +77,19 @@ export function createSqsClient(): SQSClient {
  */
 export function createIotDataClient(endpoint: string): IoTDataPlaneClient {
   return counted(new IoTDataPlaneClient({ endpoint, requestHandler: requestHandler(), maxAttempts: 3 }));
+}
+
+/**
+ * The WebSocket API's management API (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`, from the function's
+ * settings). One attempt per post with a short timeout: live delivery is at most once, and a slow post must not hold
+ * up the others (ADR 0014).
+ */
+export function createWsManagementClient(endpoint: string): ApiGatewayManagementApiClient {
+  return counted<WsInput, WsOutput, ApiGatewayManagementApiClient>(
+    new ApiGatewayManagementApiClient({
+      endpoint,
+      requestHandler: requestHandler({ connectionMs: 1000, requestMs: 2000 }),
+      maxAttempts: 1,
+    }),
+  );
 }

@@ -59,3 +59,41 @@ export function generateDeviceToken(): { token: string; tokenHash: string } {
 export function deviceTokenMatches(token: string, storedHash: string): boolean {
   return DEVICE_TOKEN.test(token) && secretMatches(token, storedHash);
 }
+
+/**
+ * Subprotocols a browser offers to carry a credential (it cannot set headers on a WebSocket):
+ * `Sec-WebSocket-Protocol: tem.v1, tem-key.<api key>` or `tem.v1, tem-bearer.<jwt>`. The server selects `tem.v1`.
+ */
+export const WS_SUBPROTOCOL = 'tem.v1';
+const KEY_PROTOCOL = 'tem-key.';
+const BEARER_PROTOCOL = 'tem-bearer.';
+
+/**
+ * The credential of a WebSocket `$connect`: from the credential headers, a query parameter (`api_key`,
+ * `access_token`), or a subprotocol. Exactly one place may carry one: a credential in two places (or a parameter sent
+ * twice) is no one's, as for a header sent twice.
+ */
+export function webSocketCredential(
+  headers: (name: string) => readonly string[],
+  query: (name: string) => readonly string[],
+  parameterNames: { apiKey: string; token: string },
+): PresentedCredential | 'missing' | 'malformed' | 'repeated' {
+  const found: (PresentedCredential | 'malformed' | 'repeated')[] = [];
+  const fromHeaders = credentialFrom(headers);
+  if (fromHeaders !== 'missing') found.push(fromHeaders);
+  const keys = query(parameterNames.apiKey);
+  const tokens = query(parameterNames.token);
+  if (keys.length > 1 || tokens.length > 1) found.push('repeated');
+  if (keys[0]) found.push({ type: 'api-key', value: keys[0].trim() });
+  if (tokens[0])
+    found.push(/^[A-Za-z0-9._~+/-]+=*$/.test(tokens[0]) ? { type: 'bearer', value: tokens[0] } : 'malformed');
+  const offered = headers('sec-websocket-protocol').flatMap((v) => v.split(',').map((p) => p.trim()));
+  for (const protocol of offered) {
+    if (protocol.startsWith(KEY_PROTOCOL)) found.push({ type: 'api-key', value: protocol.slice(KEY_PROTOCOL.length) });
+    else if (protocol.startsWith(BEARER_PROTOCOL))
+      found.push({ type: 'bearer', value: protocol.slice(BEARER_PROTOCOL.length) });
+  }
+  if (found.length === 0) return 'missing';
+  if (found.length > 1) return 'repeated';
+  return found[0] as PresentedCredential | 'malformed' | 'repeated';
+}

@@ -10,7 +10,8 @@ import type { TokenVerifier } from './tokens';
 
 export type CredentialRef =
   | { type: 'api-key'; keyId: string }
-  | { type: 'jwt'; issuer: string; own: boolean }
+  /** `keyId`: the API key an own token was exchanged for (it lives no longer than that key). */
+  | { type: 'jwt'; issuer: string; own: boolean; keyId?: string }
   | { type: 'device'; deviceId: string };
 
 export interface AuthenticatedPrincipal {
@@ -178,7 +179,7 @@ export async function authenticateBearer(
     principal: {
       principalId,
       name: record?.name ?? subject,
-      credential: { type: 'jwt', issuer, own },
+      credential: { type: 'jwt', issuer, own, ...(keyId === undefined ? {} : { keyId }) },
       grants,
       eventTypes,
       expiresAt,

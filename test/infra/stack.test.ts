@@ -68,10 +68,24 @@ const logicalId = (c: IConstruct | undefined): string => {
 const fnId = (name: FunctionName): string => logicalId(stack.functions[name]);
 const isKey = (name: ResourceName): name is KeyName => Object.hasOwn(keys, name);
 const isEndpoint = (name: ResourceName): name is EndpointName => Object.hasOwn(endpoints, name);
+/** The endpoints by service: the IoT data plane's are looked up at deploy time, the WebSocket management API's not. */
+const iotDataEndpoints = (Object.keys(endpoints) as EndpointName[]).filter((n) => endpoints[n].service === 'iot-data');
+const wsManagementEndpoints = (Object.keys(endpoints) as EndpointName[]).filter(
+  (n) => endpoints[n].service === 'ws-management',
+);
+/** An endpoint's deploy-time lookup (IoT data plane endpoints only). */
+const lookupOf = (name: EndpointName) => {
+  const e = stack.endpoints[name];
+  if (e.service !== 'iot-data') throw new Error(`endpoint ${name} is not looked up`);
+  return e.lookup;
+};
+/** A stack resource's logical id; for an endpoint, its lookup's, or the WebSocket API's for its management API. */
 const resourceId = (name: ResourceName): string =>
   logicalId(
     isEndpoint(name)
-      ? stack.endpoints[name].lookup.node.findChild('Resource')
+      ? endpoints[name].service === 'iot-data'
+        ? lookupOf(name).node.findChild('Resource')
+        : stack.webSocket.api
       : { ...stack.streams, ...stack.tables, ...stack.queues, ...stack.keys }[name],
   );
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
@@ -103,10 +117,27 @@ const dlqId = (q: QueueName): string => logicalId(deadLetterQueueOf(q));
 /** Written out here rather than taken from the stack: what a delivery queue's redrive is expected to be. */
 const MAX_RECEIVE_COUNT = DELIVERY_MAX_RECEIVE_COUNT;
 const DEAD_LETTER_RETENTION_SECONDS = 14 * 86_400;
-/** An endpoint's URL: `https://` + the address its deploy-time lookup returned. */
-const endpointUrl = (name: EndpointName) => ({
-  'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [resourceId(name), 'endpointAddress'] }]],
-});
+/**
+ * An endpoint's URL: `https://` + the address its deploy-time lookup returned; for the WebSocket management API, its
+ * stage's callback URL `https://<api id>.execute-api.<region>.<url suffix>/<stage>`.
+ */
+const endpointUrl = (name: EndpointName) =>
+  endpoints[name].service === 'iot-data'
+    ? { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [resourceId(name), 'endpointAddress'] }]] }
+    : {
+        'Fn::Join': [
+          '',
+          [
+            'https://',
+            { Ref: resourceId(name) },
+            '.execute-api.',
+            { Ref: 'AWS::Region' },
+            '.',
+            { Ref: 'AWS::URLSuffix' },
+            `/${topology.webSocket.stage}`,
+          ],
+        ],
+      };
 /** `arn:<partition>:iot:<region>:<account>:topic/<pattern>`, as the stack renders it (no concrete environment). */
 const iotTopicArn = (pattern: string) => ({
   'Fn::Join': [
@@ -127,9 +158,39 @@ const envValue = (name: ResourceName) =>
   isKey(name) ? arnOf(resourceId(name)) : isEndpoint(name) ? endpointUrl(name) : { Ref: resourceId(name) };
 /** Does the access let a function change the resource's data (sign, for a key; publish, for an endpoint)? */
 const writes = (access: Access): boolean => access === 'write' || access === 'readWrite';
-/** The iot:Publish topic ARNs a binding allows: an endpoint's topics for `write`/`readWrite`, nothing else. */
-const publishArnsOf = (b: { resource: ResourceName; access: Access }) =>
-  isEndpoint(b.resource) && writes(b.access) ? endpoints[b.resource].publishTopics.map(iotTopicArn) : [];
+/** The iot:Publish topic ARNs a binding allows: an IoT endpoint's topics for `write`/`readWrite`, nothing else. */
+const publishArnsOf = (b: { resource: ResourceName; access: Access }): unknown[] => {
+  if (!isEndpoint(b.resource) || !writes(b.access)) return [];
+  const spec = endpoints[b.resource];
+  return spec.service === 'iot-data' ? spec.publishTopics.map(iotTopicArn) : [];
+};
+/** `arn:<partition>:execute-api:<region>:<account>:<api id>/<stage>/*\/@connections/*`: the stage's connections. */
+const wsConnectionsArn = (name: EndpointName) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':execute-api:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':',
+      { Ref: resourceId(name) },
+      `/${topology.webSocket.stage}/*/@connections/*`,
+    ],
+  ],
+});
+/** The statements an endpoint binding adds to a role: iot:Publish on its topics, ManageConnections on the stage's. */
+const endpointStatementsOf = (b: { resource: ResourceName; access: Access }): Record<string, unknown>[] => {
+  if (!isEndpoint(b.resource) || !writes(b.access)) return [];
+  if (endpoints[b.resource].service === 'ws-management')
+    return [{ Action: 'execute-api:ManageConnections', Effect: 'Allow', Resource: wsConnectionsArn(b.resource) }];
+  const arns = publishArnsOf(b);
+  return arns.length > 0
+    ? [{ Action: 'iot:Publish', Effect: 'Allow', Resource: arns.length === 1 ? arns[0] : arns }]
+    : [];
+};
 /**
  * The one action `describe` (a health check: the resource's status, never its data) grants per kind of resource,
  * written out here rather than taken from the stack; an endpoint has no status to read, so nothing.
@@ -188,8 +249,8 @@ const acknowledgedIdsOf = (c: IConstruct): string[] =>
 
 describe('Lambda functions', () => {
   it('builds one Node.js 22 arm64 function per topology function (plus the endpoint lookup provider)', () => {
-    // CDK's singleton AwsCustomResource provider is the only other function, and only when there are endpoints.
-    const provider = Object.keys(endpoints).length > 0 ? [logicalId(providerFunction())] : [];
+    // CDK's singleton AwsCustomResource provider is the only other function, and only when an endpoint is looked up.
+    const provider = iotDataEndpoints.length > 0 ? [logicalId(providerFunction())] : [];
     expect(Object.keys(resourcesOf('AWS::Lambda::Function')).sort()).toEqual(
       [...functionNames.map(fnId), ...provider].sort(),
     );
@@ -263,22 +324,19 @@ describe('Lambda functions', () => {
 
     const referenced = new Set(statements.flatMap((s) => idsIn(s.Resource)));
     expect(referenced).toEqual(new Set(allowed.keys()));
-    // Resources that are no stack resource's attribute: X-Ray's * (below) and IoT topics of endpoint bindings.
+    // Resources that are no stack resource's attribute: X-Ray's * (below), IoT topics and the WebSocket stage's
+    // connections of endpoint bindings, in the order of the bindings.
     const publishArns = spec.bindings.flatMap(publishArnsOf);
     const unnamed = statements.filter((s) => idsIn(s.Resource).length === 0 && s.Resource !== '*');
-    expect(unnamed).toEqual(
-      publishArns.length > 0
-        ? [
-            {
-              Action: 'iot:Publish',
-              Effect: 'Allow',
-              Resource: publishArns.length === 1 ? publishArns[0] : publishArns,
-            },
-          ]
-        : [],
-    );
+    expect(unnamed).toEqual(spec.bindings.flatMap(endpointStatementsOf));
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('iot:'))).toEqual(
       publishArns.length > 0 ? ['iot:Publish'] : [],
+    );
+    const managesConnections = spec.bindings.some(
+      (b) => isEndpoint(b.resource) && endpoints[b.resource].service === 'ws-management' && writes(b.access),
+    );
+    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('execute-api:'))).toEqual(
+      managesConnections ? ['execute-api:ManageConnections'] : [],
     );
     // Actions that read or change data (not metadata such as DescribeTable/GetQueueUrl) stay within the access given;
     // a resource the function may only describe allows that one status action and nothing else, metadata included.
@@ -882,8 +940,13 @@ describe('service endpoints', () => {
     topology.functions[fn].bindings.filter((b) => isEndpoint(b.resource)).map((b) => [fn, b.env, b] as const),
   );
 
-  it.each(Object.entries(endpoints))('%s: looked up at deploy time with iot:DescribeEndpoint (ATS)', (name) => {
-    const lookup = resourcesOf('Custom::AWS')[resourceId(name as EndpointName)];
+  it('the topology has both kinds of endpoint (so both branches below are exercised)', () => {
+    expect(iotDataEndpoints.length).toBeGreaterThan(0);
+    expect(wsManagementEndpoints).toEqual([topology.webSocket.managementEndpoint]);
+  });
+
+  it.each(iotDataEndpoints)('%s: looked up at deploy time with iot:DescribeEndpoint (ATS)', (name) => {
+    const lookup = resourcesOf('Custom::AWS')[resourceId(name)];
     const call = {
       service: '@aws-sdk/client-iot',
       action: 'DescribeEndpoint',
@@ -898,10 +961,7 @@ describe('service endpoints', () => {
     expect(lookup?.Properties.InstallLatestAwsSdk).toBe(false);
     expect(lookup?.Properties.ServiceToken).toEqual(arnOf(logicalId(providerFunction())));
     // Its policy: that one action, on * (DescribeEndpoint has no resource-level permissions).
-    const policy =
-      resourcesOf('AWS::IAM::Policy')[
-        logicalId(stack.endpoints[name as EndpointName].lookup.node.findChild('CustomResourcePolicy'))
-      ];
+    const policy = resourcesOf('AWS::IAM::Policy')[logicalId(lookupOf(name).node.findChild('CustomResourcePolicy'))];
     expect((policy?.Properties.PolicyDocument as { Statement: unknown } | undefined)?.Statement).toEqual([
       { Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' },
     ]);
@@ -915,11 +975,11 @@ describe('service endpoints', () => {
     expect(resourcesOf('AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBe(30);
     expect(statementsOfRole(roleId)).toEqual([
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: arnOf(logGroupId) },
-      ...Object.keys(endpoints).map(() => ({ Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' })),
+      ...iotDataEndpoints.map(() => ({ Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' })),
     ]);
   });
 
-  it.each(endpointBindings)('%s: env %s carries https:// + the looked-up address', (fn, _env, b) => {
+  it.each(endpointBindings)('%s: env %s carries the looked-up address or the stage URL, https://', (fn, _env, b) => {
     const variables = resourcesOf('AWS::Lambda::Function')[fnId(fn)]?.Properties.Environment as {
       Variables: Record<string, unknown>;
     };
@@ -927,15 +987,13 @@ describe('service endpoints', () => {
   });
 
   it.each(endpointBindings)(
-    '%s: %s gives exactly iot:Publish on the endpoint topics for write, nothing for read',
+    '%s: %s gives exactly iot:Publish on its topics or ManageConnections on its stage for write, nothing for read',
     (fn, _env, b) => {
-      const iot = statementsOfRole(roleIdOf(fn)).filter((s) => [s.Action].flat().some((a) => a.startsWith('iot:')));
-      const arns = publishArnsOf(b);
-      expect(iot).toEqual(
-        arns.length > 0
-          ? [{ Action: 'iot:Publish', Effect: 'Allow', Resource: arns.length === 1 ? arns[0] : arns }]
-          : [],
+      const prefix = endpoints[b.resource as EndpointName].service === 'iot-data' ? 'iot:' : 'execute-api:';
+      const onService = statementsOfRole(roleIdOf(fn)).filter((s) =>
+        [s.Action].flat().some((a) => a.startsWith(prefix)),
       );
+      expect(onService).toEqual(endpointStatementsOf(b));
     },
   );
 
@@ -953,11 +1011,11 @@ describe('service endpoints', () => {
       } as unknown as typeof topology;
       const variant = variantTemplate(readOnly, `Endpoint${access}`);
       const policies = Object.values(variant.findResources('AWS::IAM::Policy')) as Resources[string][];
-      const iotActions = policies
+      const endpointActions = policies
         .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
         .flatMap((s) => [s.Action].flat())
-        .filter((a) => a.startsWith('iot:') && a !== 'iot:DescribeEndpoint');
-      expect(iotActions).toEqual([]);
+        .filter((a) => (a.startsWith('iot:') && a !== 'iot:DescribeEndpoint') || a.startsWith('execute-api:'));
+      expect(endpointActions).toEqual([]);
       expect(endpointBindings.length).toBeGreaterThan(0);
       // Logical ids depend on the construct path inside the stack only, so the main stack's helpers apply.
       const variantFunctions = variant.findResources('AWS::Lambda::Function') as Resources;
@@ -968,21 +1026,38 @@ describe('service endpoints', () => {
     },
   );
 
-  it('acknowledges IAM5 only for the exact topic patterns with a wildcard and the lookup policy', () => {
-    for (const [fn, , b] of endpointBindings) {
-      const acks = acknowledgedIdsOf(stack.functions[fn].role as IConstruct).filter((id) => id.includes(':iot:'));
-      const wildcardTopics = writes(b.access)
-        ? endpoints[b.resource as EndpointName].publishTopics.filter((t) => t.includes('*'))
-        : [];
-      expect(acks).toEqual(
+  it('acknowledges IAM5 only for the exact topic patterns with a wildcard, the stage connections and the lookup policy', () => {
+    for (const fn of new Set(endpointBindings.map(([fn]) => fn))) {
+      const written = topology.functions[fn].bindings.filter((b) => isEndpoint(b.resource) && writes(b.access));
+      const acks = acknowledgedIdsOf(stack.functions[fn].role as IConstruct);
+      const wildcardTopics = written.flatMap((b) => {
+        const spec = endpoints[b.resource as EndpointName];
+        return spec.service === 'iot-data' ? spec.publishTopics.filter((t) => t.includes('*')) : [];
+      });
+      expect(
+        acks.filter((id) => id.includes(':iot:')),
+        fn,
+      ).toEqual(
         wildcardTopics.map(
           (t) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/${t}]`,
         ),
       );
+      const managed = written.filter((b) => endpoints[b.resource as EndpointName].service === 'ws-management');
+      expect(
+        acks.filter((id) => id.includes(':execute-api:')),
+        fn,
+      ).toEqual(
+        managed.map(
+          (b) =>
+            `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:` +
+            `<${resourceId(b.resource)}>/${topology.webSocket.stage}/*/@connections/*]`,
+        ),
+      );
     }
-    for (const name of Object.keys(endpoints) as EndpointName[]) {
-      const policy = stack.endpoints[name].lookup.node.findChild('CustomResourcePolicy');
-      expect(acknowledgedIdsOf(policy)).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+    for (const name of iotDataEndpoints) {
+      expect(acknowledgedIdsOf(lookupOf(name).node.findChild('CustomResourcePolicy'))).toEqual([
+        'AwsSolutions-IAM5[Resource::*]',
+      ]);
     }
   });
 });

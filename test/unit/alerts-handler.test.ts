@@ -19,6 +19,9 @@ const fakes = vi.hoisted(() => {
   process.env.ALERTS_QUEUE_URL = 'http://unit.invalid/alerts';
   process.env.IOT_DATA_ENDPOINT = 'http://unit.invalid/iot';
   process.env.POISON_RECORDS_QUEUE_URL = 'http://unit.invalid/dlq';
+  process.env.CONNECTIONS_TABLE_NAME = 'connections-handler-test';
+  process.env.PRINCIPALS_TABLE_NAME = 'principals-handler-test';
+  process.env.WS_MANAGEMENT_ENDPOINT = 'http://unit.invalid/ws';
   process.env.AWS_REGION = 'eu-west-1';
   process.env.AWS_ACCESS_KEY_ID = 'local';
   process.env.AWS_SECRET_ACCESS_KEY = 'local';
@@ -45,6 +48,16 @@ const fakes = vi.hoisted(() => {
     },
   };
 });
+// WebSocket delivery has its own tests (ws-delivery); here it only records what the function hands it.
+const pushed = vi.hoisted(() => [] as unknown[][]);
+vi.mock('../../shared/aws/ws-delivery-from-env', () => ({
+  wsDeliveryFromEnv: () => ({
+    deliverAlerts: async (messages: unknown[]) => {
+      pushed.push(messages);
+      return { connections: 0, posts: 0, items: 0, failed: 0, gone: 0, dropped: 0 };
+    },
+  }),
+}));
 vi.mock('../../shared/aws/clients', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../shared/aws/clients')>()),
   createSqsClient: () => fakes.sqs,

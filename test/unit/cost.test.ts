@@ -27,6 +27,7 @@ const design: CostDesign = {
     storeEvents: 512,
     deviceMetrics: 512,
     alerts: 512,
+    wsFanout: 512,
   },
   consumers: [
     {

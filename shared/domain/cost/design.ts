@@ -6,7 +6,7 @@ import type { Topology } from '../../../infra/topology';
  * this plain value, so a test can pin a design while the topology moves on.
  */
 export interface ConsumerDesign {
-  function: 'storeEvents' | 'deviceMetrics' | 'alerts';
+  function: 'storeEvents' | 'deviceMetrics' | 'alerts' | 'wsFanout';
   readMode: 'enhancedFanOut' | 'polling';
   batchSize: number;
   maxBatchingWindowSeconds: number;
@@ -40,7 +40,7 @@ export interface CostDesign {
   alarms: number;
 }
 
-const CONSUMERS = ['storeEvents', 'deviceMetrics', 'alerts'] as const;
+const CONSUMERS = ['storeEvents', 'deviceMetrics', 'alerts', 'wsFanout'] as const;
 
 /** What the policies/ files say, read by the caller (the model does no I/O). */
 export interface PolicyFacts {
@@ -86,6 +86,7 @@ export function designFromTopology(t: Topology, policies: PolicyFacts): CostDesi
       storeEvents: fn('storeEvents').memoryMb,
       deviceMetrics: fn('deviceMetrics').memoryMb,
       alerts: fn('alerts').memoryMb,
+      wsFanout: fn('wsFanout').memoryMb,
     },
     consumers,
     streamCapacity: (streams[0] as { capacity: 'onDemand' | 'provisioned' }).capacity,

@@ -68,6 +68,8 @@ export const PARAMETER_IDS = [
   'deviceMetricsPerRecordMs',
   'alertsBaseMs',
   'alertsPerRecordMs',
+  'wsFanoutBaseMs',
+  'wsFanoutPerRecordMs',
   'enhancedFanOutCycleSeconds',
   'pollingCycleSeconds',
   'metricsItemBaseBytes',
