@@ -75,6 +75,7 @@ export async function runState(args: string[]): Promise<void> {
   const info: StackInfo = {
     target: options.endpoint ? 'localstack' : 'aws',
     http: (outputs.get('HttpApiUrl') as string).replace(/\/$/, ''),
+    ...(outputs.get('WebSocketUrl') ? { webSocket: outputs.get('WebSocketUrl') as string } : {}),
     ...(options.mqtt ? { mqtt: options.mqtt } : {}),
     region: options.region,
     endpoints: { kinesis: service('kinesis'), dynamodb: service('dynamodb'), sqs: service('sqs') },
