@@ -132,6 +132,18 @@ describe.runIf(stack().webSocket !== undefined)('WebSocket subscriptions', () =>
     await expect(connect({ key: reader.apiKey, query: `?api_key=${reader.apiKey}` })).rejects.toThrow('HTTP 401');
   });
 
+  it('at most 20 connections per principal: the 21st is refused with 429, and a closed one frees its place', async () => {
+    const reader = await keyFor('reader');
+    const clients = [];
+    for (let i = 0; i < 20; i++) clients.push(await connect({ key: reader.apiKey }));
+    await expect(connect({ key: reader.apiKey })).rejects.toThrow('HTTP 429');
+    // Another principal is not affected.
+    await connect({ key: (await keyFor('reader')).apiKey });
+    clients[0]?.socket.close();
+    await clients[0]?.closed;
+    await eventually(async () => connect({ key: reader.apiKey }).catch(() => undefined), 5000, 'a free place again');
+  });
+
   it('a browser may send its credential as a query parameter or a subprotocol; the server selects tem.v1', async () => {
     const reader = await keyFor('reader');
     const byQuery = await connect({ query: `?api_key=${encodeURIComponent(reader.apiKey)}` });
