@@ -293,21 +293,26 @@ const tokenSettings = {
   JWT_AUDIENCE: 'tem-api',
 } as const;
 
+/** What the two credential authorizers (HTTP and WebSocket) share: the same principals, keys, tokens and cache. */
+const credentialAuthorizer = {
+  memoryMb: 256,
+  timeoutSeconds: 5,
+  bindings: [bind(env.principalsTable, 'read'), bind(env.tokenSigningKey, 'read')],
+  errorsAreAnswers: true,
+  environment: {
+    ...tokenSettings,
+    /** JSON array of trusted external issuers: {issuer, jwksUri, audience, algorithms?, rolesClaim?}. */
+    JWT_TRUSTED_ISSUERS: '[]',
+    AUTH_CACHE_TTL_SECONDS: '300',
+    AUTH_EPOCH_CHECK_SECONDS: '5',
+  },
+} as const;
+
 export const functions = {
   apiAuthorizer: {
     entry: 'functions/authorizers/api-authorizer.ts',
     description: 'REQUEST authorizer: API key or JWT -> principal -> permission policy -> IAM policy for its routes',
-    memoryMb: 256,
-    timeoutSeconds: 5,
-    bindings: [bind(env.principalsTable, 'read'), bind(env.tokenSigningKey, 'read')],
-    errorsAreAnswers: true,
-    environment: {
-      ...tokenSettings,
-      /** JSON array of trusted external issuers: {issuer, jwksUri, audience, algorithms?, rolesClaim?}. */
-      JWT_TRUSTED_ISSUERS: '[]',
-      AUTH_CACHE_TTL_SECONDS: '300',
-      AUTH_EPOCH_CHECK_SECONDS: '5',
-    },
+    ...credentialAuthorizer,
   },
   deviceAuthorizer: {
     entry: 'functions/authorizers/device-authorizer.ts',
@@ -389,16 +394,7 @@ export const functions = {
   wsAuthorizer: {
     entry: 'functions/websocket/ws-authorizer.ts',
     description: 'WebSocket $connect REQUEST authorizer: API key or JWT (header, query or subprotocol) -> principal',
-    memoryMb: 256,
-    timeoutSeconds: 5,
-    bindings: [bind(env.principalsTable, 'read'), bind(env.tokenSigningKey, 'read')],
-    errorsAreAnswers: true,
-    environment: {
-      ...tokenSettings,
-      JWT_TRUSTED_ISSUERS: '[]',
-      AUTH_CACHE_TTL_SECONDS: '300',
-      AUTH_EPOCH_CHECK_SECONDS: '5',
-    },
+    ...credentialAuthorizer,
   },
   wsConnections: {
     entry: 'functions/websocket/ws-connections.ts',

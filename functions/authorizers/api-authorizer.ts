@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { encodeCallerContext } from '../../shared/authorizer-context';
-import { authenticatorFromEnv } from '../../shared/aws/authenticator';
+import { authenticateCredential, authenticatorFromEnv } from '../../shared/aws/authenticator';
 import { credentialFrom, headerValues } from '../../shared/domain/credentials';
 import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
@@ -11,18 +11,12 @@ import { logger } from '../../shared/observability';
 
 const { authenticator } = authenticatorFromEnv();
 
-async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> {
-  // Every value of each credential header (multiValueHeaders): one sent twice is refused, not its last value taken.
-  const credential = credentialFrom((name) => headerValues(event, name));
-  if (typeof credential === 'string') return { ok: false, reason: credential };
-  try {
-    return await authenticator.authenticate(credential);
-  } catch (error) {
-    // Not the caller's fault: any throw but `Unauthorized` is the gateway's 503 + Retry-After (ADR 0003).
-    logger.error('credential could not be checked', { error });
-    throw new Error('AuthorizerUnavailable');
-  }
-}
+// Every value of each credential header (multiValueHeaders): one sent twice is refused, not its last value taken.
+const authenticate = (event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> =>
+  authenticateCredential(
+    authenticator,
+    credentialFrom((name) => headerValues(event, name)),
+  );
 
 /**
  * API key or bearer JWT -> principal -> permissions -> an IAM policy covering every route the principal may call.

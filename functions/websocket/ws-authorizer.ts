@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { encodeCallerContext } from '../../shared/authorizer-context';
-import { authenticatorFromEnv } from '../../shared/aws/authenticator';
+import { authenticateCredential, authenticatorFromEnv } from '../../shared/aws/authenticator';
 import { headerValues, webSocketCredential } from '../../shared/domain/credentials';
 import { decide } from '../../shared/domain/permissions';
 import { type AuthResult, callerContextOf } from '../../shared/domain/principals';
@@ -21,21 +21,15 @@ function queryValues(event: APIGatewayRequestAuthorizerEvent, name: string): str
   return one === undefined ? [] : [one];
 }
 
-async function authenticate(event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> {
-  const credential = webSocketCredential(
-    (name) => headerValues(event, name),
-    (name) => queryValues(event, name),
-    ws.credentialQueryParameters,
+const authenticate = (event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> =>
+  authenticateCredential(
+    authenticator,
+    webSocketCredential(
+      (name) => headerValues(event, name),
+      (name) => queryValues(event, name),
+      ws.credentialQueryParameters,
+    ),
   );
-  if (typeof credential === 'string') return { ok: false, reason: credential };
-  try {
-    return await authenticator.authenticate(credential);
-  } catch (error) {
-    // Not the caller's fault: API Gateway answers the connect with a 500, and the client retries (ADR 0014).
-    logger.error('credential could not be checked', { error });
-    throw new Error('AuthorizerUnavailable');
-  }
-}
 
 /**
  * `$connect` of the WebSocket API: the same credentials and principals as the HTTP API, and the permission

@@ -1,7 +1,9 @@
 import { ConfigError, intEnv, requireEnv } from '../config';
+import type { PresentedCredential } from '../domain/credentials';
 import { DecisionCache } from '../domain/decision-cache';
-import { type AuthenticatedPrincipal, Authenticator } from '../domain/principals';
+import { type AuthenticatedPrincipal, Authenticator, type AuthFailure, type AuthResult } from '../domain/principals';
 import { TokenVerifier, TrustedIssuersSchema } from '../domain/tokens';
+import { logger } from '../observability';
 import { createDocumentClient } from './clients';
 import { DynamoPrincipalStore } from './dynamo-principal-store';
 import { signerFromSetting } from './signer';
@@ -36,4 +38,22 @@ export function authenticatorFromEnv(): { authenticator: Authenticator; store: D
     }),
   });
   return { authenticator, store };
+}
+
+/**
+ * A presented credential (or why none could be read) to an authentication result. Any throw but a refusal means the
+ * credential could not be checked (the principals table or the key unreachable): not the caller's fault, so it is
+ * rethrown as `AuthorizerUnavailable`, which the gateway answers with a 5xx (ADR 0003), never a 401.
+ */
+export async function authenticateCredential(
+  authenticator: Authenticator,
+  credential: PresentedCredential | AuthFailure,
+): Promise<AuthResult> {
+  if (typeof credential === 'string') return { ok: false, reason: credential };
+  try {
+    return await authenticator.authenticate(credential);
+  } catch (error) {
+    logger.error('credential could not be checked', { error });
+    throw new Error('AuthorizerUnavailable');
+  }
 }
