@@ -71,6 +71,47 @@ describe('stopping `tem local` (Ctrl-C)', () => {
     );
   });
 
+  it('stops within seconds while an invocation hangs (DynamoDB frozen, SIGSTOP), and leaves no engine behind', async () => {
+    const started = await startStackProcess();
+    const { child, info, output } = started;
+    const post = (events: unknown[]) =>
+      fetch(`${info.http}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': info.devApiKey },
+        body: JSON.stringify({ events }),
+      });
+    expect((await post([{ type: 'stop.frozen', data: { warm: true } }])).status).toBe(202);
+    // Frozen, not stopped: connections are accepted by the kernel and never answered, so the store consumer's
+    // invocation hangs in its writes (the SDK's timeouts, then its retries) instead of failing fast.
+    const dynamodb = info.engines.dynamodb.pid as number;
+    process.kill(dynamodb, 'SIGSTOP');
+    try {
+      expect((await post(Array.from({ length: 20 }, (_, i) => ({ type: 'stop.frozen', data: { i } })))).status).toBe(
+        202,
+      );
+      await new Promise((r) => setTimeout(r, 2000)); // the batch is in the function, its writes hanging
+      const exited = exitOf(child);
+      const t0 = performance.now();
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+      const code = await exited;
+      clearTimeout(timer);
+      const seconds = (performance.now() - t0) / 1000;
+      expect(code, output().slice(-2000)).toBe(0);
+      expect(seconds).toBeLessThan(15);
+      await eventually(
+        async () => (enginePids(info).filter(alive).length === 0 ? true : undefined),
+        10_000,
+        'every engine gone, the frozen one too',
+      );
+    } finally {
+      if (alive(dynamodb)) {
+        process.kill(dynamodb, 'SIGCONT');
+        process.kill(dynamodb, 'SIGKILL');
+      }
+    }
+  });
+
   it('a second Ctrl-C during the stop exits at once', async () => {
     const { child, info, output } = await stuckStack();
     const exited = exitOf(child);
