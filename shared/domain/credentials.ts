@@ -67,6 +67,7 @@ export function deviceTokenMatches(token: string, storedHash: string): boolean {
 export const WS_SUBPROTOCOL = 'tem.v1';
 const KEY_PROTOCOL = 'tem-key.';
 const BEARER_PROTOCOL = 'tem-bearer.';
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /**
  * The credential of a WebSocket `$connect`: from the credential headers, a query parameter (`api_key`,
@@ -84,14 +85,15 @@ export function webSocketCredential(
   const keys = query(parameterNames.apiKey);
   const tokens = query(parameterNames.token);
   if (keys.length > 1 || tokens.length > 1) found.push('repeated');
-  if (keys[0]) found.push({ type: 'api-key', value: keys[0].trim() });
-  if (tokens[0])
-    found.push(/^[A-Za-z0-9._~+/-]+=*$/.test(tokens[0]) ? { type: 'bearer', value: tokens[0] } : 'malformed');
+  const bearer = (value: string): PresentedCredential | 'malformed' =>
+    BEARER_TOKEN.test(value) ? { type: 'bearer', value } : 'malformed';
+  // A blank value carries no credential, as a blank header does not.
+  if (keys[0]?.trim()) found.push({ type: 'api-key', value: keys[0].trim() });
+  if (tokens[0]?.trim()) found.push(bearer(tokens[0].trim()));
   const offered = headers('sec-websocket-protocol').flatMap((v) => v.split(',').map((p) => p.trim()));
   for (const protocol of offered) {
     if (protocol.startsWith(KEY_PROTOCOL)) found.push({ type: 'api-key', value: protocol.slice(KEY_PROTOCOL.length) });
-    else if (protocol.startsWith(BEARER_PROTOCOL))
-      found.push({ type: 'bearer', value: protocol.slice(BEARER_PROTOCOL.length) });
+    else if (protocol.startsWith(BEARER_PROTOCOL)) found.push(bearer(protocol.slice(BEARER_PROTOCOL.length)));
   }
   if (found.length === 0) return 'missing';
   if (found.length > 1) return 'repeated';

@@ -69,6 +69,7 @@ export interface DeliveryStats {
 }
 
 const DEFAULT_REFRESH_MS = 5000;
+const MAX_TRACKED_CONNECTIONS = 100_000;
 
 interface Bucket {
   tokens: number;
@@ -160,13 +161,22 @@ export class WsDelivery {
       stats.items += items.length;
       for (const frame of framesOf(connectionId, items)) posts.push({ connectionId, frame });
     }
+    // Connections in parallel; one connection's messages one after another, so they arrive in `seq` order and a
+    // `GoneException` stops the rest of them.
+    const byConnection = new Map<string, PushFrame[]>();
+    for (const { connectionId, frame } of posts)
+      byConnection.set(connectionId, [...(byConnection.get(connectionId) ?? []), frame]);
     const gone = new Set<string>();
-    await this.each(posts, async ({ connectionId, frame }) => {
-      if (gone.has(connectionId)) return;
-      stats.posts++;
-      const outcome = await this.pusher.post(connectionId, JSON.stringify(frame));
-      if (outcome === 'gone') gone.add(connectionId);
-      if (outcome === 'failed') stats.failed++;
+    await this.each([...byConnection], async ([connectionId, frames]) => {
+      for (const frame of frames) {
+        stats.posts++;
+        const outcome = await this.pusher.post(connectionId, JSON.stringify(frame));
+        if (outcome === 'failed') stats.failed++;
+        if (outcome === 'gone') {
+          gone.add(connectionId);
+          return;
+        }
+      }
     });
     for (const connectionId of gone) await this.forget(connectionId);
     stats.gone = gone.size;
@@ -183,7 +193,14 @@ export class WsDelivery {
     const bucket = this.buckets.get(connectionId) ?? { tokens: burst, at: now };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * eventsPerSecond);
     bucket.at = now;
+    // Re-inserted, so the Map's order is the recency order; bounded like the sequencer (connections that closed
+    // without the fan-out seeing them are forgotten eventually).
+    this.buckets.delete(connectionId);
     this.buckets.set(connectionId, bucket);
+    if (this.buckets.size > MAX_TRACKED_CONNECTIONS) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
     if (bucket.tokens < count) return false;
     bucket.tokens -= count;
     return true;

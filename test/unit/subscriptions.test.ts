@@ -57,7 +57,11 @@ const alert = (type: AlertMessage['type'], deviceId: string): AlertMessage => {
   return { type, alert: body };
 };
 
-const connection = (connectionId: string, subscriptions: Subscription[], extra: Partial<Connection> = {}): Connection => ({
+const connection = (
+  connectionId: string,
+  subscriptions: Subscription[],
+  extra: Partial<Connection> = {},
+): Connection => ({
   connectionId,
   principalId: `p-${connectionId}`,
   principalName: connectionId,
@@ -95,7 +99,9 @@ describe('SubscriptionFilterSchema', () => {
   });
 
   it('refuses a bad type pattern in a list and names its index', () => {
-    expect(issues({ type: ['payment.*', 'pay*ment'] })).toEqual([{ path: 'type.1', message: 'must be *, a.b, or a.*' }]);
+    expect(issues({ type: ['payment.*', 'pay*ment'] })).toEqual([
+      { path: 'type.1', message: 'must be *, a.b, or a.*' },
+    ]);
   });
 
   it('refuses a bad device id and names the field', () => {
@@ -352,7 +358,13 @@ describe('owedByConnection', () => {
 
   it('names every subscription of the connection that matched an item', () => {
     const owed = owedByConnection(
-      [connection('c1', [sub('orders', { type: 'order.*' }), sub('shop', { source: 'shop' }), sub('x', { type: 'x.y' })])],
+      [
+        connection('c1', [
+          sub('orders', { type: 'order.*' }),
+          sub('shop', { source: 'shop' }),
+          sub('x', { type: 'x.y' }),
+        ]),
+      ],
       [event('order.created', 'shop')],
       eventMatches,
       now,
@@ -429,9 +441,11 @@ describe('DeliverySequencer', () => {
 });
 
 describe('eventFrames', () => {
-  const owedOf = (events: EventEnvelope[]): Owed<EventEnvelope>[] => events.map((item) => ({ subscriptions: ['s'], item }));
+  const owedOf = (events: EventEnvelope[]): Owed<EventEnvelope>[] =>
+    events.map((item) => ({ subscriptions: ['s'], item }));
   const eventsOf = (frame: PushFrame | undefined) => (frame?.type === 'events' ? frame.events : []);
-  const bigEvent = (n: number, bytes: number) => event('blob.stored', 'shop', { id: `${n}`, data: { blob: 'x'.repeat(bytes) } });
+  const bigEvent = (n: number, bytes: number) =>
+    event('blob.stored', 'shop', { id: `${n}`, data: { blob: 'x'.repeat(bytes) } });
 
   it('sends nothing when nothing is owed', () => {
     expect(eventFrames('c1', [], new DeliverySequencer('s'))).toEqual([]);
@@ -488,7 +502,11 @@ describe('eventFrames', () => {
   it('sends an event too big alone as a truncated reference with id, type, source and occurredAt', () => {
     const huge = bigEvent(1, MAX_PUSH_BYTES);
     const small = event('a.b', 's', { id: '2' });
-    const frames = eventFrames('c1', [{ subscriptions: ['s1', 's2'], item: huge }, ...owedOf([small])], new DeliverySequencer('s'));
+    const frames = eventFrames(
+      'c1',
+      [{ subscriptions: ['s1', 's2'], item: huge }, ...owedOf([small])],
+      new DeliverySequencer('s'),
+    );
     expect(frames).toHaveLength(1);
     expect(eventsOf(frames[0])).toEqual([
       {
@@ -506,7 +524,11 @@ describe('alertFrames', () => {
   it('sends a batch of alerts for one connection in one numbered frame', () => {
     const sequencer = new DeliverySequencer('lambda-1:alerts');
     const messages = [alert('alert.raised', 'd-1'), alert('alert.resolved', 'd-1')];
-    const frames = alertFrames('c1', messages.map((item) => ({ subscriptions: ['al'], item })), sequencer);
+    const frames = alertFrames(
+      'c1',
+      messages.map((item) => ({ subscriptions: ['al'], item })),
+      sequencer,
+    );
     expect(frames).toEqual([
       {
         type: 'alerts',
