@@ -132,6 +132,40 @@ describe.runIf(stack().webSocket !== undefined)('WebSocket subscriptions', () =>
     await expect(connect({ key: reader.apiKey, query: `?api_key=${reader.apiKey}` })).rejects.toThrow('HTTP 401');
   });
 
+  it('tem watch prints matching events live, one JSON line each, and ends with its summary', async () => {
+    const type = `watch.t${crypto.randomUUID().slice(0, 8).replace(/-/g, '')}`;
+    const watching = tem(['watch', '--type', `${type.split('.')[0]}.*`, '--max', '2', '--for', '30']);
+    let done = false;
+    void watching.then(() => {
+      done = true;
+    });
+    const posted: string[] = [];
+    // Until it has subscribed and seen two: it starts in a second or two.
+    while (!done) {
+      posted.push(
+        ...(await post(devKey(), [
+          { type, data: { n: posted.length } },
+          { type: 'other.kind', data: {} },
+        ])),
+      );
+      await sleep(300);
+    }
+    const run = await watching;
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.at(-1)).toEqual({ watched: 2, ended: 'max', gaps: [] });
+    const printed = lines.slice(0, -1);
+    expect(printed).toHaveLength(2);
+    for (const event of printed) {
+      expect(event.type).toBe(type);
+      expect(posted).toContain(event.id);
+    }
+    expect(run.stderr).toContain('[watch] subscribed');
+  }, 40_000);
+
   it('at most 20 connections per principal: the 21st is refused with 429, and a closed one frees its place', async () => {
     const reader = await keyFor('reader');
     const clients = [];
