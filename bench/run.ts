@@ -11,6 +11,7 @@
  *   throughput  5. HTTP ingest and store rates vs the engines' raw rates, drain times (end to end)
  *   latency     6. send→stored and reading→alert at 100/s and 1,000/s, exactly-once checks (end to end)
  *   memory      7. RSS of the stack and its engines
+ *   websocket   8. WebSocket accepted→delivered at 1,000/s to 100 subscribers, a stalled subscriber (end to end)
  * A full run of every step writes bench/results.json and the docs block; other runs write a temp file and leave
  * both alone unless BENCH_WRITE=1. Progress goes to stderr; the last stdout line is one JSON object. The exit code
  * is non-zero when a step failed or a check (loss, duplicates, missing alerts) did not hold.
@@ -39,13 +40,31 @@ import { ingestCostStep } from './scenarios/ingest-cost';
 import { latencyStep } from './scenarios/latency';
 import { memoryStep } from './scenarios/memory';
 import { throughputStep } from './scenarios/throughput';
+import { websocketStep } from './scenarios/websocket';
 
 // The SDK's notice about Node 20 is for this host, not news about the bench (as in scripts/tem.mjs).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const ALL_STEPS = ['ingest', 'coldstart', 'authorizer', 'consumers', 'throughput', 'latency', 'memory'] as const;
+const ALL_STEPS = [
+  'ingest',
+  'coldstart',
+  'authorizer',
+  'consumers',
+  'throughput',
+  'latency',
+  'memory',
+  'websocket',
+] as const;
 type Step = (typeof ALL_STEPS)[number];
-const STACK_STEPS: readonly Step[] = ['coldstart', 'authorizer', 'consumers', 'throughput', 'latency', 'memory'];
+const STACK_STEPS: readonly Step[] = [
+  'coldstart',
+  'authorizer',
+  'consumers',
+  'throughput',
+  'latency',
+  'memory',
+  'websocket',
+];
 
 function selectedSteps(): Step[] {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -130,6 +149,8 @@ async function main(): Promise<number> {
     await runStep('throughput', () => throughputStep(ctx));
     await runStep('latency', () => latencyStep(ctx));
     await runStep('memory', () => memoryStep(ctx, rssAtStart));
+    // Last: its 100 connections and their load come after the memory figures, which stay those of the suite above.
+    await runStep('websocket', () => websocketStep(ctx));
   } catch (error) {
     failures.push(errorMessage(error));
     progress(`bench FAILED: ${errorMessage(error)}`);

@@ -173,8 +173,8 @@ export function markdownBlock(doc: ResultsDocument): string {
     '',
     'Reproduce: `npm ci && npm run bench` from a clean clone (about 6 minutes on 2 cores; it starts its own local stack on',
     'free ports and stops it). `BENCH_QUICK=1` is a ~1 minute smoke run, `BENCH_ONLY=<step>[,<step>]` runs some steps',
-    '(authorizer, ingest, consumers, coldstart, throughput, latency, memory); both write their results to a temp file and',
-    'leave this block alone unless `BENCH_WRITE=1`. Nothing in `npm test` asserts a timing.',
+    '(authorizer, ingest, consumers, coldstart, throughput, latency, memory, websocket); both write their results to a temp',
+    'file and leave this block alone unless `BENCH_WRITE=1`. Nothing in `npm test` asserts a timing.',
   ].join('\n');
 }
 
