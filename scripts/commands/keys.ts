@@ -24,7 +24,9 @@ import { EventTypePatternSchema } from '../../shared/domain/roles';
 import type { PrincipalRecord, PrincipalStore, UsageKeyRegistry } from '../../shared/ports';
 import { intOption, type ParsedArgs, parseArgs, positionals, usageError } from '../lib/args';
 import { result } from '../lib/output';
+import { readLocalState } from '../lib/state';
 import { withPrincipalStore } from '../lib/stores';
+import { closeConnectionsOfKey } from '../lib/ws-connections';
 
 export const keysUsage = `usage:
   tem keys create --name NAME --role ROLE [--extra PERM]... [--revoke PERM]... [--event-types PATTERN]...
@@ -191,7 +193,11 @@ export async function runKeys(argv: string[]): Promise<void> {
     }
     case 'revoke': {
       const [keyId] = positionals(parseArgs(rest, spec), spec, ['KEYID']);
-      return result(await withPrincipalStore((store) => revokeApiKey(store, keyId)));
+      const info = readLocalState();
+      const revoked = await withPrincipalStore((store) => revokeApiKey(store, keyId), info);
+      // Its live WebSocket connections end now rather than at the fan-out's next check (ADR 0014).
+      const closed = await closeConnectionsOfKey(info, keyId).catch((error: Error) => `not closed: ${error.message}`);
+      return result({ ...revoked, webSocketConnectionsClosed: closed });
     }
     case 'rotate': {
       const args = parseArgs(rest, { ...spec, single: ['grace'] });
