@@ -130,7 +130,7 @@ describe.concurrent('tem operator CLI against the running stack', () => {
     const { keyId, apiKey: key } = await createKey('revoked', 'producer');
     expect(await status('GET', '/healthz', { key })).toBe(200);
     const out = await ok('keys', 'revoke', keyId);
-    expect(out).toEqual({ keyId, status: 'revoked', epoch: expect.any(Number) });
+    expect(out).toEqual({ keyId, status: 'revoked', epoch: expect.any(Number), webSocketConnectionsClosed: 0 });
     expect(out.epoch as number).toBeGreaterThan(0);
     expect(await statusWithin(401, () => status('GET', '/healthz', { key }))).toBe(401);
   });
