@@ -199,6 +199,16 @@ export interface TopicRuleSpec {
   errorQueue: QueueName;
 }
 
+/**
+ * A function run on a schedule (an EventBridge rule `rate(N minutes)` in AWS; a timer on the embedded stack), for
+ * housekeeping no event triggers.
+ */
+export interface ScheduleSpec {
+  function: FunctionName;
+  rateMinutes: number;
+  purpose: string;
+}
+
 export type EndpointSpec =
   | {
       service: 'iot-data';
@@ -402,6 +412,17 @@ export const functions = {
     memoryMb: 256,
     timeoutSeconds: 5,
     bindings: [bind(env.connectionsTable, 'readWrite'), bind(env.principalsTable, 'read')],
+  },
+  wsSweep: {
+    entry: 'functions/websocket/ws-sweep.ts',
+    description: 'Scheduled: closes WebSocket connections whose API key was revoked or whose credential expired',
+    memoryMb: 256,
+    timeoutSeconds: 60,
+    bindings: [
+      bind(env.connectionsTable, 'readWrite'),
+      bind(env.principalsTable, 'read'),
+      bind(env.wsManagementEndpoint, 'write'),
+    ],
   },
   wsFanout: {
     entry: 'functions/websocket/ws-fanout.ts',
@@ -667,6 +688,14 @@ export const queueConsumers: readonly QueueConsumerSpec[] = [
   },
 ];
 
+export const schedules: readonly ScheduleSpec[] = [
+  {
+    function: 'wsSweep',
+    rateMinutes: 1,
+    purpose: 'closes idle WebSocket connections of revoked keys, which no delivery would reach (ADR 0014)',
+  },
+];
+
 export const topicRules: Readonly<Record<string, TopicRuleSpec>> = {
   [TELEMETRY_RULE]: {
     topicFilter: 'devices/+/telemetry',
@@ -687,6 +716,7 @@ export const topology = {
   queues,
   streamConsumers,
   queueConsumers,
+  schedules,
   topicRules,
   iotAuthorizer,
   keys,
@@ -824,6 +854,12 @@ export function validateTopology(t: Topology = topology): string[] {
       problems.push('IoT authorizer: DEVICE_POLICY_REFRESH_SECONDS must be 300..86400 (IoT Core refuses others)');
   }
   problems.push(...webSocketProblems(t));
+  for (const sc of t.schedules) {
+    if (!Object.hasOwn(t.functions, sc.function)) problems.push(`schedule: unknown function ${sc.function}`);
+    // EventBridge's finest rate is one minute.
+    if (!Number.isInteger(sc.rateMinutes) || sc.rateMinutes < 1 || sc.rateMinutes > 1440)
+      problems.push(`schedule ${sc.function}: rateMinutes 1..1440`);
+  }
   for (const [name, fn] of Object.entries(t.functions))
     for (const b of fn.bindings)
       if (![t.streams, t.tables, t.queues, t.keys, t.endpoints].some((group) => Object.hasOwn(group, b.resource)))

@@ -33,6 +33,7 @@ import {
 } from '../topology';
 import { acknowledgeNagFindings } from './nag';
 import { buildQueueConsumers } from './queue-consumers';
+import { buildSchedules } from './schedules';
 import { buildStreamConsumers } from './stream-consumers';
 import { TemFunction } from './tem-function';
 import { buildUsagePlans, type RoleUsagePlan } from './usage-plans';
@@ -337,6 +338,7 @@ export class TelemetryEventMeshStack extends Stack {
       queues: this.queues,
     });
     buildQueueConsumers(t.queueConsumers, { functions: this.functions, queues: this.queues });
+    buildSchedules(this, t.schedules, this.functions);
     this.webSocket.addRoutes(this.functions);
 
     const http = this.buildApi(t);

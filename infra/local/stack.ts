@@ -107,6 +107,8 @@ export interface StartOptions {
   settings?: Readonly<Record<string, string>>;
   /** Caps every stream consumer's batching window (tests: `TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS`). */
   maxBatchingWindowSeconds?: number;
+  /** Runs scheduled functions this often instead of at their rate (tests: `TEM_LOCAL_SCHEDULE_SECONDS`). */
+  scheduleIntervalSeconds?: number | undefined;
 }
 
 export interface RunningStack {
@@ -302,6 +304,36 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       }),
   );
   for (const p of queuePollers) p.start();
+  // EventBridge schedules: the function gets a scheduled event at its rate; a run still going is not started twice.
+  const scheduleTimers = topology.schedules.map((schedule) => {
+    let running = false;
+    const everyMs = (options.scheduleIntervalSeconds ?? schedule.rateMinutes * 60) * 1000;
+    return setInterval(() => {
+      if (running) return;
+      running = true;
+      invoke(schedule.function, {
+        version: '0',
+        id: randomUUID(),
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        account: LOCAL_ACCOUNT,
+        time: new Date().toISOString(),
+        region: LOCAL_REGION,
+        resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/tem-${schedule.function}`],
+        detail: {},
+      })
+        .catch((error) =>
+          log('scheduled function failed', { function: schedule.function, error: (error as Error).message }),
+        )
+        .finally(() => {
+          running = false;
+        });
+    }, everyMs).unref();
+  });
+  cleanups.push(() => {
+    for (const timer of scheduleTimers) clearInterval(timer);
+    return undefined;
+  });
 
   // API Gateway's usage plans: the same numbers as the CDK stack's, per usage key (ADR 0013).
   const usagePlans = new UsagePlanMeter();
@@ -478,6 +510,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       for (const engine of Object.values(engines)) engine.expectExit();
     },
     async stop() {
+      for (const timer of scheduleTimers) clearInterval(timer);
       for (const engine of Object.values(engines)) engine.expectExit();
       await Promise.allSettled([
         gateway.close(),

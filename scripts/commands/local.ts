@@ -11,6 +11,14 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+function scheduleInterval(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 1 || value > 86_400)
+    throw new CliError(`TEM_LOCAL_SCHEDULE_SECONDS must be 1..86400 seconds, got "${raw}"`);
+  return value;
+}
+
 function windowCap(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
@@ -63,6 +71,8 @@ export async function runLocal(): Promise<void> {
     // TEM_SETTING_<NAME>=value overrides a function setting, e.g. TEM_SETTING_JWT_TRUSTED_ISSUERS='[...]'.
     // A cap on every consumer's batching window, for tests that must not wait out the metrics consumer's minute.
     maxBatchingWindowSeconds: windowCap(process.env.TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS),
+    // Scheduled functions run every this many seconds instead of their rate (tests: not a minute's wait).
+    scheduleIntervalSeconds: scheduleInterval(process.env.TEM_LOCAL_SCHEDULE_SECONDS),
     settings: Object.fromEntries(
       Object.entries(process.env)
         .filter(([k, v]) => k.startsWith('TEM_SETTING_') && v !== undefined)

@@ -112,6 +112,15 @@ export class WsDelivery {
   }
 
   /**
+   * Reads every connection and checks the credentials they rest on now, closing those revoked or expired: what a
+   * scheduled sweep does for connections no delivery reaches. Returns how many stay open.
+   */
+  async sweep(now = Date.now()): Promise<number> {
+    this.cache = undefined;
+    return (await this.connections(now)).length;
+  }
+
+  /**
    * The connections, from the cache while nothing changed and it is fresh; otherwise read again, and every
    * credential they rest on checked: a connection whose key was revoked or expired is closed here.
    */

@@ -20,7 +20,7 @@ import {
 } from '../../infra/topology';
 
 // Built as in stack.test.ts: bundling skipped, against a stand-in repository root with an empty file per entry.
-// Expectations come from `topology.webSocket`; the few written out (wsFanout and alerts manage connections, wsConnections
+// Expectations come from `topology.webSocket`; the few written out (wsFanout, alerts and wsSweep manage connections, wsConnections
 // does not) pin what the topology says today, so a change there is a decision this test makes visible.
 const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-ws-test-'));
 fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
@@ -299,12 +299,12 @@ describe('WebSocket API (topology.webSocket)', () => {
 });
 
 describe('WebSocket management API (the ws-management endpoint)', () => {
-  it(`the topology: ${ws.managementEndpoint} is the ws-management endpoint; wsFanout and alerts write to it`, () => {
+  it(`the topology: ${ws.managementEndpoint} is the ws-management endpoint; wsFanout, alerts and wsSweep write to it`, () => {
     expect(endpoints[ws.managementEndpoint as EndpointName]).toEqual({ service: 'ws-management' });
-    expect([...managers].sort()).toEqual(['alerts', 'wsFanout']);
+    expect([...managers].sort()).toEqual(['alerts', 'wsFanout', 'wsSweep']);
   });
 
-  it.each(['wsFanout', 'alerts'] as const)('%s: WS_MANAGEMENT_ENDPOINT is the stage callback URL', (fn) => {
+  it.each(['wsFanout', 'alerts', 'wsSweep'] as const)('%s: WS_MANAGEMENT_ENDPOINT is the stage callback URL', (fn) => {
     expect(envOf(fn).WS_MANAGEMENT_ENDPOINT).toEqual(stageUrl('https'));
   });
 
@@ -312,9 +312,9 @@ describe('WebSocket management API (the ws-management endpoint)', () => {
     expect(envOf('wsConnections')).not.toHaveProperty('WS_MANAGEMENT_ENDPOINT');
   });
 
-  it("execute-api:ManageConnections on this stage's connections, for exactly the roles of wsFanout and alerts", () => {
+  it("execute-api:ManageConnections on this stage's connections, for exactly the roles of wsFanout, alerts and wsSweep", () => {
     const { roles, statements } = rolesAllowing('execute-api:ManageConnections');
-    expect(roles).toEqual(['alerts', 'wsFanout'].map((fn) => roleIdOf(fn as FunctionName)).sort());
+    expect(roles).toEqual(['alerts', 'wsFanout', 'wsSweep'].map((fn) => roleIdOf(fn as FunctionName)).sort());
     expect(roles).toEqual(managers.map(roleIdOf).sort());
     expect(roles).not.toContain(roleIdOf('wsConnections'));
     expect(roles).not.toContain(roleIdOf('wsAuthorizer'));
@@ -429,5 +429,28 @@ describe('WebSocket outputs, ordering and cdk-nag', () => {
       expect(apig4(route), key).toHaveLength(key === '$connect' ? 0 : 1);
     }
     for (const c of [stack.webSocket, stack.webSocket.api, stack.webSocket.stage]) expect(apig4(c)).toEqual([]);
+  });
+});
+
+describe('schedules', () => {
+  it('an EventBridge rule per topology schedule, rate(N minutes), targets its function', () => {
+    const rules = Object.values(resourcesOf('AWS::Events::Rule'));
+    expect(rules).toHaveLength(topology.schedules.length);
+    for (const schedule of topology.schedules) {
+      const fnLogicalId = logicalId(stack.functions[schedule.function]);
+      const rule = rules.find((r) => JSON.stringify(r.Properties.Targets).includes(fnLogicalId));
+      expect(rule, schedule.function).toBeDefined();
+      expect(rule?.Properties.ScheduleExpression).toBe(
+        `rate(${schedule.rateMinutes} minute${schedule.rateMinutes === 1 ? '' : 's'})`,
+      );
+      expect(rule?.Properties.State).toBe('ENABLED');
+    }
+    // EventBridge may invoke the swept function, and only it.
+    const permissions = Object.values(resourcesOf('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'events.amazonaws.com',
+    );
+    expect(permissions.map((p) => JSON.stringify(p.Properties.FunctionName))).toEqual(
+      topology.schedules.map((s) => JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.functions[s.function]), 'Arn'] })),
+    );
   });
 });
