@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { freePort, waitForPort } from './net';
+import { freeEnginePort, waitForPort } from './net';
 
 /**
  * The AWS-API emulators, each in its own child process: a crash of one never takes the gateway down, and tests can
@@ -136,7 +136,7 @@ function launchFor(service: ServiceName, choice: EngineChoice, port: number, dat
         cwd: packageDir('kinesis-local'),
         env: {
           KINESIS_MOCK_PLAIN_PORT: String(port),
-          KINESIS_MOCK_TLS_PORT: String(port + 1 > 65535 ? port - 1 : port + 1),
+          KINESIS_MOCK_TLS_PORT: String(port + 1),
           CREATE_STREAM_DURATION: '0ms',
           LOG_LEVEL: 'WARN',
           SHARD_LIMIT: '100',
@@ -218,7 +218,8 @@ export class Engine {
     stateDir: string,
     onUnexpectedExit: (engine: Engine, code: number | null) => void,
   ): Promise<Engine> {
-    const port = await freePort();
+    // kinesis-local listens on its port and the next one (TLS): both must be free.
+    const port = await freeEnginePort(service === 'kinesis' && choice.kinesis === 'kinesis-local' ? 2 : 1);
     const dataDir = path.join(stateDir, 'data', service);
     rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
