@@ -56,15 +56,8 @@ const ALL_STEPS = [
   'websocket',
 ] as const;
 type Step = (typeof ALL_STEPS)[number];
-const STACK_STEPS: readonly Step[] = [
-  'coldstart',
-  'authorizer',
-  'consumers',
-  'throughput',
-  'latency',
-  'memory',
-  'websocket',
-];
+// Every step but the in-process ingest one starts the local stack.
+const STACK_STEPS: readonly Step[] = ALL_STEPS.filter((step) => step !== 'ingest');
 
 function selectedSteps(): Step[] {
   const raw = (process.env.BENCH_ONLY ?? '').trim();

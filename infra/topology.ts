@@ -303,6 +303,13 @@ const tokenSettings = {
   JWT_AUDIENCE: 'tem-api',
 } as const;
 
+/** What a function that pushes to WebSocket connections needs (`shared/aws/ws-delivery-from-env.ts`). */
+const wsDeliveryBindings = [
+  bind(env.connectionsTable, 'readWrite'),
+  bind(env.principalsTable, 'read'),
+  bind(env.wsManagementEndpoint, 'write'),
+];
+
 /** What the two credential authorizers (HTTP and WebSocket) share: the same principals, keys, tokens and cache. */
 const credentialAuthorizer = {
   memoryMb: 256,
@@ -389,9 +396,7 @@ export const functions = {
       bind(env.iotDataEndpoint, 'write'),
       bind(env.poisonRecords, 'write'),
       // Raised and resolved alerts also go to WebSocket subscribers of the device's alerts (ADR 0014).
-      bind(env.connectionsTable, 'readWrite'),
-      bind(env.principalsTable, 'read'),
-      bind(env.wsManagementEndpoint, 'write'),
+      ...wsDeliveryBindings,
     ],
   },
   ruleErrorsRedrive: {
@@ -418,22 +423,14 @@ export const functions = {
     description: 'Scheduled: closes WebSocket connections whose API key was revoked or whose credential expired',
     memoryMb: 256,
     timeoutSeconds: 60,
-    bindings: [
-      bind(env.connectionsTable, 'readWrite'),
-      bind(env.principalsTable, 'read'),
-      bind(env.wsManagementEndpoint, 'write'),
-    ],
+    bindings: wsDeliveryBindings,
   },
   wsFanout: {
     entry: 'functions/websocket/ws-fanout.ts',
     description: 'Kinesis consumer: posts each event to the WebSocket connections whose subscriptions match it',
     memoryMb: 512,
     timeoutSeconds: 30,
-    bindings: [
-      bind(env.connectionsTable, 'readWrite'),
-      bind(env.principalsTable, 'read'),
-      bind(env.wsManagementEndpoint, 'write'),
-    ],
+    bindings: wsDeliveryBindings,
   },
   listEvents: {
     entry: 'functions/queries/list-events.ts',

@@ -5,7 +5,7 @@ import { decodeCallerContext } from '../../shared/authorizer-context';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoConnectionStore } from '../../shared/aws/ws-connection-store';
 import { requireEnv } from '../../shared/config';
-import { WS_SUBPROTOCOL } from '../../shared/domain/credentials';
+import { headerValues, WS_SUBPROTOCOL } from '../../shared/domain/credentials';
 import {
   ClientMessageSchema,
   type ClientReply,
@@ -72,9 +72,7 @@ async function connect(event: WebSocketRouteEvent): Promise<WebSocketRouteResult
   await store.put(connection, Math.floor(now / 1000) + MAX_CONNECTION_SECONDS);
   await store.bumpVersion();
   // A browser that offered subprotocols (one of them carrying its credential) needs one selected, or it gives up.
-  const offered = Object.entries(event.headers ?? {})
-    .filter(([name]) => name.toLowerCase() === 'sec-websocket-protocol')
-    .flatMap(([, value]) => (value ?? '').split(',').map((p) => p.trim()));
+  const offered = headerValues(event, 'sec-websocket-protocol').flatMap((v) => v.split(',').map((p) => p.trim()));
   return offered.includes(WS_SUBPROTOCOL)
     ? { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': WS_SUBPROTOCOL } }
     : { statusCode: 200 };

@@ -15,16 +15,19 @@ const delivery = wsDeliveryFromEnv('fanout', topology.webSocket.limits);
  * batch, which the mapping retries while the records are under a minute old.
  */
 export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
-  const events: EventEnvelope[] = [];
-  for (const record of event.Records) {
-    try {
-      const decoded = decodeStreamRecord(record.kinesis.data);
-      if (decoded.kind === 'event') events.push(decoded.envelope);
-    } catch {
-      // not an event: the store consumer parks it
+  // Decoded only when some connection has a subscription: with nobody watching live a batch costs one GetItem.
+  const stats = await delivery.deliverEvents(() => {
+    const events: EventEnvelope[] = [];
+    for (const record of event.Records) {
+      try {
+        const decoded = decodeStreamRecord(record.kinesis.data);
+        if (decoded.kind === 'event') events.push(decoded.envelope);
+      } catch {
+        // not an event: the store consumer parks it
+      }
     }
-  }
-  const stats = await delivery.deliverEvents(events);
+    return events;
+  });
   if (stats.posts > 0 || stats.dropped > 0 || stats.gone > 0) logger.info('WebSocket deliveries', { ...stats });
   return { batchItemFailures: [] };
 };

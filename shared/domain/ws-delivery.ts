@@ -92,10 +92,19 @@ export class WsDelivery {
     this.alerts = new DeliverySequencer(`${options.stream}:alerts`);
   }
 
-  async deliverEvents(events: readonly EventEnvelope[], now = Date.now()): Promise<DeliveryStats> {
-    if (events.length === 0) return emptyStats(0);
+  /**
+   * `events` may be given as a function: it is called only when some connection has a subscription, so a stream
+   * consumer with nobody listening does not decode its batch.
+   */
+  async deliverEvents(
+    events: readonly EventEnvelope[] | (() => readonly EventEnvelope[]),
+    now = Date.now(),
+  ): Promise<DeliveryStats> {
+    if (Array.isArray(events) && events.length === 0) return emptyStats(0);
     const connections = await this.connections(now);
-    const owed = owedByConnection(connections, events, eventMatches, now);
+    if (!connections.some((c) => c.subscriptions.length > 0)) return emptyStats(connections.length);
+    const list = typeof events === 'function' ? events() : events;
+    const owed = owedByConnection(connections, list, eventMatches, now);
     return this.push(connections.length, owed, now, (id, items) => eventFrames(id, items, this.events));
   }
 
