@@ -68,7 +68,7 @@ export interface RouteSpec {
   /** `<app>.<http_method>.<view_name>`: what the authorizer checks for this route. */
   permission: string;
   function: FunctionName;
-  /** `none` for the few public routes (the JWKS); every other route goes through the authorizer. */
+  /** `none` for the few public routes (JWKS, OpenAPI document); every other route goes through the authorizer. */
   auth?: 'authorizer' | 'none';
 }
 
@@ -124,6 +124,8 @@ export interface QueueSpec {
   /** A delivery queue's receives before a message moves to its dead-letter queue (default DELIVERY_MAX_RECEIVE_COUNT). */
   maxReceiveCount?: number;
   purpose: string;
+  /** Its messages are the alert messages (ADR 0007): the queue the AWS stack's alert e-mail path reads (ADR 0015). */
+  alertMessages?: true;
 }
 
 /**
@@ -474,6 +476,13 @@ export const functions = {
     timeoutSeconds: 5,
     bindings: [bind(env.eventStream, 'describe'), bind(env.eventsTable, 'describe')],
   },
+  openApi: {
+    entry: 'functions/meta/openapi.ts',
+    description: 'GET /openapi.json: the OpenAPI 3.1 document of this API, from the topology and the zod schemas',
+    memoryMb: 128,
+    timeoutSeconds: 5,
+    bindings: [],
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 export const routes = [
@@ -491,6 +500,7 @@ export const routes = [
   { method: 'GET', path: '/alerts', permission: 'alerts.get.alert_list', function: 'listAlerts' },
   { method: 'POST', path: '/auth/token', permission: 'auth.post.token_issue', function: 'tokenIssue' },
   { method: 'GET', path: '/.well-known/jwks.json', permission: 'auth.get.jwks', function: 'jwks', auth: 'none' },
+  { method: 'GET', path: '/openapi.json', permission: 'common.get.openapi', function: 'openApi', auth: 'none' },
 ] as const satisfies readonly RouteSpec[];
 
 export const authorizer: AuthorizerSpec = {
@@ -605,6 +615,7 @@ export const queues: Record<QueueName, QueueSpec> = {
     retentionDays: 4,
     visibilityTimeoutSeconds: 60,
     purpose: 'Raised and resolved alerts, for downstream notification (at least once: dedupe by alertId)',
+    alertMessages: true,
   },
 };
 
@@ -851,6 +862,7 @@ export function validateTopology(t: Topology = topology): string[] {
       problems.push('IoT authorizer: DEVICE_POLICY_REFRESH_SECONDS must be 300..86400 (IoT Core refuses others)');
   }
   problems.push(...webSocketProblems(t));
+  problems.push(...deliveryProblems(t));
   for (const sc of t.schedules) {
     if (!Object.hasOwn(t.functions, sc.function)) problems.push(`schedule: unknown function ${sc.function}`);
     // EventBridge's finest rate is one minute.
@@ -884,6 +896,50 @@ function webSocketProblems(t: Topology): string[] {
     l.burst < l.eventsPerSecond
   )
     problems.push('webSocket: limits must be positive, burst at least the rate');
+  return problems;
+}
+
+/** Where failures and alerts go, and the names the AWS target derives from the topology's (checked for both). */
+function deliveryProblems(t: Topology): string[] {
+  const problems: string[] = [];
+  // Only `errorSink` queues are alarmed: a failure landing in a `delivery` queue would go unnoticed, unless the
+  // queue's own consumer retries it (its dead-letter queue and its message age are alarmed).
+  const retried = new Set<string>(t.queueConsumers.map((c) => c.queue));
+  const destinations = new Set<string>([
+    ...t.streamConsumers.map((c) => c.onFailure),
+    ...Object.values(t.topicRules).map((r) => r.errorQueue),
+  ]);
+  const unalarmed = [...destinations].filter(
+    (q) => Object.hasOwn(t.queues, q) && t.queues[q as QueueName].kind !== 'errorSink' && !retried.has(q),
+  );
+  if (unalarmed.length > 0)
+    problems.push(
+      `failure destinations must be alarmed errorSink queues (or consumed by a queue consumer): ${unalarmed.join(', ')}`,
+    );
+  // A delivery queue's dead-letter queue takes `<name>DeadLetter` (its output key, alarm and local queue name).
+  const names = new Set<string>([t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys));
+  const taken = Object.entries(t.queues)
+    .filter(([, q]) => q.kind === 'delivery')
+    .map(([q]) => deadLetterName(q))
+    .filter((n) => names.has(n));
+  if (taken.length > 0) problems.push(`dead-letter queue names already used by the topology: ${taken.join(', ')}`);
+  // One WebSocket API: a second management endpoint would have no API of its own.
+  for (const [name, e] of Object.entries(t.endpoints))
+    if (e.service === 'ws-management' && name !== t.webSocket.managementEndpoint)
+      problems.push(`endpoint ${name}: the WebSocket API's management endpoint is ${t.webSocket.managementEndpoint}`);
+  // One event source mapping per function and stream (Lambda refuses a second on the same source).
+  const consumerKeys = t.streamConsumers.map((c) => `${c.stream}:${c.function}`);
+  const twice = consumerKeys.filter((k, i) => consumerKeys.indexOf(k) !== i);
+  if (twice.length > 0) problems.push(`a function consumes a stream at most once: ${[...new Set(twice)].join(', ')}`);
+  // The alert e-mail path (ADR 0015) reads the one queue of alert messages; a dead-letter queue keeps what it fails on.
+  const alertQueues = Object.entries(t.queues).filter(([, q]) => q.alertMessages);
+  if (alertQueues.length > 1)
+    problems.push(`at most one queue holds the alert messages: ${alertQueues.map(([q]) => q).join(', ')}`);
+  for (const [q, spec] of alertQueues)
+    if (spec.kind !== 'delivery') problems.push(`queue ${q}: the alert messages queue must be a delivery queue`);
+  // IoT Core's rule for authorizer names; devices name it in their MQTT username.
+  if (!/^[\w=,@-]{1,128}$/.test(t.iotAuthorizer.name))
+    problems.push(`IoT authorizer: name "${t.iotAuthorizer.name}" is not 1..128 of [A-Za-z0-9_=,@-]`);
   return problems;
 }
 

@@ -38,6 +38,7 @@ const usage = `usage: tem <command>
                               a device fleet over MQTT (+ HTTP producers), reconciled: exit 1 on loss or duplicates
   watch [--type PATTERN]... [--source S]... [--device D]... [--alerts raised|resolved]... [--max N] [--for S]
                               live events (or alerts) over the WebSocket API, one JSON line each
+  trace EVENT_ID [--json]     one event's path through the local stack, a timestamp per hop (function log)
   help                        this text
 
 Every command prints one JSON object on its last stdout line.`;
@@ -80,6 +81,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/cost')).runCost(rest);
     case 'watch':
       return (await import('./commands/watch')).runWatch(rest);
+    case 'trace':
+      return (await import('./commands/trace')).runTrace(rest);
     case undefined:
     case 'help':
     case '--help':

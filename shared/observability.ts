@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'tem';
 
@@ -13,11 +14,20 @@ export const logger = new Logger({ serviceName });
  *
  * Metric names in use: `EventsAccepted`, `EventsRejected`, `EventsFailed` (httpIngest); `TelemetryStored`,
  * `TelemetryRejected` (storeEvents, which validates device readings); `AlertsRaised`, `AlertsResolved`,
- * `AlertNotificationsFailed` (alerts). See docs/ingestion.md.
+ * `AlertNotificationsFailed`, `ReadingToAlertMs` (alerts); `AcceptedToStoredMs` (storeEvents). See docs/ingestion.md.
  *
  * The local stack runs concurrent invocations of a function in one module instance, so there a flush may carry
  * another invocation's counts (and metadata) too; the sums stay right. In Lambda a container runs one at a time.
  */
 export const metrics = new Metrics({ namespace: 'TelemetryEventMesh', serviceName });
+
+/**
+ * One X-Ray tracer per container (functions/commons.ts opens the handler's segment; shared/aws/clients.ts captures
+ * every SDK client). It is on only in Lambda with active tracing: Powertools switches it off outside Lambda (no
+ * `AWS_EXECUTION_ENV`) and with `POWERTOOLS_TRACE_ENABLED=false`, which the local stack sets, so locally it sends
+ * nothing and no "missing trace data" errors arise. Annotations are indexed (and limited): `ColdStart`, `Service`,
+ * plus `records` or `principalId` where the event has them; nothing else.
+ */
+export const tracer = new Tracer({ serviceName });
 
 export { MetricUnit } from '@aws-lambda-powertools/metrics';

@@ -1,8 +1,8 @@
-import middy from '@middy/core';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { signerFromSetting } from '../../shared/aws/signer';
 import { requireEnv } from '../../shared/config';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
+import { httpLambda } from '../commons';
 
 const signer = signerFromSetting(requireEnv('TOKEN_SIGNING_KEY'));
 
@@ -10,4 +10,4 @@ const signer = signerFromSetting(requireEnv('TOKEN_SIGNING_KEY'));
 export const lambdaHandler = async (): Promise<APIGatewayProxyResult> =>
   json(200, { keys: [await signer.publicJwk()] }, { 'cache-control': 'public, max-age=300' });
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

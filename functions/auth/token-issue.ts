@@ -1,12 +1,12 @@
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { decodeCallerContext } from '../../shared/authorizer-context';
 import { signerFromSetting } from '../../shared/aws/signer';
 import { intEnv, requireEnv } from '../../shared/config';
 import { Rejection } from '../../shared/domain/errors';
 import { issueToken } from '../../shared/domain/tokens';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
 import { logger } from '../../shared/observability';
+import { httpLambda } from '../commons';
 
 const own = {
   issuer: requireEnv('JWT_ISSUER'),
@@ -36,4 +36,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   return json(200, { token, tokenType: 'Bearer', expiresIn, expiresAt });
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

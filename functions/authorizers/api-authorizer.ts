@@ -1,4 +1,3 @@
-import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { encodeCallerContext } from '../../shared/authorizer-context';
@@ -8,6 +7,7 @@ import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
 import { type AuthResult, callerContextOf } from '../../shared/domain/principals';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const { authenticator } = authenticatorFromEnv();
 
@@ -48,4 +48,4 @@ export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Pr
   };
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

@@ -1,4 +1,3 @@
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { createDocumentClient } from '../../shared/aws/clients';
@@ -15,6 +14,7 @@ import { decide } from '../../shared/domain/permissions';
 import { authenticateDevice } from '../../shared/domain/principals';
 import { DeviceIdSchema } from '../../shared/domain/telemetry';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const store = new DynamoPrincipalStore(createDocumentClient(), requireEnv('PRINCIPALS_TABLE_NAME'));
 /**
@@ -100,4 +100,4 @@ export const lambdaHandler = async (event: unknown, context: Context): Promise<I
   return response;
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

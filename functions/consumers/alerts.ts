@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
@@ -10,9 +8,18 @@ import { PoisonParking } from '../../shared/aws/poison-parking';
 import { wsDeliveryFromEnv } from '../../shared/aws/ws-delivery-from-env';
 import { requireEnv } from '../../shared/config';
 import { alertRules } from '../../shared/domain/alert-rules';
-import { AlertBatch, AlertEngine, AlertStateCache, positionOf, toReading } from '../../shared/domain/alerts';
+import {
+  AlertBatch,
+  AlertEngine,
+  type AlertMessage,
+  AlertStateCache,
+  positionOf,
+  toReading,
+} from '../../shared/domain/alerts';
+import { batchTraces, recordTrace } from '../../shared/domain/correlation';
 import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const store = new DynamoAlertStore(createDocumentClient(), requireEnv('ALERTS_TABLE_NAME'));
 const notifier = new AlertFanOut(
@@ -26,6 +33,9 @@ const parking = new PoisonParking(createSqsClient(), requireEnv('POISON_RECORDS_
 const wsAlerts = wsDeliveryFromEnv('alerts', topology.webSocket.limits);
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** The reading a message is about (its event id, also its correlation id): the one that raised or resolved it. */
+const readingOf = (m: AlertMessage) =>
+  m.type === 'alert.resolved' ? (m.alert.resolvedEventId ?? m.alert.eventId) : m.alert.eventId;
 
 /**
  * Applies the alert rules to the batch's `device.telemetry` readings: per (device, rule) pair, the state is read once
@@ -40,6 +50,8 @@ const reason = (error: unknown) => (error instanceof Error ? error.message : Str
 export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
   const batch = new AlertBatch(engine, notifier, store);
   const notDecoded = new Map<string, string>();
+  const receivedAt = new Map<string, string>(); // reading's event id -> when the boundary received it
+  const judged: { sequenceNumber: string; id: string; correlationId: string }[] = [];
   for (const record of event.Records) {
     const id = record.kinesis.sequenceNumber;
     try {
@@ -49,10 +61,13 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
       const envelope = decoded.envelope;
       const outcome = toReading(envelope, positionOf(record.eventID, id));
       if ('skip' in outcome) {
-        if (!outcome.ignored) logger.warn('telemetry event skipped', { id: envelope.id, reason: outcome.skip });
+        if (!outcome.ignored)
+          logger.warn('telemetry event skipped', { ...recordTrace(envelope), reason: outcome.skip });
         continue;
       }
       batch.add(id, outcome.reading);
+      receivedAt.set(envelope.id, envelope.receivedAt);
+      judged.push({ sequenceNumber: id, ...recordTrace(envelope) });
     } catch (error) {
       notDecoded.set(id, reason(error));
     }
@@ -67,18 +82,40 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
       })),
     ),
   ]);
+  const publishedAt = Date.now();
   for (const id of [...notDecoded.keys()]) if (!unparked.includes(id)) notDecoded.delete(id);
+  // One line per batch naming the readings judged (ADR 0016); one per alert raised or resolved, with its reading.
+  const notJudged = new Set(failedRecordIds);
+  for (const trace of batchTraces(judged.filter((j) => !notJudged.has(j.sequenceNumber))))
+    logger.info('readings judged', { readings: judged.length, ...trace });
   for (const m of delivered)
-    logger.info(m.type, { alertId: m.alert.alertId, deviceId: m.alert.deviceId, ruleId: m.alert.ruleId });
+    logger.info(m.type, {
+      alertId: m.alert.alertId,
+      deviceId: m.alert.deviceId,
+      ruleId: m.alert.ruleId,
+      eventId: readingOf(m),
+    });
   // Live to WebSocket subscribers of the devices' alerts: at most once, never a reason to retry the batch (ADR 0014).
   if (delivered.length > 0)
     await wsAlerts
       .deliverAlerts(delivered)
+      .then((stats) => {
+        if (stats.posts > 0)
+          logger.info('alerts pushed to WebSocket subscribers', {
+            ...stats,
+            alertIds: delivered.map((m) => m.alert.alertId),
+            eventIds: [...new Set(delivered.map(readingOf))],
+          });
+      })
       .catch((error) => logger.warn('alerts not pushed to WebSocket subscribers', { error: reason(error) }));
   if (failed.length > 0)
     logger.warn('alert notifications not delivered', { alertIds: failed.map((m) => m.alert.alertId) });
   metrics.addMetric('AlertsRaised', MetricUnit.Count, delivered.filter((m) => m.type === 'alert.raised').length);
   metrics.addMetric('AlertsResolved', MetricUnit.Count, delivered.filter((m) => m.type === 'alert.resolved').length);
+  for (const m of delivered) {
+    const at = receivedAt.get(m.type === 'alert.resolved' ? (m.alert.resolvedEventId ?? '') : m.alert.eventId);
+    if (at) metrics.addMetric('ReadingToAlertMs', MetricUnit.Milliseconds, publishedAt - Date.parse(at));
+  }
   if (failed.length > 0) metrics.addMetric('AlertNotificationsFailed', MetricUnit.Count, failed.length);
 
   const reasons = [...new Set([...notDecoded.values(), ...errors.map((e) => reason(e.error))])].slice(0, 5);
@@ -97,4 +134,4 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
   return { batchItemFailures };
 };
 
-export const handler = middy(lambdaHandler).use(logMetrics(metrics));
+export const handler = lambda(lambdaHandler, { metrics: true });

@@ -1,14 +1,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { awsCallCounts } from '../../shared/aws/call-counter';
 import { createDocumentClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoDeviceMetricsStore, DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
 import { PoisonParking } from '../../shared/aws/poison-parking';
 import { ConfigError, intEnv, requireEnv } from '../../shared/config';
+import { batchTraces, recordTrace, TRACE_IDS_PER_LINE } from '../../shared/domain/correlation';
 import { applyReadings, minimumCalls, type Reading, readingFromEvent } from '../../shared/domain/device-metrics';
 import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 // Module scope: the stores' caches (what this container last wrote to each bucket and device) outlive an invocation.
 const client = createDocumentClient();
@@ -38,11 +39,15 @@ function classify(record: KinesisStreamRecord, readings: Reading[]): Outcome {
       return { kind: 'done' };
     case 'invalid':
       // A retry cannot fix the data: skip it, loudly, rather than block the shard until the DLQ.
-      logger.warn('telemetry skipped', { id: event.id, source: event.source, reason: outcome.reason });
+      logger.warn('telemetry skipped', { ...recordTrace(event), source: event.source, reason: outcome.reason });
       return { kind: 'done' };
     case 'reading':
       if (outcome.dropped.length > 0)
-        logger.warn('telemetry metrics dropped', { id: event.id, source: event.source, dropped: outcome.dropped });
+        logger.warn('telemetry metrics dropped', {
+          ...recordTrace(event),
+          source: event.source,
+          dropped: outcome.dropped,
+        });
       readings.push(outcome.reading);
       return { kind: 'reading', eventId: outcome.reading.eventId };
   }
@@ -83,6 +88,7 @@ export const lambdaHandler = async (
     logger.error('device metrics write failed', {
       what: failure.what,
       events: failure.eventIds.length,
+      eventIds: failure.eventIds.slice(0, TRACE_IDS_PER_LINE),
       error: failure.error,
     });
 
@@ -103,9 +109,13 @@ export const lambdaHandler = async (
     calls,
     minimumCalls: minimumCalls(readings),
   });
+  // One line per batch naming the readings it aggregated (a reading's correlation id is its id): ADR 0016.
+  const aggregated = readings.filter((r) => !applied.failedEventIds.has(r.eventId)).map((r) => ({ id: r.eventId }));
+  for (const trace of batchTraces(aggregated))
+    logger.info('readings aggregated', { readings: aggregated.length, ...trace });
   if (response.batchItemFailures.length > 0)
     logger.warn('records failed', { failed: response.batchItemFailures.length, batch: event.Records.length });
   return response;
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

@@ -1,5 +1,3 @@
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { topicRules } from '../../infra/topology';
 import { createKinesisClient, createSqsClient } from '../../shared/aws/clients';
@@ -8,6 +6,7 @@ import { SqsSink } from '../../shared/aws/sqs-sink';
 import { requireEnv } from '../../shared/config';
 import { planRedrive } from '../../shared/domain/rule-redrive';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const publisher = new KinesisPublisher(createKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
 const telemetryErrors = new SqsSink(createSqsClient(), requireEnv('TELEMETRY_ERRORS_QUEUE_URL'));
@@ -61,4 +60,4 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
 };
 
-export const handler = middy(lambdaHandler).use(logMetrics(metrics));
+export const handler = lambda(lambdaHandler, { metrics: true });

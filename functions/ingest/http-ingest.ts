@@ -1,14 +1,14 @@
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { decodeCallerContext } from '../../shared/authorizer-context';
 import { createIngestKinesisClient } from '../../shared/aws/clients';
 import { KinesisPublisher } from '../../shared/aws/kinesis-publisher';
 import { requireEnv } from '../../shared/config';
+import { CORRELATION_ID_HEADER, correlationIdFor } from '../../shared/domain/correlation';
 import { Rejection } from '../../shared/domain/errors';
 import { parseBody, publishAll, toStreamRecord, validateEvents } from '../../shared/domain/ingest';
-import { HttpError, header, httpErrors, json, REJECTION_STATUS } from '../../shared/http';
+import { HttpError, header, json, REJECTION_STATUS } from '../../shared/http';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
+import { httpLambda } from '../commons';
 
 const publisher = new KinesisPublisher(createIngestKinesisClient(), requireEnv('EVENT_STREAM_NAME'));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -39,6 +39,7 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Contex
       principalId: caller.principalId,
       principalName: caller.principalName,
       traceId: event.requestContext.requestId,
+      correlationId: correlationIdFor(header(event, CORRELATION_ID_HEADER), event.requestContext.requestId),
       receivedAt: new Date(),
       eventTypes: caller.eventTypes,
       mayClaimAnySource: caller.mayClaimAnySource,
@@ -64,7 +65,12 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Contex
         { headers: { 'Retry-After': String(STREAM_UNAVAILABLE_RETRY_AFTER_SECONDS) } },
       );
     }
-    logger.info('events accepted', { count: report.accepted.length, principalId: caller.principalId });
+    // The ids (at most 500) let one event be followed from here (`tem trace`); the line has the correlation id.
+    logger.info('events accepted', {
+      count: report.accepted.length,
+      principalId: caller.principalId,
+      eventIds: report.accepted,
+    });
     return json(202, { accepted: report.accepted.length, ids: report.accepted });
   } catch (error) {
     if (error instanceof Rejection) {
@@ -75,5 +81,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent, context: Contex
   }
 };
 
-// middy runs `onError` in reverse order: httpErrors answers first, then logMetrics flushes.
-export const handler = middy(lambdaHandler).use(logMetrics(metrics)).use(httpErrors());
+export const handler = httpLambda(lambdaHandler, { metrics: true });

@@ -1,11 +1,11 @@
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoDeviceMetricsStore } from '../../shared/aws/dynamo-device-metrics-store';
 import { requireEnv } from '../../shared/config';
 import { parseMetricsQuery, readDeviceMetrics } from '../../shared/domain/device-metrics';
 import { onlyKnownParams } from '../../shared/domain/listing';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
+import { httpLambda } from '../commons';
 
 const store = new DynamoDeviceMetricsStore(createDocumentClient(), requireEnv('DEVICE_METRICS_TABLE_NAME'));
 
@@ -19,4 +19,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   return json(200, await readDeviceMetrics(store, query));
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

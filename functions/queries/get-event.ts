@@ -1,11 +1,11 @@
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import { requireEnv } from '../../shared/config';
 import { Rejection } from '../../shared/domain/errors';
 import { EventIdSchema } from '../../shared/domain/events';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
+import { httpLambda } from '../commons';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
 
@@ -23,4 +23,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   return json(200, found);
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

@@ -1,13 +1,13 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import packageJson from '../../package.json' with { type: 'json' };
 import { decodeCallerContext } from '../../shared/authorizer-context';
 import { createDynamoClient, createKinesisClient } from '../../shared/aws/clients';
 import { requireEnv } from '../../shared/config';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
 import { logger } from '../../shared/observability';
+import { httpLambda } from '../commons';
 
 const kinesis = createKinesisClient();
 const dynamodb = createDynamoClient();
@@ -73,4 +73,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   return json(healthy ? 200 : 503, { ...base, status: healthy ? 'ok' : 'degraded', checks });
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

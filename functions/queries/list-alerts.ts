@@ -1,10 +1,10 @@
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { requireEnv } from '../../shared/config';
 import { listAlerts, parseAlertQuery } from '../../shared/domain/alerts';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
+import { httpLambda } from '../commons';
 
 const store = new DynamoAlertStore(createDocumentClient(), requireEnv('ALERTS_TABLE_NAME'));
 
@@ -14,4 +14,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   return json(200, await listAlerts(store, query));
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

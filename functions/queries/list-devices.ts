@@ -1,11 +1,11 @@
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/dynamo-device-metrics-store';
 import { requireEnv } from '../../shared/config';
 import { parseListDevicesQuery } from '../../shared/domain/device-metrics';
 import { onlyKnownParams } from '../../shared/domain/listing';
-import { httpErrors, json } from '../../shared/http';
+import { json } from '../../shared/http';
+import { httpLambda } from '../commons';
 
 const registry = new DynamoDeviceRegistry(createDocumentClient(), requireEnv('DEVICES_TABLE_NAME'));
 
@@ -15,4 +15,4 @@ export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGat
   return json(200, await registry.list(query));
 };
 
-export const handler = middy(lambdaHandler).use(httpErrors());
+export const handler = httpLambda(lambdaHandler);

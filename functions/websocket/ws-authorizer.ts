@@ -1,4 +1,3 @@
-import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { encodeCallerContext } from '../../shared/authorizer-context';
@@ -7,6 +6,7 @@ import { headerValues, webSocketCredential } from '../../shared/domain/credentia
 import { decide } from '../../shared/domain/permissions';
 import { type AuthResult, callerContextOf } from '../../shared/domain/principals';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const { authenticator } = authenticatorFromEnv();
 const ws = topology.webSocket;
@@ -63,4 +63,4 @@ export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Pr
   };
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

@@ -1,4 +1,3 @@
-import middy from '@middy/core';
 import { z } from 'zod';
 import { topology } from '../../infra/topology';
 import { decodeCallerContext } from '../../shared/authorizer-context';
@@ -14,6 +13,7 @@ import {
   subscriptionRefusal,
 } from '../../shared/domain/subscriptions';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const store = new DynamoConnectionStore(createDocumentClient(), requireEnv('CONNECTIONS_TABLE_NAME'));
 const { limits } = topology.webSocket;
@@ -149,4 +149,4 @@ export const lambdaHandler = async (event: WebSocketRouteEvent): Promise<WebSock
   }
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

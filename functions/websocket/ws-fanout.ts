@@ -1,10 +1,11 @@
-import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { wsDeliveryFromEnv } from '../../shared/aws/ws-delivery-from-env';
+import { batchTraces } from '../../shared/domain/correlation';
 import type { EventEnvelope } from '../../shared/domain/events';
 import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const delivery = wsDeliveryFromEnv('fanout', topology.webSocket.limits);
 
@@ -16,8 +17,8 @@ const delivery = wsDeliveryFromEnv('fanout', topology.webSocket.limits);
  */
 export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
   // Decoded only when some connection has a subscription: with nobody watching live a batch costs one GetItem.
+  const events: EventEnvelope[] = [];
   const stats = await delivery.deliverEvents(() => {
-    const events: EventEnvelope[] = [];
     for (const record of event.Records) {
       try {
         const decoded = decodeStreamRecord(record.kinesis.data);
@@ -28,8 +29,13 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
     }
     return events;
   });
-  if (stats.posts > 0 || stats.dropped > 0 || stats.gone > 0) logger.info('WebSocket deliveries', { ...stats });
+  // The batch's ids only when something was pushed: the events matched against the subscriptions (ADR 0016).
+  if (stats.posts > 0 || stats.dropped > 0 || stats.gone > 0) {
+    const [first, ...more] = stats.posts > 0 ? batchTraces(events) : [];
+    logger.info('WebSocket deliveries', { ...stats, ...first });
+    for (const trace of more) logger.info('WebSocket deliveries', { ...trace });
+  }
   return { batchItemFailures: [] };
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

@@ -1,8 +1,8 @@
-import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { wsDeliveryFromEnv } from '../../shared/aws/ws-delivery-from-env';
 import { logger } from '../../shared/observability';
+import { lambda } from '../commons';
 
 const delivery = wsDeliveryFromEnv('sweep', topology.webSocket.limits);
 
@@ -16,4 +16,4 @@ export const lambdaHandler = async (_event: ScheduledEvent): Promise<{ open: num
   return { open };
 };
 
-export const handler = middy(lambdaHandler);
+export const handler = lambda(lambdaHandler);

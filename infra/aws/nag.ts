@@ -4,7 +4,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { EndpointName, FunctionName, QueueName, TableName } from '../topology';
-import type { TelemetryEventMeshStack } from './stack';
+import type { TelemetryEventMesh } from './telemetry-event-mesh';
 import type { TemFunction } from './tem-function';
 
 /**
@@ -31,17 +31,24 @@ function nagSpelling(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** The routes public by design (`auth: 'none'` in the topology), and why each may be. */
+export const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
+  '/.well-known/jwks.json': 'public JWKS: the public keys verifiers need; holds no secret',
+  '/openapi.json': "public OpenAPI document: the API's routes, permissions and schemas; holds no secret and no data",
+};
+
 /**
- * Every cdk-nag acknowledgement of the stack, each on the narrowest construct it concerns and, for IAM5, on the exact
- * wildcard finding. Derived from the stack's topology-built maps, so a new function/queue/table is covered by the same
+ * Every cdk-nag acknowledgement of a mesh, each on the narrowest construct it concerns and, for IAM5, on the exact
+ * wildcard finding. Derived from the mesh's topology-built maps, so a new function/queue/table is covered by the same
  * reasoning, and nothing unforeseen is.
  */
-export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
-  const t = stack.topology;
+export function acknowledgeNagFindings(mesh: TelemetryEventMesh): void {
+  const t = mesh.topology;
+  const stack = Stack.of(mesh);
 
   // SQS3 (no DLQ) is acknowledged only where the queue *is* the dead-letter / error destination. A `delivery` queue is
   // not: it has its own dead-letter queue (built by the stack), so the rule passes on it and needs no acknowledgement.
-  for (const [name, queue] of Object.entries(stack.queues) as [QueueName, Queue][]) {
+  for (const [name, queue] of Object.entries(mesh.queues) as [QueueName, Queue][]) {
     if (t.queues[name].kind !== 'errorSink') continue;
     Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -50,17 +57,27 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
         'on-failure, rejected telemetry, IoT rule error action); a DLQ of a DLQ would only hide failures.',
     });
   }
-  for (const [name, dlq] of Object.entries(stack.deadLetterQueues) as [QueueName, Queue][]) {
+  for (const [name, dlq] of Object.entries(mesh.deadLetterQueues) as [QueueName, Queue][]) {
     Validations.of(dlq).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
         `The dead-letter queue of the delivery queue ${name} (maxReceiveCount ` +
-        `${stack.queues[name].deadLetterQueue?.maxReceiveCount}), alarmed on any visible message; a DLQ of a DLQ ` +
+        `${mesh.queues[name].deadLetterQueue?.maxReceiveCount}), alarmed on any visible message; a DLQ of a DLQ ` +
         'would only hide failures.',
     });
   }
 
-  for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, TemFunction][]) {
+  // Point-in-time recovery is the prod stage's; a dev mesh is deleted with its data by design (its stage).
+  if (!mesh.stage.pointInTimeRecovery)
+    for (const table of Object.values(mesh.tables))
+      Validations.of(table).acknowledge({
+        id: 'AwsSolutions-DDB3',
+        reason:
+          `Stage ${mesh.stage.stage}: a mesh to try things in, deleted with its data (removal policy Destroy); ` +
+          'stage prod has point-in-time recovery on every table.',
+      });
+
+  for (const [name, fn] of Object.entries(mesh.functions) as [FunctionName, TemFunction][]) {
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -84,7 +101,7 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
         .filter((r) => t.tables[r].globalIndexes.length > 0),
     );
     for (const tableName of indexed) {
-      const cfnTable = stack.tables[tableName].node.defaultChild as CfnTable;
+      const cfnTable = mesh.tables[tableName].node.defaultChild as CfnTable;
       const logicalId = Stack.of(cfnTable).getLogicalId(cfnTable);
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
@@ -98,10 +115,10 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
   // Endpoint `write` grants name a wildcard resource by nature, acknowledged per function on the exact ARN, so a
   // broader one stays a finding. iot:Publish is granted per topic pattern of the topology, and a pattern with `*` (one
   // topic per device) is a wildcard; execute-api:ManageConnections names every connection of the one stage.
-  for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, TemFunction][]) {
+  for (const [name, fn] of Object.entries(mesh.functions) as [FunctionName, TemFunction][]) {
     for (const b of t.functions[name].bindings) {
       if (!(b.resource in t.endpoints) || (b.access !== 'write' && b.access !== 'readWrite')) continue;
-      const endpoint = stack.endpoints[b.resource as EndpointName];
+      const endpoint = mesh.endpoints[b.resource as EndpointName];
       if (endpoint.service === 'ws-management') {
         const { webSocket } = endpoint;
         Validations.of(fn.role as IConstruct).acknowledge({
@@ -128,7 +145,7 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
   }
 
   // The deploy-time endpoint lookups: one SDK call each, made by CDK's singleton AwsCustomResource provider.
-  for (const [name, endpoint] of Object.entries(stack.endpoints)) {
+  for (const [name, endpoint] of Object.entries(mesh.endpoints)) {
     if (endpoint.service !== 'iot-data') continue;
     Validations.of(endpoint.lookup.node.findChild('CustomResourcePolicy')).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -139,16 +156,16 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
     });
   }
 
-  const api = stack.api;
+  const api = mesh.api;
   // Per method, not on the API: the reason differs between authorized and public routes.
   for (const route of t.routes) {
-    const method = stack.methods[`${route.method} ${route.path}`];
+    const method = mesh.methods[`${route.method} ${route.path}`];
     if (!method) throw new Error(`route ${route.method} ${route.path} has no method`);
     if (route.auth === 'none') {
-      // Only the JWKS is known to be public by design: another public route stays unacknowledged (and fails synth)
+      // Only these are known to be public by design: another public route stays unacknowledged (and fails synth)
       // until someone writes down why it may be.
-      if (route.path !== '/.well-known/jwks.json') continue;
-      const reason = 'public JWKS: the public keys verifiers need; holds no secret';
+      const reason = PUBLIC_ROUTE_REASONS[route.path];
+      if (!reason) continue;
       Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
     } else {
       Validations.of(method).acknowledge({
@@ -170,14 +187,14 @@ export function acknowledgeNagFindings(stack: TelemetryEventMeshStack): void {
   Validations.of(api.deploymentStage).acknowledge({
     id: 'AwsSolutions-APIG3',
     reason:
-      'No WAF web ACL yet: callers of every route but the public JWKS must present a credential accepted by the ' +
+      'No WAF web ACL yet: callers of every route but the public ones (JWKS, OpenAPI) must present a credential accepted by the ' +
       'REQUEST authorizer (which caches its decisions per credential), and API Gateway stage throttling applies. ' +
       'A web ACL is an account-level cost/ops decision outside this stack.',
   });
   // API Gateway runs a WebSocket API's authorizer on `$connect` only, and refuses one on any other route: the other
   // routes' messages travel on a connection the authorizer accepted (with the permission the topology requires).
   // Acknowledged per route other than $connect, so a $connect without its authorizer stays a finding.
-  const ws = stack.webSocket;
+  const ws = mesh.webSocket;
   for (const [key, route] of Object.entries(ws.routes)) {
     if (key === '$connect') continue;
     Validations.of(route).acknowledge({

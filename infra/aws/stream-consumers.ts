@@ -1,9 +1,11 @@
-import { Duration, type Stack, Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, type KinesisEventSourceProps, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
 import type { FunctionName, QueueName, StreamConsumerSpec, StreamName } from '../topology';
+import { pascal } from './build';
 import type { TemFunction } from './tem-function';
 
 /** Kinesis accepts consumer names of 1..128 characters from this set (RegisterStreamConsumer). */
@@ -17,18 +19,15 @@ const CONSUMER_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const EFO_CONSUMER_ACTIONS = ['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer'];
 const EFO_STREAM_ACTIONS = ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
 
-const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
-
-/** The key of a consumer in `TelemetryEventMeshStack.streamConsumers`: `<stream>:<function>`. */
+/** The key of a consumer in `TelemetryEventMesh.streamConsumers`: `<stream>:<function>`. */
 export const consumerKey = (c: Pick<StreamConsumerSpec, 'stream' | 'function'>): string => `${c.stream}:${c.function}`;
 
-/**
- * The registered consumer's name: unique per stream (one mapping per function and stream) and stable (a new name
- * replaces the consumer and its mapping). The stack name keeps two copies of the stack apart in one account.
- */
-export const streamConsumerName = (stackName: string, fn: FunctionName): string => `${stackName}-${fn}`;
-
 export interface StreamConsumerTargets {
+  /**
+   * The registered consumer's name: unique per stream (one mapping per function and stream) and stable (a new name
+   * replaces the consumer and its mapping); `<stack>-<function>`, with the mesh's prefix (`MeshNames.inStack`).
+   */
+  consumerName: (fn: FunctionName) => string;
   streams: Record<StreamName, kinesis.Stream>;
   functions: Record<FunctionName, TemFunction>;
   queues: Record<QueueName, sqs.Queue>;
@@ -39,14 +38,11 @@ export interface StreamConsumerTargets {
  * on its ARN; `polling`: a mapping on the stream itself. Returns the registered consumers by `consumerKey`.
  */
 export function buildStreamConsumers(
-  stack: Stack,
+  scope: Construct,
   specs: readonly StreamConsumerSpec[],
   targets: StreamConsumerTargets,
 ): Record<string, kinesis.StreamConsumer> {
-  const keys = specs.map(consumerKey);
-  const twice = keys.filter((k, i) => keys.indexOf(k) !== i);
-  if (twice.length > 0) throw new Error(`a function consumes a stream at most once: ${twice.join(', ')}`);
-
+  // One consumer per function and stream: validateTopology refuses a second.
   const consumers: Record<string, kinesis.StreamConsumer> = {};
   for (const c of specs) {
     const fn = targets.functions[c.function];
@@ -68,10 +64,10 @@ export function buildStreamConsumers(
       fn.addEventSource(new KinesisEventSource(stream, options));
       continue;
     }
-    const name = streamConsumerName(stack.stackName, c.function);
+    const name = targets.consumerName(c.function);
     if (!Token.isUnresolved(name) && !CONSUMER_NAME.test(name))
       throw new Error(`stream consumer name ${name} is not 1..128 characters of [a-zA-Z0-9_.-]`);
-    const consumer = new kinesis.StreamConsumer(stack, `${pascal(c.stream)}${pascal(c.function)}Consumer`, {
+    const consumer = new kinesis.StreamConsumer(scope, `${pascal(c.stream)}${pascal(c.function)}Consumer`, {
       streamConsumerName: name,
       stream,
     });

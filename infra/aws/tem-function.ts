@@ -1,10 +1,16 @@
 import * as path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  type BundlingOptions,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { type BundleOptions, bundleOptions, nodeTarget } from '../bundling';
 import type { FunctionSpec } from '../topology';
 
 /** Props the stack may still choose per function; everything else is fixed by `TemFunction`. */
@@ -30,10 +36,38 @@ export type TemFunctionProps = Omit<
   /** Absolute path of the repository: `spec.entry` and the lock file are relative to it. */
   repoRoot: string;
   applicationLogLevel?: ApplicationLogLevel;
+  /** Its log group's retention and removal policy (the mesh's stage decides them). */
+  logGroupRetention?: logs.RetentionDays;
+  logGroupRemovalPolicy?: RemovalPolicy;
 };
 
-// The ESM bundle still contains CommonJS dependencies that call `require`; ESM has no `require`, so define one.
-const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+/** The runtime of every function; its bundle targets this Node.js (infra/bundling.ts). */
+const RUNTIME = Runtime.NODEJS_22_X;
+
+/** The bundle options both targets share (infra/bundling.ts) as `NodejsFunction` bundling props. */
+export function lambdaBundling(options: BundleOptions): BundlingOptions {
+  return {
+    // `format` is ESM on both targets (the type allows nothing else); CDK always bundles for platform node.
+    format: OutputFormat.ESM,
+    target: options.target,
+    minify: options.minify,
+    sourceMap: options.sourcemap,
+    mainFields: options.mainFields,
+    banner: options.banner,
+    externalModules: options.external,
+    // esbuild is a devDependency; never fall back to a Docker build (CI and offline synth have no Docker).
+    forceDockerBundling: false,
+  };
+}
+
+/** What every function's bundle is built with in AWS. */
+export const LAMBDA_BUNDLING = lambdaBundling(bundleOptions(nodeTarget(RUNTIME.name)));
+
+/** The Powertools tracer's settings on every function (test/infra/tracing.test.ts). */
+const TRACER_ENV = {
+  POWERTOOLS_TRACE_ENABLED: 'true',
+  POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+} as const;
 
 /**
  * The one way this project builds a Lambda function: Node.js 22 on arm64, ESM bundled locally by esbuild, X-Ray
@@ -42,12 +76,21 @@ const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const requir
  */
 export class TemFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: TemFunctionProps) {
-    const { spec, repoRoot, applicationLogLevel = ApplicationLogLevel.INFO, environment, ...rest } = props;
+    const {
+      spec,
+      repoRoot,
+      applicationLogLevel = ApplicationLogLevel.INFO,
+      environment,
+      logGroupRetention = logs.RetentionDays.ONE_MONTH,
+      logGroupRemovalPolicy,
+      ...rest
+    } = props;
 
     // Created beside the function (a subclass cannot add children before `super`) so the role can be scoped to this
     // log group instead of AWSLambdaBasicExecutionRole's logs:* on every log group in the account.
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: logGroupRetention,
+      ...(logGroupRemovalPolicy ? { removalPolicy: logGroupRemovalPolicy } : {}),
     });
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -62,7 +105,7 @@ export class TemFunction extends NodejsFunction {
       description: spec.description,
       memorySize: spec.memoryMb,
       timeout: Duration.seconds(spec.timeoutSeconds),
-      runtime: Runtime.NODEJS_22_X,
+      runtime: RUNTIME,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
       role,
@@ -75,22 +118,13 @@ export class TemFunction extends NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'tem',
         POWERTOOLS_LOG_LEVEL: applicationLogLevel,
+        // The Powertools tracer records into the active X-Ray trace (functions/commons.ts); stated, as the local stack
+        // states it off. Responses stay out of the segments (they may hold event data).
+        ...TRACER_ENV,
         ...spec.environment,
         ...environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        // Prefer the ESM builds (AWS SDK v3 ships both) so esbuild can tree-shake them.
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        // Bundle the SDK too: the deployed code runs the versions pinned in package-lock.json, as the local stack does.
-        externalModules: [],
-        // esbuild is a devDependency; never fall back to a Docker build (CI and offline synth have no Docker).
-        forceDockerBundling: false,
-      },
+      bundling: LAMBDA_BUNDLING,
     });
   }
 }

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -55,8 +55,11 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 
 export interface TemWebSocketApiProps {
   spec: WebSocketSpec;
-  /** The topology's service name; the API is called `<service>-ws`. */
-  service: string;
+  /** The API's name, `<prefix>-ws`. */
+  apiName: string;
+  /** Its access log group's (the mesh's stage decides them). */
+  logRetention: logs.RetentionDays;
+  logRemovalPolicy: RemovalPolicy;
 }
 
 /**
@@ -83,16 +86,19 @@ export class TemWebSocketApi extends Construct {
 
   constructor(scope: Construct, id: string, props: TemWebSocketApiProps) {
     super(scope, id);
-    const { spec, service } = props;
+    const { spec } = props;
     this.spec = spec;
 
     this.api = new apigwv2.WebSocketApi(this, 'Api', {
-      apiName: `${service}-ws`,
+      apiName: props.apiName,
       description: 'TelemetryEventMesh real-time API: live events and alerts over WebSocket',
       routeSelectionExpression: WS_ROUTE_SELECTION_EXPRESSION,
     });
 
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
     this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: spec.stage,

@@ -31,6 +31,9 @@ export function localFunctionEnv(input: {
     // Lambda runs Node 22; the SDK's notice about Node 20 is for the local host, not the function.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: input.logLevel,
+    // No X-Ray daemon here: the tracer stays off (it would be anyway without AWS_EXECUTION_ENV; this says so), so it
+    // sends nothing over UDP and reports no missing trace context. Logs still carry the correlation ids.
+    POWERTOOLS_TRACE_ENABLED: 'false',
     TZ: 'UTC',
     ...(spec.environment ?? {}),
   };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build, stop as stopEsbuild } from 'esbuild';
+import { type BundleOptions, bundleOptions, localTarget } from '../bundling';
 import type { FunctionName, FunctionSpec } from '../topology';
 
 /** How a Lambda invocation failed, in the shape Lambda reports it. */
@@ -21,7 +22,26 @@ export class FunctionError extends Error {
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const runtimeFile = path.join(repoRoot, 'infra', 'local', 'lambda-runtime.mjs');
 
-/** Bundles every function with esbuild, as `NodejsFunction` does for AWS, so both targets run the same artefact. */
+/** The shared bundle options (infra/bundling.ts) as esbuild's build options: what the local stack builds with. */
+export function esbuildOptions(options: BundleOptions) {
+  return {
+    bundle: true,
+    format: options.format,
+    platform: options.platform,
+    target: options.target,
+    minify: options.minify,
+    sourcemap: options.sourcemap,
+    mainFields: options.mainFields,
+    banner: { js: options.banner },
+    external: options.external,
+  } as const;
+}
+
+/**
+ * Bundles every function with esbuild and the options `NodejsFunction` uses for AWS, for the Node running the stack,
+ * so both targets run the same artefact. The container runtime enables source maps (lambda-runtime.mjs), as
+ * `NODE_OPTIONS=--enable-source-maps` does in AWS: stack traces of the minified code name the TypeScript sources.
+ */
 export async function bundleFunctions(
   functions: Readonly<Record<FunctionName, FunctionSpec>>,
   outDir: string,
@@ -31,17 +51,11 @@ export async function bundleFunctions(
     Object.entries(functions).map(([name, spec]) => [name, path.join(repoRoot, spec.entry)]),
   );
   await build({
+    ...esbuildOptions(bundleOptions(localTarget())),
     entryPoints,
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
     logLevel: 'error',
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
   });
   // esbuild's API keeps its service process (~600 MB resident) alive until told otherwise: one build is all we need.
   await stopEsbuild();

@@ -117,6 +117,9 @@ export class LocalGateway {
   private readonly compiled: CompiledRoute[];
   private readonly cache = new Map<string, CachedDecision>();
   authorizerInvocations = 0;
+  /** Answers by HTTP status, and requests on authorized routes by outcome: what the local dashboard shows. */
+  readonly responses: Record<string, number> = {};
+  readonly authorizerDecisions = { allow: 0, deny: 0, unauthorized: 0, missing_identity: 0, unavailable: 0 };
 
   constructor(private readonly deps: GatewayDeps) {
     this.compiled = deps.routes.map(compile);
@@ -131,6 +134,9 @@ export class LocalGateway {
   listen(port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const server = createServer({ maxHeaderSize: MAX_HEAD_BYTES }, (req, res) => {
+        res.once('close', () => {
+          this.responses[res.statusCode] = (this.responses[res.statusCode] ?? 0) + 1;
+        });
         this.handle(req, res).catch((error) => {
           this.deps.log('gateway failure', { error: (error as Error).message });
           send(res, 500, { message: 'Internal server error' });
@@ -261,7 +267,10 @@ export class LocalGateway {
       for (const source of this.deps.authorizer.identitySources) {
         const wanted = source.toLowerCase();
         const value = Object.entries(headers).find(([k]) => k.toLowerCase() === wanted)?.[1];
-        if (value === undefined || value === '') return send(res, 401, { message: 'Unauthorized' });
+        if (value === undefined || value === '') {
+          this.authorizerDecisions.missing_identity++;
+          return send(res, 401, { message: 'Unauthorized' });
+        }
         values.push(value);
       }
       let decision: CachedDecision;
@@ -273,10 +282,16 @@ export class LocalGateway {
           requestContext,
         } as unknown as APIGatewayRequestAuthorizerEvent);
       } catch (error) {
+        if (error instanceof HttpError && error.status === 401) this.authorizerDecisions.unauthorized++;
+        else this.authorizerDecisions.unavailable++;
         if (error instanceof HttpError) return send(res, error.status, error.body, error.headers);
         throw error;
       }
-      if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') return send(res, 403, { message: 'Forbidden' });
+      if (evaluatePolicy(decision.policy, methodArn) !== 'Allow') {
+        this.authorizerDecisions.deny++;
+        return send(res, 403, { message: 'Forbidden' });
+      }
+      this.authorizerDecisions.allow++;
       // After the authorizer, before the integration, as API Gateway meters usage plans.
       const refusal = this.deps.usagePlans?.meter(decision.usageKey);
       if (refusal) return send(res, refusal.status, refusal.body, refusal.headers);

@@ -21,7 +21,10 @@ export class KinesisFront {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   /** Successful puts, per shard: a poller compares its shard's count before and after a read to miss no wake-up. */
   private readonly generations = new Map<string, number>();
+  private readonly recordListeners = new Set<(requestBody: Buffer, failedIndexes: ReadonlySet<number>) => void>();
   puts = 0;
+  /** Records the stream took (a PutRecords' records less those it refused). */
+  records = 0;
 
   constructor(private readonly engineUrl: string) {}
 
@@ -29,6 +32,15 @@ export class KinesisFront {
   onPut(listener: (shardIds: ReadonlySet<string>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Called after every successful put with its request body as sent (raw: the listener decides whether to decode)
+   * and the indexes of the records the stream refused. The body is only kept while someone listens.
+   */
+  onRecords(listener: (requestBody: Buffer, failedIndexes: ReadonlySet<number>) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
   }
 
   /** Puts seen for a shard so far (puts whose answer named no shard count for every shard). */
@@ -41,6 +53,8 @@ export class KinesisFront {
     const server = createServer((req, res) => {
       const target = String(req.headers['x-amz-target'] ?? '');
       const isPut = target.endsWith('.PutRecords') || target.endsWith('.PutRecord');
+      const sent: Buffer[] | undefined = isPut && this.recordListeners.size > 0 ? [] : undefined;
+      if (sent) req.on('data', (chunk: Buffer) => sent.push(chunk));
       const upstream = request(
         {
           host: engine.hostname,
@@ -57,7 +71,7 @@ export class KinesisFront {
           // The answer names the shard of every record taken (PutRecords: Records[].ShardId; PutRecord: ShardId).
           const chunks: Buffer[] = [];
           answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.once('end', () => this.landed(Buffer.concat(chunks)));
+          answer.once('end', () => this.landed(Buffer.concat(chunks), sent));
         },
       );
       upstream.on('error', () => req.socket.destroy());
@@ -77,12 +91,21 @@ export class KinesisFront {
     return `http://127.0.0.1:${port}`;
   }
 
-  private landed(body: Buffer): void {
+  private landed(body: Buffer, sent: Buffer[] | undefined): void {
     const shardIds = new Set<string>();
+    const failed = new Set<number>();
     try {
-      const answer = JSON.parse(body.toString('utf8')) as { ShardId?: string; Records?: { ShardId?: string }[] };
+      const answer = JSON.parse(body.toString('utf8')) as {
+        ShardId?: string;
+        Records?: { ShardId?: string; ErrorCode?: string }[];
+      };
       if (answer.ShardId) shardIds.add(answer.ShardId);
-      for (const r of answer.Records ?? []) if (r.ShardId) shardIds.add(r.ShardId);
+      if (answer.ShardId) this.records++;
+      for (const [i, r] of (answer.Records ?? []).entries()) {
+        if (r.ShardId) shardIds.add(r.ShardId);
+        if (r.ErrorCode) failed.add(i);
+        else this.records++;
+      }
     } catch {
       // Not JSON (a CBOR answer, say): fall through with no shard named, which wakes every shard's poller.
     }
@@ -90,6 +113,7 @@ export class KinesisFront {
     if (shardIds.size === 0) shardIds.add(ANY_SHARD);
     for (const shardId of shardIds) this.generations.set(shardId, (this.generations.get(shardId) ?? 0) + 1);
     for (const listener of this.listeners) listener(shardIds);
+    if (sent) for (const listener of this.recordListeners) listener(Buffer.concat(sent), failed);
   }
 
   async close(): Promise<void> {

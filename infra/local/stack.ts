@@ -10,11 +10,12 @@ import {
   type WriteStream,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
+import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
 import { createApiKey, LOCAL_USAGE_KEYS } from '../../shared/domain/admin';
@@ -22,6 +23,7 @@ import type { PolicyDocument } from '../../shared/domain/iam-policy';
 import { ruleErrorMessage } from '../../shared/domain/topic-rule';
 import {
   assertValidTopology,
+  deadLetterName,
   topology as defaultTopology,
   type FunctionName,
   type QueueName,
@@ -38,6 +40,8 @@ import { IotDataPlane } from './iot-data-plane';
 import { KinesisFront } from './kinesis-front';
 import { KinesisPoller } from './kinesis-poller';
 import { freePort } from './net';
+import { LocalObservability } from './observability/local-observability';
+import type { StackStats } from './observability/stack-metrics';
 import {
   type Endpoints,
   LOCAL_ACCOUNT,
@@ -82,6 +86,9 @@ export interface LocalStackInfo extends StackInfo {
   mqtt: string;
   webSocket: string;
   control: string;
+  /** The live dashboard page and the Prometheus endpoint, both on the control server. */
+  dashboard: string;
+  metrics: string;
   endpoints: Endpoints;
   devApiKey: string;
   engines: Record<ServiceName, { engine: string; pid: number | undefined; url: string }>;
@@ -197,6 +204,11 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     sqs: engines.sqs.url,
   };
   cleanups.push(() => kinesisFront.close());
+  const observability = new LocalObservability(kinesisFront);
+  cleanups.push(() => {
+    observability.close();
+    return undefined;
+  });
   clients = localClients(endpoints);
   const [streams, tables, { queues, deadLetterQueues }] = await Promise.all([
     provisionStreams(topology, clients),
@@ -257,13 +269,14 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     });
     functions[name] = new LocalFunction(name, spec, bundles[name], env, (fn, line) => {
       functionLog.write(`${fn} ${line}\n`);
+      observability.functionLogLine(fn, line);
       if (options.echoFunctionLogs) progress(`[${fn}] ${line}`);
     });
   }
   const invoke = (name: string, event: unknown) => {
     const fn = functions[name as FunctionName];
     if (!fn) throw new Error(`unknown function ${name}`);
-    return fn.invoke(event);
+    return observability.invoked(name, fn.invoke(event));
   };
   const sendTo = (queue: QueueName) => async (body: unknown) => {
     if (!clients || !provisioned) throw new Error('stack not provisioned');
@@ -425,39 +438,60 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     if (service === 'kinesis') await provisionStreams(topology, clients);
     if (service === 'dynamodb') await provisionTables(topology, clients);
   };
+  const stats = (): StackStats => ({
+    pollers: pollers.map((p, i) => ({
+      function: topology.streamConsumers[i]?.function,
+      readMode: topology.streamConsumers[i]?.readMode,
+      ...p.stats,
+    })),
+    queuePollers: queuePollers.map((p, i) => ({
+      function: topology.queueConsumers[i]?.function,
+      queue: topology.queueConsumers[i]?.queue,
+      ...p.stats,
+    })),
+    kinesisPuts: kinesisFront.puts,
+    kinesisRecordsPut: kinesisFront.records,
+    functions: Object.fromEntries(
+      Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
+    ),
+    authorizerInvocations: gateway.authorizerInvocations,
+    gateway: { responses: gateway.responses, authorizerDecisions: gateway.authorizerDecisions },
+    usagePlans: { throttled: usagePlans.throttled, quotaExceeded: usagePlans.quotaExceeded },
+    mqtt: {
+      connections: broker.connections,
+      messagesRouted: broker.messagesRouted,
+      connectionsRefused: broker.connectionsRefused,
+      connectionsRevoked: broker.connectionsRevoked,
+      connectionsThrottled: broker.connectionsThrottled,
+      publishesRefused: broker.publishesRefused,
+      publishesTooLarge: broker.publishesTooLarge,
+      rulePuts: Object.values(ruleActions).reduce((n, a) => n + a.put, 0),
+      ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),
+      dataPlanePublished: iotData.published,
+    },
+    webSocket: wsGateway.stats,
+    engines: Object.fromEntries(
+      Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid, engine: e.engine }]),
+    ),
+  });
+  observability.attach({
+    stats,
+    sqs: clients.sqs,
+    queues: [
+      ...(Object.entries(topology.queues) as [QueueName, Topology['queues'][QueueName]][])
+        .filter(([, spec]) => spec.kind === 'errorSink')
+        .map(([queue]) => ({ queue, kind: 'errorSink' as const, url: queues[queue] })),
+      ...Object.entries(deadLetterQueues).map(([queue, url]) => ({
+        queue: deadLetterName(queue),
+        kind: 'deadLetter' as const,
+        url: url as string,
+      })),
+    ],
+    alerts: new DynamoAlertStore(DynamoDBDocumentClient.from(clients.dynamodb), tables.alertsTable),
+  });
   const control = await startControlServer({
-    stats: () => ({
-      pollers: pollers.map((p, i) => ({
-        function: topology.streamConsumers[i]?.function,
-        readMode: topology.streamConsumers[i]?.readMode,
-        ...p.stats,
-      })),
-      queuePollers: queuePollers.map((p, i) => ({
-        function: topology.queueConsumers[i]?.function,
-        queue: topology.queueConsumers[i]?.queue,
-        ...p.stats,
-      })),
-      kinesisPuts: kinesisFront.puts,
-      functions: Object.fromEntries(
-        Object.entries(functions).map(([n, f]) => [n, { invocations: f.invocations, coldStarts: f.coldStarts }]),
-      ),
-      authorizerInvocations: gateway.authorizerInvocations,
-      usagePlans: { throttled: usagePlans.throttled, quotaExceeded: usagePlans.quotaExceeded },
-      mqtt: {
-        connections: broker.connections,
-        messagesRouted: broker.messagesRouted,
-        connectionsRefused: broker.connectionsRefused,
-        connectionsRevoked: broker.connectionsRevoked,
-        connectionsThrottled: broker.connectionsThrottled,
-        publishesRefused: broker.publishesRefused,
-        publishesTooLarge: broker.publishesTooLarge,
-        rulePuts: Object.values(ruleActions).reduce((n, a) => n + a.put, 0),
-        ruleFailures: Object.values(ruleActions).reduce((n, a) => n + a.failed, 0),
-        dataPlanePublished: iotData.published,
-      },
-      webSocket: wsGateway.stats,
-      engines: Object.fromEntries(Object.entries(engines).map(([s, e]) => [s, { running: e.running, pid: e.pid }])),
-    }),
+    stats,
+    serve: (req, res) => observability.handle(req, res),
     stopEngine: (service) => engines[service].outage(),
     startEngine: restartEngine,
     setMappingEnabled: (fn, enabled) => {
@@ -476,6 +510,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     mqtt: `mqtt://127.0.0.1:${mqttPort}`,
     webSocket: wsGateway.url,
     control: `http://127.0.0.1:${control.port}`,
+    dashboard: `http://127.0.0.1:${control.port}/`,
+    metrics: `http://127.0.0.1:${control.port}/metrics`,
     region: LOCAL_REGION,
     // Clients outside the stack (CLI, tests) reach the engine itself, as before the front existed; what they put is
     // picked up by the enhanced consumers' 1 s safety poll. The stack's own functions and pollers use the front.
@@ -497,6 +533,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   progress(`HTTP  ${info.http}`);
   progress(`MQTT  ${info.mqtt}`);
   progress(`WS    ${info.webSocket}`);
+  progress(`dashboard ${info.dashboard}  (Prometheus: ${info.metrics})`);
   progress(`state ${path.join(options.stateDir, 'local.json')} (dev API key inside)`);
   progress(`TelemetryEventMesh local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
@@ -512,6 +549,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     async stop() {
       for (const timer of scheduleTimers) clearInterval(timer);
       for (const engine of Object.values(engines)) engine.expectExit();
+      observability.close();
       await Promise.allSettled([
         gateway.close(),
         wsGateway.close(),
@@ -531,6 +569,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
 
 interface ControlDeps {
   stats: () => unknown;
+  /** The dashboard page, `/live` and `/metrics` (true: answered). */
+  serve: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Like UpdateEventSourceMapping `Enabled`; false when no consumer runs that function. */
   setMappingEnabled: (functionName: string, enabled: boolean) => boolean;
   stopEngine: (service: ServiceName) => Promise<void>;
@@ -548,6 +588,7 @@ async function startControlServer(deps: ControlDeps): Promise<{ server: Server; 
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (deps.serve(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const engineMatch = /^\/engines\/(kinesis|dynamodb|sqs)\/(stop|start)$/.exec(url.pathname);
     const mappingMatch = /^\/mappings\/([A-Za-z0-9]+)\/(enable|disable)$/.exec(url.pathname);
@@ -573,7 +614,20 @@ async function startControlServer(deps: ControlDeps): Promise<{ server: Server; 
     }
     reply(404, { message: 'Not Found' });
   });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  const port = controlPort() ?? (await freePort());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
   return { server, port };
+}
+
+/** `TEM_CONTROL_PORT`: a fixed port for the control server (a Prometheus scrape target); unset, a free one. */
+function controlPort(): number | undefined {
+  const raw = process.env.TEM_CONTROL_PORT;
+  if (raw === undefined || raw === '' || raw === '0') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`TEM_CONTROL_PORT must be a port number (0 picks a free one), got "${raw}"`);
+  return port;
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { topology } from '../../infra/topology';
 import pricesDocument from '../../policies/prices.json' with { type: 'json' };
 import { alertRules } from '../../shared/domain/alert-rules';
@@ -10,7 +9,7 @@ import { renderText } from '../../shared/domain/cost/render';
 import type { CostInput } from '../../shared/domain/cost/traffic';
 import { retention } from '../../shared/domain/retention';
 import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
-import { usageError } from '../lib/args';
+import { parseCommand, positionals, usageError } from '../lib/args';
 import { result } from '../lib/output';
 
 export const costUsage = `usage: tem cost --events-per-second N [--devices N] [--http-share 0.2] [--batch 100] [--stage prod]
@@ -19,7 +18,22 @@ export const costUsage = `usage: tem cost --events-per-second N [--devices N] [-
   A monthly estimate (730 h) per AWS service, us-east-1, from policies/prices.json and infra/topology.ts.
   devices default to one per event/s; kinesis defaults to the topology's capacity mode; --stage only labels the
   estimate (every stage deploys the same configuration). Prices, parameters and their sources: policies/prices.json.`;
-const spec = { usage: costUsage };
+const text = { type: 'string' } as const;
+const spec = {
+  usage: costUsage,
+  options: {
+    'events-per-second': text,
+    devices: text,
+    'http-share': text,
+    batch: text,
+    stage: text,
+    'raw-readings': text,
+    'firehose-source': text,
+    kinesis: text,
+    'readings-per-message': text,
+    json: { type: 'boolean' },
+  },
+} as const;
 
 /** The price book and the design as the repository has them now (the topology and the policies/ files). */
 export function costContext(): { book: PriceBook; design: CostDesign } {
@@ -61,43 +75,23 @@ function choice<T extends string>(raw: string | undefined, flag: string, map: Re
 
 /** The flags as a cost input; anything not given takes the planned design's default. */
 export function costInputFrom(argv: readonly string[], design: CostDesign): { input: CostInput; json: boolean } {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(
-      [
-        'events-per-second',
-        'devices',
-        'http-share',
-        'batch',
-        'stage',
-        'raw-readings',
-        'firehose-source',
-        'kinesis',
-        'readings-per-message',
-      ].map((name) => [name, { type: 'string' as const }]),
-    );
-    values = parseArgs({ args: [...argv], options: { ...options, json: { type: 'boolean' } }, strict: true }).values;
-  } catch (error) {
-    throw usageError(spec, error instanceof Error ? error.message : String(error));
-  }
-  const text = (name: string) => {
-    const v = values[name];
-    return typeof v === 'string' ? v : undefined;
-  };
-  const eventsPerSecond = numberOption(text('events-per-second'), 'events-per-second', 0.001, 10_000_000);
+  const args = parseCommand(argv, spec);
+  positionals(args, []);
+  const { values } = args;
+  const eventsPerSecond = numberOption(values['events-per-second'], 'events-per-second', 0.001, 10_000_000);
   if (eventsPerSecond === undefined) throw usageError(spec, '--events-per-second is required');
-  const stage = text('stage');
+  const { stage } = values;
   if (stage !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(stage))
     throw usageError(spec, `--stage must be a lower-case name, got "${stage}"`);
   const given: Partial<CostInput> = {
-    devices: numberOption(text('devices'), 'devices', 1, 100_000_000, true),
-    httpShare: numberOption(text('http-share'), 'http-share', 0, 1),
-    batch: numberOption(text('batch'), 'batch', 1, 500, true),
-    readingsPerMessage: numberOption(text('readings-per-message'), 'readings-per-message', 1, 100, true),
+    devices: numberOption(values.devices, 'devices', 1, 100_000_000, true),
+    httpShare: numberOption(values['http-share'], 'http-share', 0, 1),
+    batch: numberOption(values.batch, 'batch', 1, 500, true),
+    readingsPerMessage: numberOption(values['readings-per-message'], 'readings-per-message', 1, 100, true),
     stage,
-    rawReadings: choice(text('raw-readings'), 'raw-readings', { dynamodb: 'dynamodb', firehose: 'firehose' }),
-    firehoseSource: choice(text('firehose-source'), 'firehose-source', { stream: 'stream', store: 'storeEvents' }),
-    kinesis: choice(text('kinesis'), 'kinesis', { 'on-demand': 'onDemand', provisioned: 'provisioned' }),
+    rawReadings: choice(values['raw-readings'], 'raw-readings', { dynamodb: 'dynamodb', firehose: 'firehose' }),
+    firehoseSource: choice(values['firehose-source'], 'firehose-source', { stream: 'stream', store: 'storeEvents' }),
+    kinesis: choice(values.kinesis, 'kinesis', { 'on-demand': 'onDemand', provisioned: 'provisioned' }),
   };
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<CostInput>;
   return { input: defaultInput(design, { ...defined, eventsPerSecond }), json: values.json === true };

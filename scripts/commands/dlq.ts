@@ -12,7 +12,7 @@ import type { QueueName } from '../../infra/topology';
 import { topology } from '../../infra/topology';
 import { KinesisOnFailureRecord, StreamReplayer, streamNameOf } from '../../shared/aws/stream-replay';
 import { isPoisonRecordMessage } from '../../shared/domain/poison-records';
-import { parseArgs } from '../lib/args';
+import { parseCommand } from '../lib/args';
 import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 import { clientConfig } from '../lib/stores';
@@ -33,12 +33,12 @@ const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))
 export async function runDlq(args: string[]): Promise<void> {
   const [action, ...rest] = args;
   if (action !== 'peek' && action !== 'replay' && action !== 'redrive') throw new CliError(USAGE, 2);
-  const parsed = parseArgs(rest, { usage: USAGE, single: ['queue', 'max'] });
+  const parsed = parseCommand(rest, { usage: USAGE, options: { queue: { type: 'string' }, max: { type: 'string' } } });
   if (parsed.positionals.length > 0) throw new CliError(USAGE, 2);
-  const queue = (parsed.value('queue') ?? 'eventsDlq') as QueueName;
+  const queue = (parsed.values.queue ?? 'eventsDlq') as QueueName;
   if (!Object.hasOwn(topology.queues, queue))
     throw new CliError(`unknown queue ${queue}; queues: ${Object.keys(topology.queues).join(', ')}`, 2);
-  const maxFlag = parsed.value('max');
+  const maxFlag = parsed.values.max;
   const max = maxFlag === undefined ? (action === 'peek' ? 10 : 100) : Number(maxFlag);
   if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new CliError('--max must be 1..10000', 2);
   const info = readLocalState();

@@ -7,7 +7,7 @@ import { callerContextOf, grantsFor, keyRefusal } from '../../shared/domain/prin
 import { roleNamed } from '../../shared/domain/roles';
 import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
 import type { ApiKeyRecord, PrincipalRecord, PrincipalStore } from '../../shared/ports';
-import { parseArgs, positionals, usageError } from '../lib/args';
+import { parseCommand, positionals, required, usageError } from '../lib/args';
 import { result } from '../lib/output';
 import { withPrincipalStore } from '../lib/stores';
 
@@ -17,7 +17,15 @@ const routeNames = topology.routes.filter((r) => r.auth !== 'none').map((r) => `
 export const explainUsage = `usage: tem explain --key KEYID --route "METHOD PATH" [--event-type TYPE] [--source SOURCE]
   routes: ${routeNames.map((r) => `"${r}"`).join(', ')}
   --event-type, --source: only for "POST /events", whose events are checked against them after the gateway`;
-const spec = { usage: explainUsage, single: ['key', 'route', 'event-type', 'source'] };
+const spec = {
+  usage: explainUsage,
+  options: {
+    key: { type: 'string' },
+    route: { type: 'string' },
+    'event-type': { type: 'string' },
+    source: { type: 'string' },
+  },
+} as const;
 
 /** The one function whose requests are also decided by their body (event types, `source`). */
 const BODY_CHECKED = 'httpIngest';
@@ -169,16 +177,15 @@ export async function explainKey(
 
 /** `tem explain`: may this key make this request, and which check decides it. */
 export async function runExplain(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, spec);
-  positionals(args, spec, []);
-  const keyId = args.required('key');
-  const name = args.required('route');
+  const args = parseCommand(argv, spec);
+  positionals(args, []);
+  const keyId = required(args, 'key');
+  const name = required(args, 'route');
   const route = topology.routes.find((r) => `${r.method} ${r.path}` === name);
   if (!route) throw usageError(spec, `unknown route "${name}"`);
   if (route.auth === 'none')
     throw usageError(spec, `route "${name}" is public: no credential is checked, every caller may call it`);
-  const eventType = args.value('event-type');
-  const source = args.value('source');
+  const { 'event-type': eventType, source } = args.values;
   if ((eventType !== undefined || source !== undefined) && route.function !== BODY_CHECKED)
     throw usageError(spec, `--event-type and --source apply to "POST /events" only, not "${name}"`);
   // The same schema the ingest function applies: an event it would answer with 400 has no permission to explain.

@@ -22,7 +22,7 @@ import {
 } from '../../shared/domain/rate-limits';
 import { EventTypePatternSchema } from '../../shared/domain/roles';
 import type { PrincipalRecord, PrincipalStore, UsageKeyRegistry } from '../../shared/ports';
-import { intOption, type ParsedArgs, parseArgs, positionals, usageError } from '../lib/args';
+import { intOption, list, type ParsedArgs, parseCommand, positionals, required, usageError } from '../lib/args';
 import { result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 import { withPrincipalStore } from '../lib/stores';
@@ -39,13 +39,32 @@ export const keysUsage = `usage:
   tem keys ungrant|revoke-perm|unrevoke-perm KEYID PERM`;
 
 const spec = { usage: keysUsage };
-const LIMIT_FLAGS = ['rate', 'burst', 'quota'] as const;
+const LIMIT_OPTIONS = { rate: { type: 'string' }, burst: { type: 'string' }, quota: { type: 'string' } } as const;
+const EVENT_TYPES = { 'event-types': { type: 'string', multiple: true } } as const;
+/** Each subcommand's flags; one not named here has none. */
+const options = {
+  create: {
+    name: { type: 'string' },
+    role: { type: 'string' },
+    'expires-in': { type: 'string' },
+    ...LIMIT_OPTIONS,
+    extra: { type: 'string', multiple: true },
+    revoke: { type: 'string', multiple: true },
+    ...EVENT_TYPES,
+  },
+  limits: LIMIT_OPTIONS,
+  rotate: { grace: { type: 'string' } },
+  grant: EVENT_TYPES,
+  none: {},
+} as const;
+const parse = <O extends (typeof options)[keyof typeof options]>(argv: string[], table: O) =>
+  parseCommand(argv, { ...spec, options: table });
 
 /** `--rate N --burst N --quota N`: requests per second, bucket size, requests per UTC day (ADR 0013). */
-function limitsOption(args: ParsedArgs): RateLimitsOverride {
-  const rate = intOption(args, spec, 'rate', { min: 1, max: MAX_RATE_PER_SECOND });
-  const burst = intOption(args, spec, 'burst', { min: 1, max: MAX_BURST });
-  const dailyQuota = intOption(args, spec, 'quota', { min: 1, max: MAX_DAILY_QUOTA });
+function limitsOption(args: ParsedArgs<typeof LIMIT_OPTIONS>): RateLimitsOverride {
+  const rate = intOption(args, 'rate', { min: 1, max: MAX_RATE_PER_SECOND });
+  const burst = intOption(args, 'burst', { min: 1, max: MAX_BURST });
+  const dailyQuota = intOption(args, 'quota', { min: 1, max: MAX_DAILY_QUOTA });
   return {
     ...(rate === undefined ? {} : { rate }),
     ...(burst === undefined ? {} : { burst }),
@@ -125,23 +144,21 @@ export async function runKeys(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'create': {
-      const args = parseArgs(rest, {
-        ...spec,
-        single: ['name', 'role', 'expires-in', ...LIMIT_FLAGS],
-        repeatable: ['extra', 'revoke', 'event-types'],
-      });
-      positionals(args, spec, []);
-      const name = args.required('name');
-      const role = args.required('role');
-      const expiresIn = intOption(args, spec, 'expires-in', { min: 1, max: TEN_YEARS });
-      const eventTypes = args.values('event-types');
+      const args = parse(rest, options.create);
+      positionals(args, []);
+      const name = required(args, 'name');
+      const role = required(args, 'role');
+      const expiresIn = intOption(args, 'expires-in', { min: 1, max: TEN_YEARS });
+      const eventTypes = list(args, 'event-types');
+      const extra = list(args, 'extra');
+      const revoked = list(args, 'revoke');
       const limits = limitsOption(args);
       checkPatterns(eventTypes);
       checkScope(
         {
           role,
-          extra: args.values('extra'),
-          revoked: args.values('revoke'),
+          extra,
+          revoked,
           ...(eventTypes.length > 0 ? { eventTypes } : {}),
         },
         `Give the key the event types it may emit: --event-types 'PATTERN' (e.g. 'payment.*', or '*'); role ${role} has no scope of its own for them`,
@@ -152,8 +169,8 @@ export async function runKeys(argv: string[]): Promise<void> {
           {
             name,
             role,
-            extra: args.values('extra'),
-            revoked: args.values('revoke'),
+            extra,
+            revoked,
             eventTypes,
             limits,
             ...(expiresIn === undefined ? {} : { expiresAt: new Date(Date.now() + expiresIn * 1000) }),
@@ -165,7 +182,7 @@ export async function runKeys(argv: string[]): Promise<void> {
       return result({ keyId: issued.keyId, apiKey: issued.apiKey, principalId: issued.principalId });
     }
     case 'list': {
-      positionals(parseArgs(rest, spec), spec, []);
+      positionals(parse(rest, options.none), []);
       const keys = await withPrincipalStore((store) => store.listApiKeys());
       // Never the secret's hash: only what identifies a key and its state.
       return result({
@@ -179,8 +196,8 @@ export async function runKeys(argv: string[]): Promise<void> {
       });
     }
     case 'limits': {
-      const args = parseArgs(rest, { ...spec, single: LIMIT_FLAGS });
-      const [keyId] = positionals(args, spec, ['KEYID']);
+      const args = parse(rest, options.limits);
+      const [keyId] = positionals(args, ['KEYID']);
       const limits = limitsOption(args);
       return result(
         await withPrincipalStore((store, info) => {
@@ -192,7 +209,7 @@ export async function runKeys(argv: string[]): Promise<void> {
       );
     }
     case 'revoke': {
-      const [keyId] = positionals(parseArgs(rest, spec), spec, ['KEYID']);
+      const [keyId] = positionals(parse(rest, options.none), ['KEYID']);
       const info = readLocalState();
       const revoked = await withPrincipalStore((store) => revokeApiKey(store, keyId), info);
       // Its live WebSocket connections end now rather than at the fan-out's next check (ADR 0014).
@@ -200,24 +217,24 @@ export async function runKeys(argv: string[]): Promise<void> {
       return result({ ...revoked, webSocketConnectionsClosed: closed });
     }
     case 'rotate': {
-      const args = parseArgs(rest, { ...spec, single: ['grace'] });
-      const [keyId] = positionals(args, spec, ['KEYID']);
-      const grace = intOption(args, spec, 'grace', { min: 0, max: TEN_YEARS, fallback: 86_400 }) ?? 86_400;
+      const args = parse(rest, options.rotate);
+      const [keyId] = positionals(args, ['KEYID']);
+      const grace = intOption(args, 'grace', { min: 0, max: TEN_YEARS, fallback: 86_400 });
       return result({ ...(await withPrincipalStore((store) => rotateApiKey(store, keyId, grace))) });
     }
     case 'grant': {
-      const args = parseArgs(rest, { ...spec, repeatable: ['event-types'] });
-      const [keyId, permission] = positionals(args, spec, ['KEYID', 'PERM']);
-      const eventTypes = args.values('event-types');
+      const args = parse(rest, options.grant);
+      const [keyId, permission] = positionals(args, ['KEYID', 'PERM']);
+      const eventTypes = list(args, 'event-types');
       return result(await withPrincipalStore((store) => widen(store, keyId, 'grant', permission, eventTypes)));
     }
     case 'unrevoke-perm': {
-      const [keyId, permission] = positionals(parseArgs(rest, spec), spec, ['KEYID', 'PERM']);
+      const [keyId, permission] = positionals(parse(rest, options.none), ['KEYID', 'PERM']);
       return result(await withPrincipalStore((store) => widen(store, keyId, 'unrevoke', permission, [])));
     }
     case 'ungrant':
     case 'revoke-perm': {
-      const [keyId, permission] = positionals(parseArgs(rest, spec), spec, ['KEYID', 'PERM']);
+      const [keyId, permission] = positionals(parse(rest, options.none), ['KEYID', 'PERM']);
       const change = permissionChanges[sub] as PermissionChange;
       return result(await withPrincipalStore((store) => changePermission(store, keyId, change, permission)));
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { StackInfo } from '../../infra/local/stack';
 import { deadLetterName, type QueueName, type ResourceName, topology } from '../../infra/topology';
+import { parseCommand, positionals } from '../lib/args';
 import { CliError, result } from '../lib/output';
 import { stateDir } from '../lib/state';
 
@@ -15,28 +16,24 @@ interface StateOptions {
   mqtt?: string;
 }
 
-export function parseStateArgs(args: string[], env: NodeJS.ProcessEnv = process.env): StateOptions {
-  const value = (flag: string) => {
-    const i = args.indexOf(flag);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new CliError(`${flag} needs a value`, 2);
-    return v;
-  };
-  const stackName = value('--from-stack');
-  if (!stackName)
-    throw new CliError(
-      'usage: tem state --from-stack NAME [--endpoint URL] [--region R] [--out FILE] [--api-key KEY] [--mqtt URL]',
-      2,
-    );
-  const endpoint = value('--endpoint');
+const text = { type: 'string' } as const;
+const spec = {
+  usage: 'usage: tem state --from-stack NAME [--endpoint URL] [--region R] [--out FILE] [--api-key KEY] [--mqtt URL]',
+  options: { 'from-stack': text, endpoint: text, region: text, out: text, 'api-key': text, mqtt: text },
+} as const;
+
+export function parseStateArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): StateOptions {
+  const args = parseCommand(argv, spec);
+  positionals(args, []);
+  const { 'from-stack': stackName, endpoint, region, out, 'api-key': apiKey, mqtt } = args.values;
+  if (!stackName) throw new CliError(spec.usage, 2);
   return {
     stackName,
     endpoint,
-    region: value('--region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    out: value('--out') ?? path.join(stateDir(env), endpoint ? 'localstack.json' : 'aws.json'),
-    apiKey: value('--api-key'),
-    mqtt: value('--mqtt'),
+    region: region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    out: out ?? path.join(stateDir(env), endpoint ? 'localstack.json' : 'aws.json'),
+    apiKey,
+    mqtt,
   };
 }
 

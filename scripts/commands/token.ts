@@ -2,24 +2,27 @@ import { topology } from '../../infra/topology';
 import { signerFromSetting } from '../../shared/aws/signer';
 import { roleNamed, roles } from '../../shared/domain/roles';
 import { issueToken } from '../../shared/domain/tokens';
-import { intOption, parseArgs, positionals, usageError } from '../lib/args';
+import { intOption, parseCommand, positionals, required, usageError } from '../lib/args';
 import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 
 export const tokenUsage = 'usage: tem token --sub SUBJECT --role ROLE [--ttl SECONDS]   (ttl 1..86400, default 900)';
-const spec = { usage: tokenUsage, single: ['sub', 'role', 'ttl'] };
+const spec = {
+  usage: tokenUsage,
+  options: { sub: { type: 'string' }, role: { type: 'string' }, ttl: { type: 'string' } },
+} as const;
 
 /**
  * `tem token`: a JWT signed with the local stack's own issuer key, for development. A deployed stack's key is in
  * KMS and is used only by POST /auth/token.
  */
 export async function runToken(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, spec);
-  positionals(args, spec, []);
-  const subject = args.required('sub');
-  const role = args.required('role');
+  const args = parseCommand(argv, spec);
+  positionals(args, []);
+  const subject = required(args, 'sub');
+  const role = required(args, 'role');
   if (!roleNamed(role)) throw usageError(spec, `unknown role "${role}" (roles: ${Object.keys(roles).join(', ')})`);
-  const ttlSeconds = intOption(args, spec, 'ttl', { min: 1, max: 86_400, fallback: 900 }) ?? 900;
+  const ttlSeconds = intOption(args, 'ttl', { min: 1, max: 86_400, fallback: 900 });
   const info = readLocalState();
   const keySetting = info.resources?.tokenSigningKey;
   if (!keySetting?.startsWith('file://'))

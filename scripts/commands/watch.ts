@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { PushFrame } from '../../shared/domain/subscriptions';
-import { intOption, parseArgs, positionals, usageError } from '../lib/args';
+import { intOption, list, parseCommand, positionals, usageError } from '../lib/args';
 import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 
@@ -9,9 +9,16 @@ export const watchUsage = `usage: tem watch [--type PATTERN]... [--source S]... 
   live events (or, with --alerts, alerts) over the WebSocket API, one JSON line each on stdout`;
 const spec = {
   usage: watchUsage,
-  single: ['api-key', 'max', 'for'],
-  repeatable: ['type', 'source', 'device', 'alerts'],
-};
+  options: {
+    'api-key': { type: 'string' },
+    max: { type: 'string' },
+    for: { type: 'string' },
+    type: { type: 'string', multiple: true },
+    source: { type: 'string', multiple: true },
+    device: { type: 'string', multiple: true },
+    alerts: { type: 'string', multiple: true },
+  },
+} as const;
 
 /** Below API Gateway's 10-minute idle timeout. */
 const PING_MS = 5 * 60 * 1000;
@@ -22,25 +29,28 @@ const PING_MS = 5 * 60 * 1000;
  * `--max` items, after `--for` seconds, on Ctrl-C, or when the server closes the connection (exit 1).
  */
 export async function runWatch(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, spec);
-  positionals(args, spec, []);
-  const max = intOption(args, spec, 'max', { min: 1, max: 10_000_000 });
-  const forSeconds = intOption(args, spec, 'for', { min: 1, max: 86_400 });
-  const alerts = args.values('alerts');
+  const args = parseCommand(argv, spec);
+  positionals(args, []);
+  const max = intOption(args, 'max', { min: 1, max: 10_000_000 });
+  const forSeconds = intOption(args, 'for', { min: 1, max: 86_400 });
+  const types = list(args, 'type');
+  const sources = list(args, 'source');
+  const devices = list(args, 'device');
+  const alerts = list(args, 'alerts');
   for (const state of alerts)
     if (state !== 'raised' && state !== 'resolved')
       throw usageError(spec, `--alerts takes raised or resolved, not "${state}"`);
-  if (alerts.length > 0 && (args.values('type').length > 0 || args.values('source').length > 0))
+  if (alerts.length > 0 && (types.length > 0 || sources.length > 0))
     throw usageError(spec, '--alerts filters by --device only');
   const filter = {
-    ...(args.values('type').length > 0 ? { type: args.values('type') } : {}),
-    ...(args.values('source').length > 0 ? { source: args.values('source') } : {}),
-    ...(args.values('device').length > 0 ? { deviceId: args.values('device') } : {}),
+    ...(types.length > 0 ? { type: types } : {}),
+    ...(sources.length > 0 ? { source: sources } : {}),
+    ...(devices.length > 0 ? { deviceId: devices } : {}),
     ...(alerts.length > 0 ? { alertState: alerts } : {}),
   };
   const info = readLocalState();
   if (!info.webSocket) throw new CliError(`the ${info.target} stack's state has no WebSocket URL (webSocket)`);
-  const apiKey = args.value('api-key') ?? process.env.TEM_API_KEY ?? info.devApiKey;
+  const apiKey = args.values['api-key'] ?? process.env.TEM_API_KEY ?? info.devApiKey;
   if (!apiKey) throw usageError(spec, 'no API key: --api-key KEY (or TEM_API_KEY)');
 
   const socket = new WebSocket(info.webSocket, { headers: { 'x-api-key': apiKey } });

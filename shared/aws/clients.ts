@@ -12,6 +12,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { MetadataBearer, MiddlewareStack } from '@smithy/types';
+import { tracer } from '../observability';
 import { callCounter } from './call-counter';
 
 /**
@@ -35,12 +36,15 @@ function requestHandler(
  * The Kinesis client defaults to an HTTP/2 handler (needed only for SubscribeToShard); PutRecords/GetRecords work
  * over HTTP/1.1 in AWS, and the local engines speak nothing else on their plain port.
  */
-/** Every client counts its calls (`call-counter.ts`). */
+/**
+ * Every client counts its calls (`call-counter.ts`) and, in Lambda with tracing on, records each call as an X-Ray
+ * subsegment (service, operation, table or stream, retries, errors). Off, the tracer leaves the client as it is.
+ */
 function counted<I extends object, O extends MetadataBearer, C extends { middlewareStack: MiddlewareStack<I, O> }>(
   client: C,
 ): C {
   client.middlewareStack.use(callCounter<I, O>());
-  return client;
+  return tracer.captureAWSv3Client(client);
 }
 
 export function createKinesisClient(): KinesisClient {

@@ -119,6 +119,14 @@ export const EventEnvelopeSchema = z.object({
   receivedAt: z.string().describe('UTC ISO-8601: when the boundary received the event'),
   principalId: z.string().min(1).describe('Who sent it: the API principal, or device:<deviceId>'),
   traceId: z.string().min(1).describe('The API Gateway request id (HTTP), or the event id (telemetry)'),
+  // Optional so that records and items written before it was carried still decode; every new event has one.
+  correlationId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Follows the event through every function's logs: the caller's X-Correlation-Id header when valid, else the API Gateway request id (HTTP); the event id (telemetry). Absent on events accepted before it was carried: use traceId",
+    ),
   data: z.record(z.string(), z.unknown()),
 });
 export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
@@ -128,6 +136,8 @@ export interface Receipt {
   /** The principal's own name: the default source. */
   principalName: string;
   traceId: string;
+  /** The request's correlation id (`correlationIdFor`); `traceId` when not given. */
+  correlationId?: string;
   receivedAt: Date;
 }
 
@@ -142,6 +152,7 @@ export function toEnvelope(input: EventInput, receipt: Receipt, receivedAtIso?: 
     receivedAt,
     principalId: receipt.principalId,
     traceId: receipt.traceId,
+    correlationId: receipt.correlationId ?? receipt.traceId,
     data: input.data,
   };
 }

@@ -14,7 +14,7 @@ export interface TelemetryRejection {
  * Two writers share the event stream: the ingest functions put event envelopes, and the IoT topic rule puts device
  * readings as its SQL selected them (`metrics, ts, seq, topic(2) AS deviceId, timestamp() AS receivedAt`). A reading
  * is validated here, in the consumer's batch, and becomes the same envelope in every consumer (its id is derived
- * from the device and the reading, ADR 0011).
+ * from the device and the reading, ADR 0011; that id is also its correlation id, ADR 0016).
  */
 export type DecodedRecord =
   | { kind: 'event'; envelope: EventEnvelope }
@@ -34,7 +34,11 @@ export function decodeStreamRecord(base64Data: string): DecodedRecord {
     throw new Error('record is neither an event nor a device reading');
   const tooMany = metricsCountIssue(value);
   const parsed = tooMany ? undefined : TelemetryRuleEventSchema.safeParse(value);
-  if (parsed?.success) return { kind: 'event', envelope: telemetryToEnvelope(parsed.data) };
+  if (parsed?.success) {
+    const envelope = telemetryToEnvelope(parsed.data);
+    // A reading's correlation id is its event id (ADR 0016): derived from the reading, so a redelivery keeps it.
+    return { kind: 'event', envelope: { ...envelope, correlationId: envelope.id } };
+  }
   const deviceId = (value as { deviceId?: unknown }).deviceId;
   const issues = tooMany
     ? [tooMany]

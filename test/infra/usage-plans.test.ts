@@ -30,11 +30,17 @@ for (const spec of Object.values(functions)) {
 }
 afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
 
+/** The stack, with the shipped roles or with a roles file of these roles (the `rolesFile` prop). */
 function synth(rolesDoc?: RolesDocument['roles']) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  let rolesFile: string | undefined;
+  if (rolesDoc) {
+    rolesFile = path.join(stubRoot, 'roles.json');
+    fs.writeFileSync(rolesFile, JSON.stringify({ roles: rolesDoc }));
+  }
   const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', {
     repoRoot: stubRoot,
-    ...(rolesDoc ? { roles: rolesDoc } : {}),
+    ...(rolesFile ? { rolesFile } : {}),
   });
   return { stack, template: Template.fromStack(stack) };
 }
@@ -64,11 +70,13 @@ describe('usage plans (per-producer rate limits, ADR 0013)', () => {
     for (const role of shippedRoles) {
       const limits = roleLimits(role);
       if (!limits) throw new Error(`role ${role}`);
-      const plan = resourcesOf('AWS::ApiGateway::UsagePlan')[logicalId(stack.usagePlans[role]?.plan as never)];
+      const plan = resourcesOf('AWS::ApiGateway::UsagePlan')[logicalId(stack.mesh.usagePlans[role]?.plan as never)];
       expect(plan?.Properties).toMatchObject({
         UsagePlanName: `tem-role-${role}`,
         Throttle: { RateLimit: limits.rate, BurstLimit: limits.burst },
-        ApiStages: [{ ApiId: { Ref: logicalId(stack.api) }, Stage: { Ref: logicalId(stack.api.deploymentStage) } }],
+        ApiStages: [
+          { ApiId: { Ref: logicalId(stack.mesh.api) }, Stage: { Ref: logicalId(stack.mesh.api.deploymentStage) } },
+        ],
       });
       expect(plan?.Properties.Quota).toEqual(
         limits.dailyQuota === undefined ? undefined : { Limit: limits.dailyQuota, Period: 'DAY' },
@@ -83,7 +91,7 @@ describe('usage plans (per-producer rate limits, ADR 0013)', () => {
     const keys = resourcesOf('AWS::ApiGateway::ApiKey');
     const planKeys = Object.values(resourcesOf('AWS::ApiGateway::UsagePlanKey'));
     for (const role of shippedRoles) {
-      const entry = stack.usagePlans[role];
+      const entry = stack.mesh.usagePlans[role];
       if (!entry) throw new Error(`no plan for ${role}`);
       const keyId = logicalId(entry.sharedKey);
       // What the authorizer returns as usageIdentifierKey for a caller of this role without a key of its own.

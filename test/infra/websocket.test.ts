@@ -46,7 +46,7 @@ const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const json = (v: unknown): string => JSON.stringify(v);
 
 const ws = topology.webSocket;
-const apiId = logicalId(stack.webSocket.api);
+const apiId = logicalId(stack.mesh.webSocket.api);
 const routeKeys = Object.keys(ws.routes) as WebSocketRouteKey[];
 /** `arn:<partition>:execute-api:<region>:<account>:<api id><rest>`, as the stack renders it (no concrete environment). */
 const executeApiArn = (...rest: unknown[]) => ({
@@ -162,7 +162,7 @@ describe('WebSocket API (topology.webSocket)', () => {
     // credential in a query parameter or Sec-WebSocket-Protocol, a service in a header. So none, and no cache TTL.
     expect(auth).not.toHaveProperty('IdentitySource');
     expect(auth).not.toHaveProperty('AuthorizerResultTtlInSeconds');
-    expect(stack.webSocket.authorizer && logicalId(stack.webSocket.authorizer)).toBe(authorizerId());
+    expect(stack.mesh.webSocket.authorizer && logicalId(stack.mesh.webSocket.authorizer)).toBe(authorizerId());
   });
 
   it('exactly the $connect, $disconnect and $default routes', () => {
@@ -225,7 +225,7 @@ describe('WebSocket API (topology.webSocket)', () => {
     const logs = stage?.Properties.AccessLogSettings as { DestinationArn: { 'Fn::GetAtt': [string, string] } } & {
       Format: string;
     };
-    expect(logs.DestinationArn).toEqual(arnOf(logicalId(stack.webSocket.accessLogs)));
+    expect(logs.DestinationArn).toEqual(arnOf(logicalId(stack.mesh.webSocket.accessLogs)));
     expect(resourcesOf('AWS::Logs::LogGroup')[logs.DestinationArn['Fn::GetAtt'][0]]?.Properties.RetentionInDays).toBe(
       30,
     );
@@ -255,7 +255,7 @@ describe('WebSocket API (topology.webSocket)', () => {
       ttlAttribute: 'expiresAt',
       globalIndexes: [{ name: 'byPrincipal', partitionKey: 'principalId', sortKey: 'connectedAt' }],
     });
-    const table = resourcesOf('AWS::DynamoDB::Table')[logicalId(stack.tables[ws.connectionsTable])]?.Properties;
+    const table = resourcesOf('AWS::DynamoDB::Table')[logicalId(stack.mesh.tables[ws.connectionsTable])]?.Properties;
     expect(table).toMatchObject({
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
@@ -276,12 +276,12 @@ describe('WebSocket API (topology.webSocket)', () => {
     const spec = streamConsumers.find((c) => c.function === 'wsFanout');
     if (!spec) throw new Error('the topology has no wsFanout consumer');
     expect(spec).toMatchObject({ readMode: 'enhancedFanOut', latency: 'realtime', maxRecordAgeSeconds: 60 });
-    const consumer = stack.streamConsumers[consumerKey(spec)];
+    const consumer = stack.mesh.streamConsumers[consumerKey(spec)];
     if (!consumer) throw new Error('wsFanout has no registered stream consumer');
     const consumerId = logicalId(consumer);
     expect(resourcesOf('AWS::Kinesis::StreamConsumer')[consumerId]?.Properties).toEqual({
       ConsumerName: `${stack.stackName}-wsFanout`,
-      StreamARN: arnOf(logicalId(stack.streams[spec.stream])),
+      StreamARN: arnOf(logicalId(stack.mesh.streams[spec.stream])),
     });
     const mappings = Object.values(resourcesOf('AWS::Lambda::EventSourceMapping')).filter(
       (m) => json(m.Properties.FunctionName) === json({ Ref: fnId('wsFanout') }),
@@ -424,11 +424,12 @@ describe('WebSocket outputs, ordering and cdk-nag', () => {
         .flatMap((m) => Object.keys(m.data as Record<string, string>))
         .filter((id) => id.endsWith('AwsSolutions-APIG4'));
     for (const key of routeKeys) {
-      const route = stack.webSocket.routes[key];
+      const route = stack.mesh.webSocket.routes[key];
       if (!route) throw new Error(`no ${key} route`);
       expect(apig4(route), key).toHaveLength(key === '$connect' ? 0 : 1);
     }
-    for (const c of [stack.webSocket, stack.webSocket.api, stack.webSocket.stage]) expect(apig4(c)).toEqual([]);
+    for (const c of [stack.mesh.webSocket, stack.mesh.webSocket.api, stack.mesh.webSocket.stage])
+      expect(apig4(c)).toEqual([]);
   });
 });
 

@@ -131,6 +131,8 @@ describe('toEnvelope', () => {
       receivedAt: '2024-05-01T12:00:00.000Z',
       principalId: 'prn-1',
       traceId: 'trace-1',
+      // No correlation id in the receipt: the request id (traceId) is the event's.
+      correlationId: 'trace-1',
       data: { amount: 5 },
     });
     expect(EventEnvelopeSchema.safeParse(envelope).success).toBe(true);

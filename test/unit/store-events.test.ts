@@ -81,7 +81,9 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
   it('stores a valid reading as its device.telemetry event and counts TelemetryStored', async () => {
     await expect(invoke(batch(fixture))).resolves.toEqual({ batchItemFailures: [] });
     const [entries] = fakes.putAll.mock.calls[0] as [{ event: unknown }[]];
-    expect(entries.map((e) => e.event)).toEqual([telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture))]);
+    const reading = telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture));
+    // A reading's correlation id is its event id (ADR 0016).
+    expect(entries.map((e) => e.event)).toEqual([{ ...reading, correlationId: reading.id }]);
     expect(fakes.sendAll).not.toHaveBeenCalled();
     expect(emf()).toEqual([expect.objectContaining({ TelemetryStored: 1, service: 'tem' })]);
   });

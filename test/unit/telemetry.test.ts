@@ -185,7 +185,9 @@ describe('decodeStreamRecord', () => {
 
   it('turns a reading as the topic rule wrote it into the device.telemetry event every consumer derives', () => {
     const decoded = decodeStreamRecord(b64(fixture));
-    expect(decoded).toEqual({ kind: 'event', envelope: telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture)) });
+    const envelope = telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture));
+    // A reading's correlation id is its event id (ADR 0016).
+    expect(decoded).toEqual({ kind: 'event', envelope: { ...envelope, correlationId: envelope.id } });
   });
 
   it('passes an ingest envelope through', () => {

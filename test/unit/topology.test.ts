@@ -215,6 +215,72 @@ describe('topic rule fields', () => {
   });
 });
 
+// Checks that once lived in the CDK stack only: here, both targets refuse them (the local stack calls it too).
+describe('validateTopology: failure routing and derived names', () => {
+  const as = (t: unknown) => t as Topology;
+  it('a failure destination must be an alarmed errorSink queue, or one a queue consumer retries', () => {
+    const consumers = topology.streamConsumers.map((c, i) => (i === 0 ? { ...c, onFailure: 'alerts' as const } : c));
+    expect(validateTopology(as({ ...topology, streamConsumers: consumers }))).toEqual([
+      'failure destinations must be alarmed errorSink queues (or consumed by a queue consumer): alerts',
+    ]);
+    // ruleErrors is a delivery queue too, but its consumer (the redrive) retries what lands there.
+    expect(Object.values(topology.topicRules).map((r) => r.errorQueue)).toEqual(['ruleErrors']);
+    expect(validateTopology(as({ ...topology, queueConsumers: [] }))).toEqual([
+      'failure destinations must be alarmed errorSink queues (or consumed by a queue consumer): ruleErrors',
+    ]);
+  });
+
+  it("a topology name may not be a delivery queue's dead-letter queue name", () => {
+    const tables = { ...topology.tables, alertsDeadLetter: topology.tables.eventsTable };
+    expect(validateTopology(as({ ...topology, tables }))).toEqual([
+      'dead-letter queue names already used by the topology: alertsDeadLetter',
+    ]);
+  });
+
+  it("one ws-management endpoint: the WebSocket API's", () => {
+    const endpoints = { ...topology.endpoints, otherWs: { service: 'ws-management' } };
+    expect(validateTopology(as({ ...topology, endpoints }))).toEqual([
+      "endpoint otherWs: the WebSocket API's management endpoint is wsManagementEndpoint",
+    ]);
+  });
+
+  it('a function consumes a stream at most once', () => {
+    const [first] = topology.streamConsumers;
+    const streamConsumers = [...topology.streamConsumers, { ...first, readMode: 'polling', latency: 'batch' }];
+    expect(validateTopology(as({ ...topology, streamConsumers }))).toEqual([
+      'a function consumes a stream at most once: eventStream:storeEvents',
+    ]);
+  });
+
+  it('one queue of alert messages, a delivery queue', () => {
+    const q = topology.queues;
+    expect(
+      validateTopology(as({ ...topology, queues: { ...q, ruleErrors: { ...q.ruleErrors, alertMessages: true } } })),
+    ).toEqual(['at most one queue holds the alert messages: ruleErrors, alerts']);
+    expect(
+      validateTopology(as({ ...topology, queues: { ...q, alerts: { ...q.alerts, alertMessages: undefined } } })),
+    ).toEqual([]);
+    expect(
+      validateTopology(
+        as({
+          ...topology,
+          queues: {
+            ...q,
+            alerts: { ...q.alerts, alertMessages: undefined },
+            eventsDlq: { ...q.eventsDlq, alertMessages: true },
+          },
+        }),
+      ),
+    ).toEqual(['queue eventsDlq: the alert messages queue must be a delivery queue']);
+  });
+
+  it.each([['Tem Device'], [''], ['x'.repeat(129)]])('the IoT authorizer name %j is refused', (name) => {
+    expect(validateTopology(as({ ...topology, iotAuthorizer: { ...topology.iotAuthorizer, name } }))).toEqual([
+      `IoT authorizer: name "${name}" is not 1..128 of [A-Za-z0-9_=,@-]`,
+    ]);
+  });
+});
+
 describe('mqttTopicMatches', () => {
   it.each<[string, string, boolean]>([
     ['devices/+/telemetry', 'devices/abc/telemetry', true],

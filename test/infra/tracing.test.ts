@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TelemetryEventMeshStack } from '../../infra/aws/stack';
+import { type FunctionName, functions } from '../../infra/topology';
+
+// As test/infra/stack.test.ts: the template only (no bundling), against a stand-in root with one file per entry.
+const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-tracing-test-'));
+fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
+for (const spec of Object.values(functions)) {
+  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
+  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
+}
+const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot });
+afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
+const template = Template.fromStack(stack);
+
+type Resources = Record<string, { Properties: Record<string, unknown> }>;
+const lambdas = template.findResources('AWS::Lambda::Function') as Resources;
+const policies = Object.values(template.findResources('AWS::IAM::Policy') as Resources);
+const functionNames = Object.keys(functions) as FunctionName[];
+
+const logicalIdOf = (name: FunctionName): string => {
+  const el = stack.functions[name].node.defaultChild;
+  if (!CfnElement.isCfnElement(el)) throw new Error(`no CloudFormation element for ${name}`);
+  return stack.getLogicalId(el);
+};
+
+/** CDK's own deploy-time helper (the singleton provider behind AwsCustomResource lookups): not our code to trace. */
+const isCdkProvider = (logicalId: string) => logicalId.startsWith('AWS679f53fac002430cb0da5b7982bd2287');
+
+describe('tracing on every function', () => {
+  it('every Lambda function in the template is a topology function, except CDK’s custom-resource provider', () => {
+    const ours = new Set(functionNames.map(logicalIdOf));
+    const others = Object.keys(lambdas).filter((id) => !ours.has(id));
+    expect(others.filter((id) => !isCdkProvider(id))).toEqual([]);
+  });
+
+  it.each(functionNames)('%s: X-Ray active tracing and the Powertools tracer settings', (name) => {
+    const props = lambdas[logicalIdOf(name)]?.Properties;
+    expect(props?.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(props?.Environment).toMatchObject({
+      // On (as stated, where the local stack states it off), and responses kept out of the segments.
+      Variables: {
+        POWERTOOLS_SERVICE_NAME: 'tem',
+        POWERTOOLS_TRACE_ENABLED: 'true',
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      },
+    });
+  });
+
+  it.each(functionNames)('%s: its role may send trace segments', (name) => {
+    const role = lambdas[logicalIdOf(name)]?.Properties.Role as { 'Fn::GetAtt': [string, string] };
+    const roleId = role['Fn::GetAtt'][0];
+    const actions = policies
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement)
+      .flatMap((s) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+  });
+});
