@@ -62,6 +62,11 @@ export interface PrincipalStore {
  * gateway needs none (a key names its plan), so the embedded stack's registry does nothing.
  */
 export interface UsageKeyRegistry {
+  /**
+   * The scope of the keys' values (`usageKeyFor`): the mesh's name prefix in API Gateway, whose key values are unique
+   * per account and region; unset, the default.
+   */
+  readonly keyScope?: string;
   /** Makes `key` an API key of `plan` (creating the key, and a custom plan, when missing). Idempotent. */
   register(key: string, plan: UsagePlan, principalId: string): Promise<void>;
 }

@@ -86,6 +86,8 @@ export class MeshFunctions extends Construct {
         logGroupRemovalPolicy: props.stage.removalPolicy,
         environment: {
           POWERTOOLS_SERVICE_NAME: props.serviceName,
+          // The authorizers scope the role usage keys they return as the usage plans' keys are (usage-plans.ts).
+          USAGE_KEY_SCOPE: props.serviceName,
           ...Object.fromEntries(spec.bindings.map((b) => [b.env, this.physicalName(b)])),
         },
       });

@@ -14,6 +14,8 @@ export function addMeshOutputs(mesh: TelemetryEventMesh): void {
   // Where `tem keys create` puts a principal's own usage key (ADR 0013).
   new CfnOutput(mesh, 'RestApiId', { value: mesh.api.restApiId, description: 'REST API id (usage plans)' });
   new CfnOutput(mesh, 'RestApiStage', { value: mesh.api.deploymentStage.stageName, description: 'its stage' });
+  // Its usage plans are `<prefix>-role-<role>`, its usage keys' values scoped by it.
+  new CfnOutput(mesh, 'NamePrefix', { value: mesh.names.prefix, description: 'name prefix (usage plans and keys)' });
   new CfnOutput(mesh, 'WebSocketUrl', {
     value: mesh.webSocket.url,
     description: `wss:// URL of the WebSocket API (stage ${mesh.topology.webSocket.stage})`,

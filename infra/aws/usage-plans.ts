@@ -21,7 +21,7 @@ export interface RoleUsagePlan {
  * each request is metered against the usage plan of the key the authorizer returns as `usageIdentifierKey`.
  *
  * One usage plan per role, its throttle and daily quota taken from `policies/roles.json`, on the API's stage; one API
- * key per role (value `roleUsageKey(role)`) for the role's callers that have no key of their own. A principal's own
+ * key per role (value `roleUsageKey(role, service)`: values are unique per account and region, so scoped by the mesh) for the role's callers that have no key of their own. A principal's own
  * key (`usageKeyFor`, one bucket per principal) is an API key of its role's plan, or of a custom tier's plan, made
  * when the principal is (the `UsageKeyRegistry` port); those are operational data, not part of the template.
  */
@@ -45,7 +45,7 @@ export function buildUsagePlans(
     const sharedKey = new apigw.ApiKey(scope, `UsageKey${pascal(role)}Shared`, {
       apiKeyName: `${service}-${rolePlanId(role)}-shared`,
       description: `Usage key of role ${role}'s callers without a key of their own (one shared bucket)`,
-      value: roleUsageKey(role),
+      value: roleUsageKey(role, service),
       enabled: true,
     });
     plan.addApiKey(sharedKey);

@@ -25,11 +25,16 @@ export interface ApiStage {
 export class ApiGatewayUsageKeys implements UsageKeyRegistry {
   private readonly planIds = new Map<string, string>();
 
+  /** The mesh's name prefix: its plans are `<service>-<plan id>`, its keys' values scoped by it. */
+  readonly keyScope: string;
+
   constructor(
     private readonly client: APIGatewayClient,
     private readonly service: string,
     private readonly api: ApiStage,
-  ) {}
+  ) {
+    this.keyScope = service;
+  }
 
   async register(key: string, plan: UsagePlan, principalId: string): Promise<void> {
     const usagePlanId = await this.planId(plan);

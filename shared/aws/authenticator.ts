@@ -1,4 +1,4 @@
-import { ConfigError, intEnv, requireEnv } from '../config';
+import { ConfigError, intEnv, optionalEnv, requireEnv } from '../config';
 import type { PresentedCredential } from '../domain/credentials';
 import { DecisionCache } from '../domain/decision-cache';
 import { type AuthenticatedPrincipal, Authenticator, type AuthFailure, type AuthResult } from '../domain/principals';
@@ -36,8 +36,19 @@ export function authenticatorFromEnv(): { authenticator: Authenticator; store: D
       epochCheckMs: intEnv('AUTH_EPOCH_CHECK_SECONDS', 5) * 1000,
       readEpoch: () => store.getAuthEpoch(),
     }),
+    // Set by the CDK construct to its name prefix; unset (the default mesh, the embedded stack): keys as they are.
+    ...usageKeyScopeOf(optionalEnv('USAGE_KEY_SCOPE')),
   });
   return { authenticator, store };
+}
+
+const USAGE_KEY_SCOPE = /^[a-z][a-z0-9-]{0,20}$/;
+
+function usageKeyScopeOf(scope: string | undefined): { usageKeyScope?: string } {
+  if (scope === undefined) return {};
+  if (!USAGE_KEY_SCOPE.test(scope))
+    throw new ConfigError(`Setting USAGE_KEY_SCOPE must be a mesh name prefix ([a-z][a-z0-9-]{0,20}), got "${scope}"`);
+  return { usageKeyScope: scope };
 }
 
 /**

@@ -71,7 +71,7 @@ async function assignUsageKey(
       );
     return undefined;
   }
-  const key = usageKeyFor(principal.principalId, plan.id);
+  const key = usageKeyFor(principal.principalId, plan.id, usageKeys.keyScope);
   await usageKeys.register(key, plan, principal.principalId);
   return key;
 }

@@ -4,7 +4,7 @@ import { parseApiKey, secretMatches } from './api-keys';
 import { deviceTokenMatches, type PresentedCredential } from './credentials';
 import { DecisionCache, withTimeout } from './decision-cache';
 import { decide, type PrincipalGrants } from './permissions';
-import { roleUsageKey } from './rate-limits';
+import { inUsageKeyScope, roleUsageKey } from './rate-limits';
 import { roleNamed } from './roles';
 import type { TokenVerifier } from './tokens';
 
@@ -228,6 +228,8 @@ export class Authenticator {
       /** The store's reads for one credential must finish within this, well inside the authorizer's timeout. */
       deadlineMs?: number;
       now?: () => Date;
+      /** The mesh's usage key scope (its name prefix): a role's shared key is scoped by it (`inUsageKeyScope`). */
+      usageKeyScope?: string;
     },
   ) {}
 
@@ -248,7 +250,13 @@ export class Authenticator {
     } catch (error) {
       throw new AuthUnavailable(`credential not checked: ${(error as Error).message}`, { cause: error });
     }
-    if (result.ok) cache.set(key, result.principal, result.principal.expiresAt);
-    return result;
+    if (!result.ok) return result;
+    const scope = this.deps.usageKeyScope;
+    const principal =
+      scope === undefined || result.principal.usageKey === undefined
+        ? result.principal
+        : { ...result.principal, usageKey: inUsageKeyScope(result.principal.usageKey, scope) };
+    cache.set(key, principal, principal.expiresAt);
+    return { ok: true, principal };
   }
 }

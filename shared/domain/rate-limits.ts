@@ -107,23 +107,38 @@ export function planLimits(
   return parsed.success ? parsed.data : undefined;
 }
 
-const USAGE_KEY = /^tem_([a-z0-9_-]+?)_([0-9a-f]{24}|shared-usage-key)$/;
+const USAGE_KEY = /^tem_([a-z0-9_-]+?)_([0-9a-f]{24}|shared-usage-key(?:-[a-z][a-z0-9-]*)?)$/;
 
 /**
- * A principal's own usage key in a plan: `tem_<plan>_<24 hex of sha256(principal id)>`. It is no credential (with
- * `apiKeySource: AUTHORIZER` API Gateway takes it only from the authorizer, never from a caller), so it may be
- * derived; it names its plan so that the local gateway can find the numbers without a registry.
+ * API Gateway's API key values are unique per account and region, so two meshes there need different values for the
+ * same role or principal: a mesh's usage keys are scoped by its name prefix. The default mesh (`tem`) keeps the
+ * values it had before scopes existed, so a deployed stack's keys are not replaced.
  */
-export function usageKeyFor(principalId: string, planId: string): string {
-  return `tem_${planId}_${createHash('sha256').update(principalId).digest('hex').slice(0, 24)}`;
+export const DEFAULT_USAGE_KEY_SCOPE = 'tem';
+
+/**
+ * A principal's own usage key in a plan: `tem_<plan>_<24 hex of sha256(principal id)>` (of `<scope>/<principal id>`
+ * in a mesh with another scope). It is no credential (with `apiKeySource: AUTHORIZER` API Gateway takes it only from
+ * the authorizer, never from a caller), so it may be derived; it names its plan so that the local gateway can find
+ * the numbers without a registry.
+ */
+export function usageKeyFor(principalId: string, planId: string, scope = DEFAULT_USAGE_KEY_SCOPE): string {
+  const seed = scope === DEFAULT_USAGE_KEY_SCOPE ? principalId : `${scope}/${principalId}`;
+  return `tem_${planId}_${createHash('sha256').update(seed).digest('hex').slice(0, 24)}`;
 }
 
 /**
  * The one key of a role's plan shared by its callers that have no key of their own (a trusted issuer's subjects, a
  * principal never registered): created by the CDK stack. They share one bucket.
  */
-export function roleUsageKey(role: string): string {
-  return `tem_${rolePlanId(role)}_shared-usage-key`;
+export function roleUsageKey(role: string, scope = DEFAULT_USAGE_KEY_SCOPE): string {
+  return `tem_${rolePlanId(role)}_shared-usage-key${scope === DEFAULT_USAGE_KEY_SCOPE ? '' : `-${scope}`}`;
+}
+
+/** A role's shared key (`roleUsageKey`) of the default scope in `scope`; any other key as it is. */
+export function inUsageKeyScope(key: string, scope: string): string {
+  if (scope === DEFAULT_USAGE_KEY_SCOPE || !key.endsWith('_shared-usage-key')) return key;
+  return `${key}-${scope}`;
 }
 
 /** The plan a usage key names, or undefined when the value is not one of ours. */

@@ -12,6 +12,7 @@ import type { TelemetryEventMeshProps } from '../../infra/aws/mesh-props';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { TelemetryEventMesh } from '../../infra/aws/telemetry-event-mesh';
 import { functions, streamConsumers, tables } from '../../infra/topology';
+import { roleUsageKey } from '../../shared/domain/rate-limits';
 
 // The example app (examples/embed/app.ts): two meshes in a stack of a user's own, beside a queue of its own. Built
 // against a stand-in repository root with bundling skipped, as in stack.test.ts: these tests check the template.
@@ -83,12 +84,21 @@ describe('two meshes in one stack (examples/embed/app.ts)', () => {
       expect(names).toContain(expected);
   });
 
-  // API Gateway refuses a second API key with a value it already has in the account and region. The value is the
-  // authorizer's (shared/domain/rate-limits.ts `roleUsageKey`), the same for every mesh: until the authorizer is told
-  // its mesh's prefix, two meshes deploy into one account only if one has no usage plans' keys of its own.
-  it.fails("the role usage keys' values differ between the meshes (API Gateway requires it)", () => {
+  // API Gateway refuses a second API key with a value it already has in the account and region: each mesh's role
+  // keys are scoped by its name prefix, and its authorizer is told the prefix to return the same values.
+  it("the role usage keys' values differ between the meshes, and each authorizer returns its mesh's", () => {
     const values = ofType('AWS::ApiGateway::ApiKey').map(([, r]) => r.Properties?.Value);
+    expect(values.length).toBeGreaterThan(2);
     expect(new Set(values).size).toBe(values.length);
+    const scopeOf = (r: Resource) =>
+      (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.USAGE_KEY_SCOPE;
+    for (const prefix of ['orders', 'fleet']) {
+      expect(values).toContain(roleUsageKey('producer', prefix));
+      const authorizers = ofType('AWS::Lambda::Function').filter(
+        ([id]) => id.toLowerCase().startsWith(prefix) && id.includes('ApiAuthorizer'),
+      );
+      expect(authorizers.map(([, r]) => scopeOf(r))).toEqual([prefix]);
+    }
   });
 
   it('cdk-nag AwsSolutions: no unacknowledged finding for either mesh or the stack', () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { hashSecret } from '../../shared/domain/api-keys';
 import { DecisionCache } from '../../shared/domain/decision-cache';
 import { type AuthenticatedPrincipal, Authenticator, AuthUnavailable } from '../../shared/domain/principals';
+import { roleUsageKey } from '../../shared/domain/rate-limits';
 import { issueToken, type TokenSigner, TokenVerifier } from '../../shared/domain/tokens';
 import type { ApiKeyRecord, DeviceRecord, PrincipalRecord, PrincipalStore } from '../../shared/ports';
 
@@ -58,7 +59,7 @@ const verifier = signer.publicJwk().then((jwk) => new TokenVerifier({ issuer: IS
 // Key ids are 16 lower-case alphanumerics, secrets 43 base64url characters (api-keys.ts).
 const SECRET = 'A'.repeat(43);
 
-async function world(options: { keyExpiresInMs?: number } = {}) {
+async function world(options: { keyExpiresInMs?: number; usageKeyScope?: string } = {}) {
   const store = new MemoryStore();
   let now = T0;
   const clock = { now: () => now, advance: (ms: number) => (now += ms) };
@@ -98,6 +99,7 @@ async function world(options: { keyExpiresInMs?: number } = {}) {
       now: clock.now,
     }),
     now: () => new Date(clock.now()),
+    ...(options.usageKeyScope === undefined ? {} : { usageKeyScope: options.usageKeyScope }),
   });
   const token = async (keyId = 'billingkey000001', subject = 'billing') =>
     (
@@ -222,5 +224,18 @@ describe('while the principals table is unreachable', () => {
       authenticator.authenticate({ type: 'api-key', value: `tem_billingkey000001_${SECRET}` }),
     ).rejects.toBeInstanceOf(AuthUnavailable);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe("the usage key returned for API Gateway's plans", () => {
+  it("is the role's shared key scoped by the mesh, fresh and cached; unscoped without a scope", async () => {
+    const scoped = await world({ usageKeyScope: 'blue' });
+    for (let i = 0; i < 2; i++) {
+      const result = await scoped.authenticator.authenticate(scoped.apiKey);
+      expect(result.ok && result.principal.usageKey).toBe(roleUsageKey('producer', 'blue'));
+    }
+    const plain = await world();
+    const result = await plain.authenticator.authenticate(plain.apiKey);
+    expect(result.ok && result.principal.usageKey).toBe(roleUsageKey('producer'));
   });
 });

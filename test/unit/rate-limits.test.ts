@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   effectiveLimits,
+  inUsageKeyScope,
   planFor,
   planIdOfUsageKey,
   planLimits,
@@ -167,5 +168,20 @@ describe('limits as data', () => {
     expect(planIdOfUsageKey(roleUsageKey('my_role'))).toBe('role-my_role');
     expect(planIdOfUsageKey('not-a-usage-key-at-all')).toBeUndefined();
     for (const k of [a, roleUsageKey('a')]) expect(k.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it("a mesh's scope (its name prefix) changes every key's value, keeps the default's, and still names the plan", () => {
+    // API Gateway refuses a second API key with a value it already has in the account and region.
+    expect(roleUsageKey('reader', 'tem')).toBe(roleUsageKey('reader'));
+    expect(usageKeyFor('svc-a', 'role-producer', 'tem')).toBe(usageKeyFor('svc-a', 'role-producer'));
+    const scoped = [roleUsageKey('reader', 'blue'), usageKeyFor('svc-a', 'role-producer', 'blue')];
+    expect(scoped[0]).not.toBe(roleUsageKey('reader'));
+    expect(scoped[0]).not.toBe(roleUsageKey('reader', 'green'));
+    expect(scoped[1]).not.toBe(usageKeyFor('svc-a', 'role-producer'));
+    expect(scoped.map(planIdOfUsageKey)).toEqual(['role-reader', 'role-producer']);
+    expect(inUsageKeyScope(roleUsageKey('reader'), 'blue')).toBe(scoped[0]);
+    expect(inUsageKeyScope(roleUsageKey('reader'), 'tem')).toBe(roleUsageKey('reader'));
+    // A principal's own key was made in its scope already: left as it is.
+    expect(inUsageKeyScope(scoped[1] as string, 'blue')).toBe(scoped[1]);
   });
 });
