@@ -1,0 +1,69 @@
+import type { QueueName, ResourceName, Topology } from '../topology';
+import type { ServiceName } from './engines';
+import type { Endpoints } from './provision';
+
+/**
+ * What `.tem/local.json` holds: everything a CLI or a test needs to find a running stack. `tem state --from-stack`
+ * writes the same shape for a deployed one (AWS or LocalStack), without the embedded-only fields.
+ */
+export interface StackInfo {
+  target: 'embedded' | 'aws' | 'localstack';
+  http: string;
+  mqtt?: string;
+  /** The WebSocket API's URL (`wss://...`/`ws://...` with the stage): live subscriptions (ADR 0014). */
+  webSocket?: string;
+  region: string;
+  endpoints: Partial<Endpoints>;
+  resources: Record<ResourceName, string>;
+  /** A deployed stack's REST API (outputs `RestApiId`, `RestApiStage`): where principals' usage keys go. */
+  restApi?: { restApiId: string; stage: string };
+  /** Dead-letter queue URLs of the delivery queues (`<queue>DeadLetter` outputs in AWS), by the queue they serve. */
+  deadLetterQueues?: Partial<Record<QueueName, string>>;
+  devApiKey?: string;
+}
+
+export interface LocalStackInfo extends StackInfo {
+  target: 'embedded';
+  mqtt: string;
+  webSocket: string;
+  control: string;
+  /** The live dashboard page and the Prometheus endpoint, both on the control server. */
+  dashboard: string;
+  metrics: string;
+  endpoints: Endpoints;
+  devApiKey: string;
+  engines: Record<ServiceName, { engine: string; pid: number | undefined; url: string }>;
+  /** Where every function's log lines go (one file, `<function> <line>`). */
+  functionLogs: string;
+  pid: number;
+  startedAt: string;
+}
+
+export interface StartOptions {
+  port: number;
+  mqttPort: number;
+  stateDir: string;
+  logLevel: string;
+  /** Echo function log lines to stdout (they always go to `<stateDir>/logs/functions.log`). */
+  echoFunctionLogs: boolean;
+  progress: (line: string) => void;
+  topology?: Topology;
+  /**
+   * Overrides of function settings (a function's `environment` in the topology), e.g. JWT_TRUSTED_ISSUERS. Only
+   * settings a function declares are overridden, so a typo cannot inject a variable nothing reads.
+   */
+  settings?: Readonly<Record<string, string>>;
+  /** Caps every stream consumer's batching window (tests: `TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS`). */
+  maxBatchingWindowSeconds?: number;
+  /** Runs scheduled functions this often instead of at their rate (tests: `TEM_LOCAL_SCHEDULE_SECONDS`). */
+  scheduleIntervalSeconds?: number | undefined;
+}
+
+export interface RunningStack {
+  info: LocalStackInfo;
+  stop(): Promise<void>;
+  /** Synchronous last resort when the process is exiting. */
+  killEngines(): void;
+  /** Shutdown has begun: engine exits are no longer news. */
+  expectEngineExits(): void;
+}
