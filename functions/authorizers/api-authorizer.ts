@@ -1,15 +1,17 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { topology } from '../../infra/topology';
+import { routes } from '../../infra/topology/routes';
 import { encodeCallerContext } from '../../shared/authorizer-context';
 import { authenticateCredential, authenticatorFromEnv } from '../../shared/aws/authenticator';
 import { credentialFrom, headerValues } from '../../shared/domain/credentials';
 import { policyForRoutes } from '../../shared/domain/iam-policy';
 import { decide } from '../../shared/domain/permissions';
 import { type AuthResult, callerContextOf } from '../../shared/domain/principals';
+import type { RouteSpec } from '../../shared/domain/routes';
 import { logger } from '../../shared/observability';
 import { lambda } from '../commons';
 
 const { authenticator } = authenticatorFromEnv();
+const httpRoutes: readonly RouteSpec[] = routes;
 
 // Every value of each credential header (multiValueHeaders): one sent twice is refused, not its last value taken.
 const authenticate = (event: APIGatewayRequestAuthorizerEvent): Promise<AuthResult> =>
@@ -31,7 +33,7 @@ export const lambdaHandler = async (event: APIGatewayRequestAuthorizerEvent): Pr
     throw new Error('Unauthorized');
   }
   const { principal } = result;
-  const allowed = topology.routes.filter(
+  const allowed = httpRoutes.filter(
     (route) => route.auth !== 'none' && decide(principal.grants, route.permission).allowed,
   );
   logger.info('credential accepted', {

@@ -1,5 +1,5 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { topology } from '../../infra/topology';
+import { webSocket } from '../../infra/topology/resources';
 import { encodeCallerContext } from '../../shared/authorizer-context';
 import { authenticateCredential, authenticatorFromEnv } from '../../shared/aws/authenticator';
 import { headerValues, webSocketCredential } from '../../shared/domain/credentials';
@@ -9,7 +9,7 @@ import { logger } from '../../shared/observability';
 import { lambda } from '../commons';
 
 const { authenticator } = authenticatorFromEnv();
-const ws = topology.webSocket;
+const ws = webSocket;
 /** What a connection may read: the HTTP API's read permissions decide it, so both boundaries show the same data. */
 const READ_EVENTS = 'events.get.event_list';
 const READ_ALERTS = 'alerts.get.alert_list';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { topology } from '../../infra/topology';
+import { webSocket } from '../../infra/topology/resources';
 import { decodeCallerContext } from '../../shared/authorizer-context';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { DynamoConnectionStore } from '../../shared/aws/ws-connection-store';
@@ -16,7 +16,7 @@ import { logger } from '../../shared/observability';
 import { lambda } from '../commons';
 
 const store = new DynamoConnectionStore(createDocumentClient(), requireEnv('CONNECTIONS_TABLE_NAME'));
-const { limits } = topology.webSocket;
+const { limits } = webSocket;
 /** API Gateway closes a WebSocket connection after 2 hours at most: its item expires a little later. */
 const MAX_CONNECTION_SECONDS = 2 * 3600 + 300;
 

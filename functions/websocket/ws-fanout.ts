@@ -1,5 +1,5 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { topology } from '../../infra/topology';
+import { webSocket } from '../../infra/topology/resources';
 import { wsDeliveryFromEnv } from '../../shared/aws/ws-delivery-from-env';
 import { batchTraces } from '../../shared/domain/correlation';
 import type { EventEnvelope } from '../../shared/domain/events';
@@ -7,7 +7,7 @@ import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import { logger } from '../../shared/observability';
 import { lambda } from '../commons';
 
-const delivery = wsDeliveryFromEnv('fanout', topology.webSocket.limits);
+const delivery = wsDeliveryFromEnv('fanout', webSocket.limits);
 
 /**
  * Pushes the batch's events to the WebSocket connections whose subscriptions match them, in stream order (ADR 0014).

@@ -1,10 +1,10 @@
 import type { ScheduledEvent } from 'aws-lambda';
-import { topology } from '../../infra/topology';
+import { webSocket } from '../../infra/topology/resources';
 import { wsDeliveryFromEnv } from '../../shared/aws/ws-delivery-from-env';
 import { logger } from '../../shared/observability';
 import { lambda } from '../commons';
 
-const delivery = wsDeliveryFromEnv('sweep', topology.webSocket.limits);
+const delivery = wsDeliveryFromEnv('sweep', webSocket.limits);
 
 /**
  * Once a minute (`topology.schedules`): every WebSocket connection whose API key was revoked, or whose credential

@@ -1,4 +1,4 @@
-import type { RouteSpec } from '../../infra/topology';
+import type { RouteSpec } from './routes';
 
 /**
  * IAM policy documents as API Gateway's Lambda authorizers return them, and the evaluation API Gateway applies to

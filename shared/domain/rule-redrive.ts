@@ -1,7 +1,7 @@
-import type { StreamName, TopicRuleSpec } from '../../infra/topology';
 import type { StreamRecord } from '../ports';
 import { DeviceIdSchema } from './telemetry';
 import { applyTopicRule, evaluateRuleExpression, RuleErrorMessageSchema, ruleTopic } from './topic-rule';
+import type { TopicRuleSpec } from './topic-rule-spec';
 
 /** One message of the rule's error queue, as an SQS event record carries it. */
 export interface RuleErrorDelivery {
@@ -24,7 +24,7 @@ export interface UnactionableMessage {
 
 export interface RedrivePlan {
   /** Records to put on the stream again, by stream name; `id` is the SQS message id, to report a failed put. */
-  records: (StreamRecord & { stream: StreamName })[];
+  records: (StreamRecord & { stream: string })[];
   unactionable: UnactionableMessage[];
   /** Messages that are not a known rule's error message: failed, so they end in the dead-letter queue. */
   malformed: { messageId: string; reason: string }[];

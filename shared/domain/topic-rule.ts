@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { RuleExpression, TopicRuleSpec } from '../../infra/topology';
 import { MAX_DATA_DEPTH } from './events';
 import { BASIC_INGEST_PREFIX } from './iot-policy';
+import type { RuleExpression, TopicRuleSpec } from './topic-rule-spec';
 
 /**
  * What a topic rule does to one MQTT message, as IoT Core's rules engine does it: SELECT the named payload fields, add
