@@ -15,8 +15,11 @@ export interface StackInfo {
   region: string;
   endpoints: Partial<Endpoints>;
   resources: Record<ResourceName, string>;
-  /** A deployed stack's REST API (outputs `RestApiId`, `RestApiStage`): where principals' usage keys go. */
-  restApi?: { restApiId: string; stage: string };
+  /**
+   * A deployed stack's REST API (outputs `RestApiId`, `RestApiStage`): where principals' usage keys go; `namePrefix`
+   * (output `NamePrefix`) names its usage plans and scopes the keys' values (ADR 0013), `tem` when absent.
+   */
+  restApi?: { restApiId: string; stage: string; namePrefix?: string };
   /** Dead-letter queue URLs of the delivery queues (`<queue>DeadLetter` outputs in AWS), by the queue they serve. */
   deadLetterQueues?: Partial<Record<QueueName, string>>;
   devApiKey?: string;

@@ -86,7 +86,7 @@ function usageKeysFor(info: StackInfo): UsageKeyRegistry | undefined {
     // LocalStack serves every API on its one endpoint.
     ...(info.target === 'localstack' && info.endpoints.sqs ? { endpoint: info.endpoints.sqs } : {}),
   });
-  return new ApiGatewayUsageKeys(client, topology.service, info.restApi);
+  return new ApiGatewayUsageKeys(client, info.restApi.namePrefix ?? topology.service, info.restApi);
 }
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 

@@ -79,7 +79,13 @@ export async function runState(args: string[]): Promise<void> {
     resources,
     deadLetterQueues,
     ...(outputs.get('RestApiId') && outputs.get('RestApiStage')
-      ? { restApi: { restApiId: outputs.get('RestApiId') as string, stage: outputs.get('RestApiStage') as string } }
+      ? {
+          restApi: {
+            restApiId: outputs.get('RestApiId') as string,
+            stage: outputs.get('RestApiStage') as string,
+            ...(outputs.get('NamePrefix') ? { namePrefix: outputs.get('NamePrefix') as string } : {}),
+          },
+        }
       : {}),
     ...(options.apiKey ? { devApiKey: options.apiKey } : {}),
   };

@@ -1,6 +1,8 @@
 import { type APIGatewayClient, ConflictException } from '@aws-sdk/client-api-gateway';
 import { describe, expect, it } from 'vitest';
 import { ApiGatewayUsageKeys } from '../../shared/aws/apigw-usage-keys';
+import { createApiKey } from '../../shared/domain/admin';
+import type { ApiKeyRecord, DeviceRecord, PrincipalRecord, PrincipalStore } from '../../shared/ports';
 
 interface Plan {
   id: string;
@@ -101,5 +103,40 @@ describe('ApiGatewayUsageKeys (a principal’s own usage key in API Gateway, ADR
       registry.register('tem_role-admin_aaa', { id: 'role-admin', limits: { rate: 1, burst: 1 } }, 'p1'),
     ).rejects.toThrow(/usage plan tem-role-admin is not in this account/);
     expect(gw.calls).not.toContain('CreateUsagePlanCommand');
+  });
+});
+
+/** Only what createApiKey writes. */
+function memoryPrincipals(): PrincipalStore & { principals: Map<string, PrincipalRecord> } {
+  const principals = new Map<string, PrincipalRecord>();
+  const keys = new Map<string, ApiKeyRecord>();
+  return {
+    principals,
+    getApiKey: async (id) => keys.get(id),
+    getPrincipal: async (id) => principals.get(id),
+    putPrincipal: async (p) => void principals.set(p.principalId, p),
+    putApiKey: async (k) => void keys.set(k.keyId, k),
+    listApiKeys: async () => [...keys.values()],
+    getDevice: async (): Promise<DeviceRecord | undefined> => undefined,
+    putDevice: async () => {},
+    getAuthEpoch: async () => 0,
+    bumpAuthEpoch: async () => 1,
+  };
+}
+
+describe('two meshes in one account and region (NamePrefix)', () => {
+  it("a mesh's principals get key values of its own scope, in its own plans", async () => {
+    const gw = fakeApiGateway([...rolePlans(), { id: 'p-blue-producer', name: 'blue-role-producer' }]);
+    const values: string[] = [];
+    for (const prefix of ['tem', 'blue']) {
+      const store = memoryPrincipals();
+      const registry = new ApiGatewayUsageKeys(gw.client, prefix, api);
+      await createApiKey(store, { name: 'billing', role: 'producer' }, new Date(), registry);
+      values.push(store.principals.get('billing')?.usageKey as string);
+    }
+    // Same principal id in both meshes: without the scope API Gateway would refuse the second key's value.
+    expect(new Set(values).size).toBe(2);
+    expect(gw.keys.map((k) => k.value)).toEqual(values);
+    expect([...gw.planKeys]).toEqual(['p-producer/k1', 'p-blue-producer/k2']);
   });
 });
