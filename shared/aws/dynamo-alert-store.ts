@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -8,7 +7,6 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
 import {
   ALERT_CHANNELS,
   type Alert,
@@ -16,7 +14,6 @@ import {
   type AlertMessageType,
   type AlertPartitionPage,
   type AlertPartitionQuery,
-  AlertSchema,
   type AlertStore,
   alertIdOfKey,
   type ChannelMarks,
@@ -27,94 +24,20 @@ import {
   type StateKey,
   type StoredAlert,
 } from '../domain/alerts';
+import {
+  alertPk,
+  type BatchReadRetry,
+  channelAttribute,
+  defaultBatchReadRetry,
+  isConditionFailure,
+  NOTIFIED_ATTRIBUTE,
+  statePk,
+  toAlert,
+  toState,
+  updateExpression,
+} from './dynamo-alert-items';
 
-/**
- * The alerts table (`topology.tables.alertsTable`, partition key `pk`), two item kinds:
- * - `ALERT#<alertId>`: the alert, with `state` and `raisedAtKey` (= `<raisedAt>#<alertId>`) for the `byState` and
- *   `byDevice` indexes (both sorted by `raisedAtKey`), and `notifiedRaisedAt` / `notifiedResolvedAt` once delivered
- *   on both channels (`notifiedRaisedQueueAt`, `notifiedRaisedDeviceAt`, ... while only one took it);
- * - `STATE#<deviceId>#<ruleId>`: the rule state, written only with a version check. It carries no `state`,
- *   `deviceId` or `raisedAtKey` attribute, so it never appears in an index (and never clashes with their key types).
- */
-export const alertPk = (alertId: string) => `ALERT#${alertId}`;
-export const statePk = (deviceId: string, ruleId: string) => `STATE#${deviceId}#${ruleId}`;
-
-const NOTIFIED_ATTRIBUTE: Record<AlertMessageType, string> = {
-  'alert.raised': 'notifiedRaisedAt',
-  'alert.resolved': 'notifiedResolvedAt',
-};
-/** A message one channel took while the other did not: `notifiedRaisedQueueAt`, `notifiedResolvedDeviceAt`, ... */
-const channelAttribute = (type: AlertMessageType, channel: AlertChannel) =>
-  `${NOTIFIED_ATTRIBUTE[type].slice(0, -2)}${channel === 'queue' ? 'Queue' : 'Device'}At`;
-
-const StateItemSchema = z.object({
-  device: z.string(),
-  rule: z.string(),
-  version: z.number().int(),
-  open: z.boolean(),
-  consecutive: z.number().int(),
-  positions: z.record(z.string(), z.string()),
-  lastEventId: z.string().optional(),
-  recentEventIds: z.array(z.string()).default([]),
-  lastRaisedAt: z.string().optional(),
-  alert: AlertSchema.optional(),
-  raises: z.array(z.object({ eventId: z.string(), alertId: z.string() })).default([]),
-  resolutions: z.array(z.object({ eventId: z.string(), alertId: z.string() })).default([]),
-});
-
-function toState(item: Record<string, unknown>): RuleState {
-  const { device, rule, ...state } = StateItemSchema.parse(item);
-  return { deviceId: device, ruleId: rule, ...state };
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export interface BatchReadRetry {
-  /** `BatchGetItem` calls per `getStates`, the first included, while DynamoDB leaves keys unprocessed. */
-  attempts: number;
-  baseDelayMs: number;
-  sleep: (ms: number) => Promise<void>;
-}
-
-const defaultBatchReadRetry: BatchReadRetry = { attempts: 5, baseDelayMs: 20, sleep };
-
-const AlertItemSchema = AlertSchema.extend({
-  notifiedRaisedAt: z.string().optional(),
-  notifiedResolvedAt: z.string().optional(),
-});
-
-/** Just the alert's own fields: table keys and bookkeeping stay inside the adapter. */
-function toAlert(item: Record<string, unknown>): Alert {
-  const parsed = AlertItemSchema.parse(item);
-  const { notifiedRaisedAt: _r, notifiedResolvedAt: _s, ...alert } = parsed;
-  return alert;
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException'
-  );
-}
-
-/** `SET a = :a, ...` for the defined values and `REMOVE b` for the undefined ones, names and values as placeholders. */
-function updateExpression(fields: Record<string, unknown>, ifNotExists: readonly string[] = []) {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const set: string[] = [];
-  const remove: string[] = [];
-  Object.entries(fields).forEach(([name, value], i) => {
-    names[`#f${i}`] = name;
-    if (value === undefined) remove.push(`#f${i}`);
-    else {
-      values[`:f${i}`] = value;
-      set.push(ifNotExists.includes(name) ? `#f${i} = if_not_exists(#f${i}, :f${i})` : `#f${i} = :f${i}`);
-    }
-  });
-  const expression = [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : '']
-    .filter(Boolean)
-    .join(' ');
-  return { expression, names, values };
-}
+export { alertPk, type BatchReadRetry, statePk } from './dynamo-alert-items';
 
 export class DynamoAlertStore implements AlertStore {
   constructor(
