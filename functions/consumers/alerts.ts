@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { topology } from '../../infra/topology';
 import { AlertFanOut, IotAlertPublisher, SqsAlertQueue } from '../../shared/aws/alert-notifier';
 import { createDocumentClient, createIotDataClient, createSqsClient } from '../../shared/aws/clients';
@@ -14,12 +14,14 @@ import {
   type AlertMessage,
   AlertStateCache,
   positionOf,
+  type Reading,
   toReading,
 } from '../../shared/domain/alerts';
 import { batchTraces, recordTrace } from '../../shared/domain/correlation';
-import { decodeStreamRecord } from '../../shared/domain/stream-records';
+import type { DecodedRecord } from '../../shared/domain/stream-records';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 import { lambda } from '../commons';
+import { type BatchOutcome, consumeStreamBatch, type Selected } from './stream-batch';
 
 const store = new DynamoAlertStore(createDocumentClient(), requireEnv('ALERTS_TABLE_NAME'));
 const notifier = new AlertFanOut(
@@ -31,6 +33,13 @@ const notifier = new AlertFanOut(
 const engine = new AlertEngine(alertRules, store, 5, new AlertStateCache(randomUUID()));
 const parking = new PoisonParking(createSqsClient(), requireEnv('POISON_RECORDS_QUEUE_URL'), 'alerts');
 const wsAlerts = wsDeliveryFromEnv('alerts', topology.webSocket.limits);
+
+/** What the rules need of a record, and what the batch's log lines and metrics say of it. */
+interface Judged {
+  reading: Reading;
+  receivedAt: string;
+  trace: ReturnType<typeof recordTrace>;
+}
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
 /** The reading a message is about (its event id, also its correlation id): the one that raised or resolved it. */
@@ -47,47 +56,35 @@ const readingOf = (m: AlertMessage) =>
  * bisects and retries. Between invocations only the state cache is kept, trusted while this container holds the
  * shard's claim. See ADR 0007.
  */
-export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
-  const batch = new AlertBatch(engine, notifier, store);
-  const notDecoded = new Map<string, string>();
-  const receivedAt = new Map<string, string>(); // reading's event id -> when the boundary received it
-  const judged: { sequenceNumber: string; id: string; correlationId: string }[] = [];
-  for (const record of event.Records) {
-    const id = record.kinesis.sequenceNumber;
-    try {
-      const decoded = decodeStreamRecord(record.kinesis.data);
-      // An invalid device reading: the store consumer reports it to telemetryErrors; nothing to judge.
-      if (decoded.kind === 'rejectedReading') continue;
-      const envelope = decoded.envelope;
-      const outcome = toReading(envelope, positionOf(record.eventID, id));
-      if ('skip' in outcome) {
-        if (!outcome.ignored)
-          logger.warn('telemetry event skipped', { ...recordTrace(envelope), reason: outcome.skip });
-        continue;
-      }
-      batch.add(id, outcome.reading);
-      receivedAt.set(envelope.id, envelope.receivedAt);
-      judged.push({ sequenceNumber: id, ...recordTrace(envelope) });
-    } catch (error) {
-      notDecoded.set(id, reason(error));
-    }
+export const lambdaHandler = (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> =>
+  consumeStreamBatch(event, context, { parking, select, process: judge });
+
+/** A record's reading for the rules, or nothing to judge (not telemetry; an invalid reading, reported elsewhere). */
+function select(decoded: DecodedRecord, record: KinesisStreamRecord): Judged | undefined {
+  // An invalid device reading: the store consumer reports it to telemetryErrors; nothing to judge.
+  if (decoded.kind === 'rejectedReading') return undefined;
+  const envelope = decoded.envelope;
+  const outcome = toReading(envelope, positionOf(record.eventID, record.kinesis.sequenceNumber));
+  if ('skip' in outcome) {
+    if (!outcome.ignored) logger.warn('telemetry event skipped', { ...recordTrace(envelope), reason: outcome.skip });
+    return undefined;
   }
-  // A record that is not an event can never be processed: parked with its data (ADR 0005), never retried.
-  const [{ failedRecordIds, errors, delivered, failed }, unparked] = await Promise.all([
-    batch.run(),
-    parking.park(
-      event.Records.filter((r) => notDecoded.has(r.kinesis.sequenceNumber)).map((record) => ({
-        record,
-        reason: `not an event: ${notDecoded.get(record.kinesis.sequenceNumber)}`,
-      })),
-    ),
-  ]);
+  return { reading: outcome.reading, receivedAt: envelope.receivedAt, trace: recordTrace(envelope) };
+}
+
+async function judge(selected: readonly Selected<Judged>[]): Promise<BatchOutcome> {
+  const batch = new AlertBatch(engine, notifier, store);
+  const receivedAt = new Map<string, string>(); // reading's event id -> when the boundary received it
+  for (const { record, item } of selected) {
+    batch.add(record.kinesis.sequenceNumber, item.reading);
+    receivedAt.set(item.reading.eventId, item.receivedAt);
+  }
+  const { failedRecordIds, errors, delivered, failed } = await batch.run();
   const publishedAt = Date.now();
-  for (const id of [...notDecoded.keys()]) if (!unparked.includes(id)) notDecoded.delete(id);
   // One line per batch naming the readings judged (ADR 0016); one per alert raised or resolved, with its reading.
   const notJudged = new Set(failedRecordIds);
-  for (const trace of batchTraces(judged.filter((j) => !notJudged.has(j.sequenceNumber))))
-    logger.info('readings judged', { readings: judged.length, ...trace });
+  const judged = selected.filter((s) => !notJudged.has(s.record.kinesis.sequenceNumber)).map((s) => s.item.trace);
+  for (const trace of batchTraces(judged)) logger.info('readings judged', { readings: selected.length, ...trace });
   for (const m of delivered)
     logger.info(m.type, {
       alertId: m.alert.alertId,
@@ -117,21 +114,7 @@ export const lambdaHandler = async (event: KinesisStreamEvent): Promise<KinesisS
     if (at) metrics.addMetric('ReadingToAlertMs', MetricUnit.Milliseconds, publishedAt - Date.parse(at));
   }
   if (failed.length > 0) metrics.addMetric('AlertNotificationsFailed', MetricUnit.Count, failed.length);
-
-  const reasons = [...new Set([...notDecoded.values(), ...errors.map((e) => reason(e.error))])].slice(0, 5);
-  const notApplied = new Set([...notDecoded.keys(), ...errors.map((e) => e.recordId)]);
-  if (event.Records.length > 0 && notApplied.size === event.Records.length) {
-    // As Powertools' FullBatchFailureError: a failed invocation, so the mapping bisects/retries.
-    logger.error('batch failed', { batch: event.Records.length, reasons });
-    throw new Error(`all ${event.Records.length} records failed: ${reasons.join('; ')}`);
-  }
-  const failedIds = new Set([...notDecoded.keys(), ...failedRecordIds]);
-  const batchItemFailures = event.Records.filter((r) => failedIds.has(r.kinesis.sequenceNumber)).map((r) => ({
-    itemIdentifier: r.kinesis.sequenceNumber,
-  }));
-  if (batchItemFailures.length > 0)
-    logger.warn('records failed', { failed: batchItemFailures.length, batch: event.Records.length, reasons });
-  return { batchItemFailures };
-};
+  return { failed: failedRecordIds, reasons: errors.map((e) => reason(e.error)) };
+}
 
 export const handler = lambda(lambdaHandler, { metrics: true });

@@ -5,10 +5,11 @@ import { PoisonParking } from '../../shared/aws/poison-parking';
 import { SqsSink } from '../../shared/aws/sqs-sink';
 import { requireEnv } from '../../shared/config';
 import { batchTraces } from '../../shared/domain/correlation';
-import { planStoreBatch } from '../../shared/domain/store-batch';
+import { type DecodedRecordRef, planStoreBatch } from '../../shared/domain/store-batch';
 import { isDeviceTelemetry } from '../../shared/domain/telemetry';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
 import { lambda } from '../commons';
+import { type BatchOutcome, consumeStreamBatch, type Selected } from './stream-batch';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
 const sqs = createSqsClient();
@@ -35,11 +36,15 @@ const REPORT_MARGIN_MS = 1000;
  * Device readings arrive as the topic rule wrote them and are validated here, where they are already batched: an
  * invalid one goes to `telemetryErrors` with its reason (counted as `TelemetryRejected`) and never blocks the shard.
  */
-export const lambdaHandler = async (
-  event: KinesisStreamEvent,
-  context: Context,
-): Promise<KinesisStreamBatchResponse> => {
-  const plan = planStoreBatch(event.Records);
+export const lambdaHandler = (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> =>
+  consumeStreamBatch(event, context, {
+    parking,
+    select: (decoded, record) => ({ sequenceNumber: record.kinesis.sequenceNumber, decoded }),
+    process: (selected, context) => storeBatch(selected, context),
+  });
+
+async function storeBatch(selected: readonly Selected<DecodedRecordRef>[], context: Context): Promise<BatchOutcome> {
+  const plan = planStoreBatch(selected.map((s) => s.item));
   const retryUntil = Math.min(
     Date.now() + RETRY_WINDOW_MS,
     Date.now() + context.getRemainingTimeInMillis() - CALL_TIMEOUT_MS - REPORT_MARGIN_MS,
@@ -49,27 +54,20 @@ export const lambdaHandler = async (
     reportRejected(plan.rejected),
   ]);
   const storedAt = Date.now();
-  const bySequence = new Map(event.Records.map((r) => [r.kinesis.sequenceNumber, r]));
+  const recordAt = new Map(selected.map((s) => [s.record.kinesis.sequenceNumber, s.record]));
   const reasonOfId = new Map(refused.map((r) => [r.id, r.reason]));
-  const poison = [
-    ...plan.undecodable.map((u) => ({ sequenceNumber: u.sequenceNumber, reason: `not an event: ${u.reason}` })),
-    ...plan.sequenceNumbersOf([...reasonOfId.keys()]).map((sequenceNumber) => ({
-      sequenceNumber,
-      reason: `refused by the table: ${reasonOfId.get(plan.idAt(sequenceNumber)) ?? ''}`,
-    })),
-  ].flatMap((p) => {
-    const record = bySequence.get(p.sequenceNumber);
-    return record ? [{ record, reason: p.reason }] : [];
+  const poison = plan.sequenceNumbersOf([...reasonOfId.keys()]).flatMap((sequenceNumber) => {
+    const record = recordAt.get(sequenceNumber);
+    const reason = `refused by the table: ${reasonOfId.get(plan.idAt(sequenceNumber)) ?? ''}`;
+    return record ? [{ record, reason }] : [];
   });
-  const unparked = await parking.park(poison);
-  const failed = plan.failedSequenceNumbers(unwritten, [...unreported, ...unparked]);
   const notWritten = new Set([...unwritten, ...reasonOfId.keys()]);
-  const readings = plan.entries.filter((e) => isDeviceTelemetry(e.event) && !notWritten.has(e.event.id)).length;
+  const stored = plan.entries.filter((e) => !notWritten.has(e.event.id)).map((e) => e.event);
+  const readings = stored.filter(isDeviceTelemetry).length;
   if (readings > 0) metrics.addMetric('TelemetryStored', MetricUnit.Count, readings);
   // Send -> stored, per item written (Powertools groups the values into one array per flush).
-  for (const e of plan.entries)
-    if (!notWritten.has(e.event.id))
-      metrics.addMetric('AcceptedToStoredMs', MetricUnit.Milliseconds, storedAt - Date.parse(e.event.receivedAt));
+  for (const e of stored)
+    metrics.addMetric('AcceptedToStoredMs', MetricUnit.Milliseconds, storedAt - Date.parse(e.receivedAt));
   if (unwritten.length > 0)
     logger.warn('events not stored within the time budget', {
       unwritten: unwritten.length,
@@ -77,11 +75,17 @@ export const lambdaHandler = async (
       unwrittenIds: unwritten,
     });
   // One line per batch naming what it stored, not one per event: what `tem trace` follows (ADR 0016).
-  const stored = plan.entries.filter((e) => !notWritten.has(e.event.id)).map((e) => e.event);
   for (const trace of batchTraces(stored))
     logger.info('batch stored', { records: plan.size, written: stored.length, ...trace });
-  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
-};
+  return {
+    failed: plan.failedSequenceNumbers(unwritten, unreported),
+    poison,
+    reasons: [
+      ...(unwritten.length > 0 ? ['events not stored within the time budget'] : []),
+      ...(unreported.length > 0 ? ['rejected readings not reported'] : []),
+    ],
+  };
+}
 
 /** Sends the rejected readings to `telemetryErrors`; returns the sequence numbers whose report was not sent. */
 async function reportRejected(rejected: ReturnType<typeof planStoreBatch>['rejected']): Promise<string[]> {

@@ -193,3 +193,34 @@ export async function provisionQueues(
   }
   return { queues: out, deadLetterQueues };
 }
+
+/**
+ * Provisions one engine's resources again: idempotent for an engine that kept its data (all of them, after an
+ * outage), and what one that crashed and came back empty needs.
+ */
+export async function provisionService(
+  service: 'sqs' | 'kinesis' | 'dynamodb',
+  topology: Topology,
+  clients: LocalClients,
+): Promise<void> {
+  if (service === 'sqs') await provisionQueues(topology, clients);
+  if (service === 'kinesis') await provisionStreams(topology, clients);
+  if (service === 'dynamodb') await provisionTables(topology, clients);
+}
+
+/** The queues the dashboard and /metrics watch: every error sink, and every delivery queue's dead-letter queue. */
+export function watchedQueues(
+  topology: Topology,
+  provisioned: Pick<Provisioned, 'queues' | 'deadLetterQueues'>,
+): { queue: string; kind: 'errorSink' | 'deadLetter'; url: string }[] {
+  return [
+    ...(Object.entries(topology.queues) as [QueueName, Topology['queues'][QueueName]][])
+      .filter(([, spec]) => spec.kind === 'errorSink')
+      .map(([queue]) => ({ queue, kind: 'errorSink' as const, url: provisioned.queues[queue] })),
+    ...Object.entries(provisioned.deadLetterQueues).map(([queue, url]) => ({
+      queue: deadLetterName(queue),
+      kind: 'deadLetter' as const,
+      url: url as string,
+    })),
+  ];
+}

@@ -1,14 +1,12 @@
-import { chmodSync, closeSync, createWriteStream, openSync, rmSync, type WriteStream } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAlertStore } from '../../shared/aws/dynamo-alert-store';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
-import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
 import { createApiKey, LOCAL_USAGE_KEYS } from '../../shared/domain/admin';
 import {
   assertValidTopology,
-  deadLetterName,
   topology as defaultTopology,
   type FunctionName,
   type QueueName,
@@ -33,19 +31,21 @@ import {
   localClients,
   type Provisioned,
   provisionQueues,
+  provisionService,
   provisionStreams,
   provisionTables,
+  watchedQueues,
 } from './provision';
 import { startSchedules } from './schedules';
 import type { LocalStackInfo, RunningStack, StartOptions } from './stack-info';
 import { createFunctions, startEnginesWhileBundling } from './stack-startup';
 import { stackStats } from './stack-stats';
-import { announceLocalState, makePrivate } from './state-dir';
+import { announceLocalState, makePrivate, openFunctionLog, signingKeyFiles } from './state-dir';
 import { UsagePlanMeter } from './usage-plans';
 
-export type { LocalStackInfo, RunningStack, StackInfo, StartOptions } from './stack-info';
-
 import { LocalWebSocketGateway } from './websocket-gateway';
+
+export type { LocalStackInfo, RunningStack, StackInfo, StartOptions } from './stack-info';
 
 /** Starts everything, or, if any step fails, stops what it had started and rethrows. */
 export async function startLocalStack(options: StartOptions): Promise<RunningStack> {
@@ -64,10 +64,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   const { progress } = options;
   const started = Date.now();
   makePrivate(options.stateDir);
-  const functionLogPath = path.join(options.stateDir, 'logs', 'functions.log');
-  closeSync(openSync(functionLogPath, 'a', 0o600)); // created (or kept) before its mode is set
-  chmodSync(functionLogPath, 0o600);
-  const functionLog: WriteStream = createWriteStream(functionLogPath, { flags: 'a' });
+  const { path: functionLogPath, stream: functionLog } = openFunctionLog(options.stateDir);
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     progress(`[tem] ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`);
 
@@ -113,13 +110,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   progress(
     `provisioned ${Object.keys(streams).length} stream(s), ${Object.keys(tables).length} table(s), ${Object.keys(queues).length} queue(s)`,
   );
-  // The KMS key's local stand-in: a P-256 key file that survives restarts, so issued tokens stay valid.
-  const keyFiles = Object.fromEntries(
-    Object.keys(topology.keys).map((name) => [
-      name,
-      `file://${ensureSigningKeyFile(path.join(options.stateDir, 'keys', `${name}.pem`))}`,
-    ]),
-  ) as Record<keyof Topology['keys'], string>;
+  const keyFiles = signingKeyFiles(topology, options.stateDir);
   // The IoT data plane's Publish API, served locally; it forwards to the broker (started below).
   let broker: IotBroker | undefined;
   const iotData = new IotDataPlane(async (topic, payload, qos) => {
@@ -224,12 +215,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   const restartEngine = async (service: ServiceName) => {
     const engine = engines[service];
     await engine.recover();
-    if (!clients) return;
-    // Provision again: idempotent for engines that kept their data (all of them, after an outage), and what an
-    // engine that had crashed and came back empty needs.
-    if (service === 'sqs') await provisionQueues(topology, clients);
-    if (service === 'kinesis') await provisionStreams(topology, clients);
-    if (service === 'dynamodb') await provisionTables(topology, clients);
+    if (clients) await provisionService(service, topology, clients);
   };
   const stats = (): StackStats =>
     stackStats({
@@ -249,16 +235,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   observability.attach({
     stats,
     sqs: clients.sqs,
-    queues: [
-      ...(Object.entries(topology.queues) as [QueueName, Topology['queues'][QueueName]][])
-        .filter(([, spec]) => spec.kind === 'errorSink')
-        .map(([queue]) => ({ queue, kind: 'errorSink' as const, url: queues[queue] })),
-      ...Object.entries(deadLetterQueues).map(([queue, url]) => ({
-        queue: deadLetterName(queue),
-        kind: 'deadLetter' as const,
-        url: url as string,
-      })),
-    ],
+    queues: watchedQueues(topology, { queues, deadLetterQueues }),
     alerts: new DynamoAlertStore(DynamoDBDocumentClient.from(clients.dynamodb), tables.alertsTable),
   });
   const control = await startControlServer({

@@ -1,5 +1,16 @@
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createWriteStream,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { ensureSigningKeyFile } from '../../shared/crypto/file-signer';
+import type { Topology } from '../topology';
 import type { LocalStackInfo } from './stack-info';
 
 /**
@@ -15,6 +26,27 @@ export function makePrivate(stateDir: string): void {
     for (const file of readdirSync(path.join(stateDir, dir), { withFileTypes: true }))
       if (file.isFile()) chmodSync(path.join(stateDir, dir, file.name), 0o600);
   }
+}
+
+/**
+ * The KMS keys' local stand-ins, as `file://` URLs: a P-256 key file per key that survives restarts, so issued tokens
+ * stay valid.
+ */
+export function signingKeyFiles(topology: Topology, stateDir: string): Record<keyof Topology['keys'], string> {
+  return Object.fromEntries(
+    Object.keys(topology.keys).map((name) => [
+      name,
+      `file://${ensureSigningKeyFile(path.join(stateDir, 'keys', `${name}.pem`))}`,
+    ]),
+  ) as Record<keyof Topology['keys'], string>;
+}
+
+/** Opens `<stateDir>/logs/functions.log` for appending, private (every function's log lines go there). */
+export function openFunctionLog(stateDir: string): { path: string; stream: WriteStream } {
+  const logPath = path.join(stateDir, 'logs', 'functions.log');
+  closeSync(openSync(logPath, 'a', 0o600)); // created (or kept) before its mode is set
+  chmodSync(logPath, 0o600);
+  return { path: logPath, stream: createWriteStream(logPath, { flags: 'a' }) };
 }
 
 /** Writes `<stateDir>/local.json` (private) and prints where everything is. */

@@ -1,8 +1,9 @@
 import { topology } from '../../infra/topology';
+import { designFromTopology } from '../../infra/topology/cost-design';
 import pricesDocument from '../../policies/prices.json' with { type: 'json' };
 import { alertRules } from '../../shared/domain/alert-rules';
 import { alternatives, defaultInput } from '../../shared/domain/cost/alternatives';
-import { type CostDesign, designFromTopology } from '../../shared/domain/cost/design';
+import type { CostDesign } from '../../shared/domain/cost/design';
 import { estimate } from '../../shared/domain/cost/model';
 import { type PriceBook, parsePriceBook } from '../../shared/domain/cost/prices';
 import { renderText } from '../../shared/domain/cost/render';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { awsCallCounts, resetAwsCallCounts } from '../../shared/aws/call-counter';
 import { createDocumentClient } from '../../shared/aws/clients';
@@ -89,7 +89,7 @@ beforeAll(async () => {
   );
   client.destroy();
   const { lambdaHandler } = await import('../../functions/consumers/alerts');
-  handle = lambdaHandler;
+  handle = (event) => lambdaHandler(event, {} as Context);
 });
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { topology } from '../../infra/topology';
+import { designFromTopology } from '../../infra/topology/cost-design';
 import pricesDocument from '../../policies/prices.json' with { type: 'json' };
 import { costInputFrom } from '../../scripts/commands/cost';
-import { designFromTopology } from '../../shared/domain/cost/design';
 import { charge, PARAMETER_IDS, PRICE_IDS, parsePriceBook } from '../../shared/domain/cost/prices';
 
 const clone = (): Record<string, unknown> & { prices: Record<string, Record<string, unknown>> } =>

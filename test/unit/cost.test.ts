@@ -24,14 +24,11 @@ const design: CostDesign = {
     apiAuthorizer: 256,
     deviceAuthorizer: 256,
     httpIngest: 512,
-    storeEvents: 512,
-    deviceMetrics: 512,
-    alerts: 512,
-    wsFanout: 512,
   },
   consumers: [
     {
       function: 'storeEvents',
+      memoryMb: 512,
       readMode: 'enhancedFanOut',
       batchSize: 500,
       maxBatchingWindowSeconds: 0,
@@ -39,6 +36,7 @@ const design: CostDesign = {
     },
     {
       function: 'deviceMetrics',
+      memoryMb: 512,
       readMode: 'polling',
       batchSize: 1000,
       maxBatchingWindowSeconds: 1,
@@ -46,6 +44,7 @@ const design: CostDesign = {
     },
     {
       function: 'alerts',
+      memoryMb: 512,
       readMode: 'enhancedFanOut',
       batchSize: 100,
       maxBatchingWindowSeconds: 0,
@@ -206,10 +205,28 @@ describe('cost model: the design choices', () => {
 describe('cost model: batches and buckets', () => {
   const p = paramsOf(book);
 
+  it('prices a consumer the price book has no figures for with the consumer defaults, and its own memory', () => {
+    const spec = {
+      function: 'auditTrail',
+      memoryMb: 1024,
+      readMode: 'polling' as const,
+      batchSize: 100,
+      maxBatchingWindowSeconds: 1,
+      parallelizationFactor: 1,
+    };
+    const c = consumerLoad(spec, 400, 4, p);
+    // 100 records/s per shard × 1 s = 100 per invocation: ceil(20 + 0.1 × 100) = 30 ms.
+    expect(c.billedMs).toBe(Math.ceil(p.consumerDefaultBaseMs + p.consumerDefaultPerRecordMs * 100));
+    expect(c.memoryMb).toBe(1024);
+    const known = consumerLoad({ ...spec, function: 'storeEvents' }, 400, 4, p);
+    expect(known.billedMs).toBe(Math.ceil(p.storeEventsBaseMs + p.storeEventsPerRecordMs * 100));
+  });
+
   it('a batching window longer than the poll interval fills the batch for the whole window', () => {
     const c = consumerLoad(
       {
         function: 'deviceMetrics',
+        memoryMb: 512,
         readMode: 'polling',
         batchSize: 10_000,
         maxBatchingWindowSeconds: 5,

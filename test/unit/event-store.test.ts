@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BATCH_WRITE_LIMIT, DynamoEventStore } from '../../shared/aws/dynamo-event-store';
 import type { EventEnvelope } from '../../shared/domain/events';
 import { planStoreBatch } from '../../shared/domain/store-batch';
+import { decodeStreamRecord } from '../../shared/domain/stream-records';
 import type { StoreEntry } from '../../shared/ports';
 
 const envelope = (id: string, data: Record<string, unknown> = {}): EventEnvelope => ({
@@ -163,27 +164,23 @@ describe('DynamoEventStore: the type index is sparse (ADR 0004)', () => {
 
 describe('planStoreBatch', () => {
   const record = (sequenceNumber: string, data: unknown) => ({
-    kinesis: {
-      sequenceNumber,
-      data: Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)).toString('base64'),
-    },
+    sequenceNumber,
+    decoded: decodeStreamRecord(Buffer.from(JSON.stringify(data)).toString('base64')),
   });
 
-  it('writes each id once, the latest copy in stream order, and fails every copy of an unwritten id (never a poison record)', () => {
+  it('writes each id once, the latest copy in stream order, and fails every copy of an unwritten id', () => {
     const plan = planStoreBatch([
       record('1', envelope('a', { v: 1 })),
       record('2', envelope('b')),
       record('3', envelope('a', { v: 2 })),
-      record('4', 'not json'),
     ]);
     expect(plan.entries.map((e) => [e.event.id, e.event.data])).toEqual([
       ['a', { v: 2 }],
       ['b', {}],
     ]);
-    expect(plan.undecodable.map((u) => u.sequenceNumber)).toEqual(['4']);
     expect(plan.failedSequenceNumbers([])).toEqual([]);
     expect(plan.failedSequenceNumbers(['a'])).toEqual(['1', '3']);
-    expect(plan.failedSequenceNumbers([], ['4'])).toEqual(['4']);
+    expect(plan.failedSequenceNumbers([], ['2'])).toEqual(['2']);
     expect(plan.sequenceNumbersOf(['a'])).toEqual(['1', '3']);
   });
 });

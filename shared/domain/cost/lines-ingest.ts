@@ -55,7 +55,7 @@ export function frontDoorLines({ input, design, p, t, S, add }: Ctx): Counts {
       name: c.function,
       invocations: c.invocationsPerSecond * S,
       ms: c.billedMs,
-      memoryMb: memoryMb[c.function],
+      memoryMb: c.memoryMb,
     })),
   ];
   for (const f of functions) {

@@ -70,6 +70,8 @@ export const PARAMETER_IDS = [
   'alertsPerRecordMs',
   'wsFanoutBaseMs',
   'wsFanoutPerRecordMs',
+  'consumerDefaultBaseMs',
+  'consumerDefaultPerRecordMs',
   'enhancedFanOutCycleSeconds',
   'pollingCycleSeconds',
   'metricsItemBaseBytes',

@@ -38,6 +38,7 @@ export interface CostInput {
 export interface ConsumerLoad {
   function: ConsumerDesign['function'];
   readMode: ConsumerDesign['readMode'];
+  memoryMb: number;
   recordsPerInvocation: number;
   invocationsPerSecond: number;
   billedMs: number;
@@ -155,16 +156,25 @@ export function consumerLoad(
   const modeCycle = c.readMode === 'enhancedFanOut' ? p.enhancedFanOutCycleSeconds : p.pollingCycleSeconds;
   const cycle = Math.max(c.maxBatchingWindowSeconds, modeCycle);
   const recordsPerInvocation = Math.min(c.batchSize, Math.max(1, perLane * cycle));
-  const baseMs = p[`${c.function}BaseMs` as const];
-  const perRecordMs = p[`${c.function}PerRecordMs` as const];
+  const { baseMs, perRecordMs } = consumerDuration(c.function, p);
   return {
     function: c.function,
     readMode: c.readMode,
+    memoryMb: c.memoryMb,
     recordsPerInvocation,
     invocationsPerSecond: recordsPerSecond > 0 ? recordsPerSecond / recordsPerInvocation : 0,
     billedMs: Math.ceil(baseMs + extraMs + perRecordMs * recordsPerInvocation),
     batchesPerLaneMinute: perLane > 0 ? (60 * perLane) / recordsPerInvocation : 0,
   };
+}
+
+/** A consumer's billed time per invocation and per record: its own figures in the price book, or the defaults. */
+export function consumerDuration(fn: string, p: Params): { baseMs: number; perRecordMs: number; own: boolean } {
+  const figures = p as Partial<Record<string, number>>;
+  const baseMs = figures[`${fn}BaseMs`];
+  const perRecordMs = figures[`${fn}PerRecordMs`];
+  if (baseMs !== undefined && perRecordMs !== undefined) return { baseMs, perRecordMs, own: true };
+  return { baseMs: p.consumerDefaultBaseMs, perRecordMs: p.consumerDefaultPerRecordMs, own: false };
 }
 
 /**

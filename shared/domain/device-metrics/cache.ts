@@ -1,4 +1,5 @@
-import type { BucketWrite, KnownSighting, LastValue, StoredBucket } from './writes';
+import type { KnownSighting } from './registry';
+import type { BucketWrite, LastValue, StoredBucket } from './writes';
 
 /**
  * What a container remembers of the buckets it wrote, so that its next write to one is a single conditional

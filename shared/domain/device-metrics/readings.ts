@@ -103,3 +103,13 @@ export function bucketExpiry(minute: string, retentionDays: number): number {
 export function orderKey(reading: Pick<Reading, 'at' | 'eventId'>): string {
   return `${reading.at}#${reading.eventId}`;
 }
+
+/** First occurrence per event id: the same event twice in one batch counts once. */
+export function dedupeReadings(readings: readonly Reading[]): Reading[] {
+  const seen = new Set<string>();
+  return readings.filter((r) => {
+    if (seen.has(r.eventId)) return false;
+    seen.add(r.eventId);
+    return true;
+  });
+}
