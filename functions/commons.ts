@@ -1,11 +1,15 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { CORRELATION_ID_HEADER, correlationIdFor } from '../shared/domain/correlation';
 import { header, httpErrors } from '../shared/http';
 import { logger, metrics, tracer } from '../shared/observability';
+
+// Loaded with the tracer only (shared/observability.ts says why): the middleware imports the X-Ray SDK too.
+const captureLambdaHandler = tracer
+  ? (await import('@aws-lambda-powertools/tracer/middleware')).captureLambdaHandler
+  : undefined;
 
 /**
  * The one middleware chain of every function (the Powertools "commons" pattern), so a new function cannot forget a
@@ -15,7 +19,7 @@ import { logger, metrics, tracer } from '../shared/observability';
  * Order (middy runs `before` in `use` order, `after` and `onError` in reverse):
  * 1. the logger's Lambda context (request id, cold start, X-Ray trace id) and the request's correlation id: first
  *    in, last out, so every line of the invocation, the error lines of the later middlewares included, carries them;
- * 2. the tracer's handler subsegment (a no-op outside Lambda), then the annotations;
+ * 2. the tracer's handler subsegment, then the annotations (neither where tracing is off: the tracer is not loaded);
  * 3. metrics, when the function reports any: flushed once per invocation, also after an error;
  * 4. HTTP only: the correlation id echoed in the answer, and `httpErrors` last, so it maps an error to an answer
  *    first and every middleware above sees that answer.
@@ -66,7 +70,7 @@ const correlation: MiddlewareObj = {
 /** Indexed annotations, few on purpose: how many records a batch holds, who called. `ColdStart`/`Service` are the tracer's. */
 const annotations: MiddlewareObj = {
   before: (request) => {
-    if (!tracer.isTracingEnabled()) return;
+    if (!tracer?.isTracingEnabled()) return;
     const event = asApiGateway(request.event);
     if (Array.isArray(event.Records)) tracer.putAnnotation('records', event.Records.length);
     const principalId = event.requestContext?.authorizer?.principalId;
@@ -79,10 +83,11 @@ const annotations: MiddlewareObj = {
  * listing would exceed X-Ray's 64 KB segment document. For an HTTP function an error `httpErrors` answered with a
  * 4xx is a handled refusal, not a fault: the subsegment is closed as a success.
  */
-function tracing(http: boolean): MiddlewareObj {
+function tracing(http: boolean): MiddlewareObj[] {
+  if (!tracer || !captureLambdaHandler) return [];
   const capture = captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj;
-  if (!http) return capture;
-  return {
+  if (!http) return [capture, annotations];
+  const http5xxOnly: MiddlewareObj = {
     ...capture,
     onError: (request: Request) => {
       const status = (request.response as { statusCode?: unknown } | undefined)?.statusCode;
@@ -90,6 +95,7 @@ function tracing(http: boolean): MiddlewareObj {
       return answered ? capture.after?.(request) : capture.onError?.(request);
     },
   };
+  return [http5xxOnly, annotations];
 }
 
 /** Every API answer, refusals included, names the correlation id it was logged under. */
@@ -108,8 +114,7 @@ function base<E, R>(fn: LambdaFn<E, R>, options: ChainOptions, http: boolean): M
   const chain = middy<E, R>(fn)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlation)
-    .use(tracing(http))
-    .use(annotations);
+    .use(tracing(http));
   return options.metrics ? chain.use(logMetrics(metrics)) : chain;
 }
 

@@ -38,13 +38,13 @@ function requestHandler(
  */
 /**
  * Every client counts its calls (`call-counter.ts`) and, in Lambda with tracing on, records each call as an X-Ray
- * subsegment (service, operation, table or stream, retries, errors). Off, the tracer leaves the client as it is.
+ * subsegment (service, operation, table or stream, retries, errors). Off (or not loaded), the client stays as it is.
  */
 function counted<I extends object, O extends MetadataBearer, C extends { middlewareStack: MiddlewareStack<I, O> }>(
   client: C,
 ): C {
   client.middlewareStack.use(callCounter<I, O>());
-  return tracer.captureAWSv3Client(client);
+  return tracer ? tracer.captureAWSv3Client(client) : client;
 }
 
 export function createKinesisClient(): KinesisClient {
