@@ -1,6 +1,6 @@
 /**
  * Writes docs/openapi.json, the OpenAPI 3.1 document GET /openapi.json serves, generated from the topology's routes
- * and the zod schemas (shared/api/openapi.ts). Run after changing a route or a schema: `npx tsx
+ * and the zod schemas (infra/api/openapi.ts). Run after changing a route or a schema: `npx tsx
  * scripts/export-openapi.ts` (`npm run openapi`). test/unit/openapi-doc.test.ts fails while the committed file's
  * content differs from what this renders.
  */
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildOpenApiDocument } from '../shared/api/openapi';
+import { buildOpenApiDocument } from '../infra/api/openapi';
 
 export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'openapi.json');
 export const OPENAPI_REGENERATE = 'npx tsx scripts/export-openapi.ts';

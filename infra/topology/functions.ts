@@ -198,7 +198,8 @@ export const functions = {
   },
   openApi: {
     entry: 'functions/meta/openapi.ts',
-    description: 'GET /openapi.json: the OpenAPI 3.1 document of this API, from the topology and the zod schemas',
+    description:
+      'GET /openapi.json: the OpenAPI 3.1 document of this API (docs/openapi.json, generated from the routes and schemas)',
     memoryMb: 128,
     timeoutSeconds: 5,
     bindings: [],

@@ -4,8 +4,8 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildOpenApiDocument } from '../../infra/api/openapi';
 import { type RouteSpec, routes as topologyRoutes } from '../../infra/topology';
-import { buildOpenApiDocument } from '../../shared/api/openapi';
 import { type ApiResponse, api, eventually, stack } from './support';
 
 type Json = Record<string, unknown>;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lambdaHandler } from '../../functions/meta/openapi';
+import { buildOpenApiDocument } from '../../infra/api/openapi';
 import { OPENAPI_FILE, OPENAPI_REGENERATE, renderOpenApi } from '../../scripts/export-openapi';
-import { buildOpenApiDocument } from '../../shared/api/openapi';
 
 describe('docs/openapi.json', () => {
   it('is what scripts/export-openapi.ts renders today', () => {

@@ -5,9 +5,9 @@ import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { buildOpenApiDocument, documentationProblems, type Json, type OpenApiSources } from '../../infra/api/openapi';
+import { operations } from '../../infra/api/operations';
 import { authorizer, functions, type RouteSpec, routes as topologyRoutes } from '../../infra/topology';
-import { buildOpenApiDocument, documentationProblems, type Json, type OpenApiSources } from '../../shared/api/openapi';
-import { operations } from '../../shared/api/operations';
 import { ALERT_QUERY_PARAMS } from '../../shared/domain/alerts';
 import { AUTHORIZER_UNAVAILABLE } from '../../shared/domain/decision-cache';
 import { EventEnvelopeSchema, EventInputSchema } from '../../shared/domain/events';
@@ -102,15 +102,15 @@ describe('the OpenAPI document', () => {
     expect(listed.sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
   });
 
-  it('a route without an entry in shared/api/operations.ts fails the build: a new route must be documented', () => {
+  it('a route without an entry in infra/api/operations.ts fails the build: a new route must be documented', () => {
     const extra: RouteSpec = { method: 'GET', path: '/things/{id}', permission: 'things.get.thing', function: 'jwks' };
     expect(() => buildOpenApiDocument({ ...sources, routes: [...routes, extra] })).toThrow(
-      'route GET /things/{id} has no entry in shared/api/operations.ts',
+      'route GET /things/{id} has no entry in infra/api/operations.ts',
     );
     const { 'GET /events/{id}': detail, ...rest } = operations;
     expect(documentationProblems({ ...sources, operations: { ...rest, 'GET /events/{x}': detail } })).toEqual([
-      'route GET /events/{id} has no entry in shared/api/operations.ts',
-      'shared/api/operations.ts documents GET /events/{x}, which is not a route',
+      'route GET /events/{id} has no entry in infra/api/operations.ts',
+      'infra/api/operations.ts documents GET /events/{x}, which is not a route',
     ]);
     expect(
       documentationProblems({

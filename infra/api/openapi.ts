@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import { type FunctionSpec, type RouteSpec, topology } from '../../infra/topology';
 import packageJson from '../../package.json' with { type: 'json' };
-import { AUTHORIZER_UNAVAILABLE } from '../domain/decision-cache';
-import { decide } from '../domain/permissions';
-import { RATE_LIMIT_ANSWERS } from '../domain/rate-limits';
-import { roles } from '../domain/roles';
+import { AUTHORIZER_UNAVAILABLE } from '../../shared/domain/decision-cache';
+import { decide } from '../../shared/domain/permissions';
+import { RATE_LIMIT_ANSWERS } from '../../shared/domain/rate-limits';
+import { roles } from '../../shared/domain/roles';
+import { type FunctionSpec, type RouteSpec, topology } from '../topology';
 import { COMPONENTS, type OperationDoc, operations, type ResponseDoc, RetryAfterHeader } from './operations';
 import { ErrorSchema } from './responses';
 
 /**
  * The OpenAPI 3.1 document of the HTTP API, built from the topology's routes (method, path, permission, function,
- * auth) and the operation docs of shared/api/operations.ts (zod schemas, converted here with `z.toJSONSchema`). Pure:
+ * auth) and the operation docs of infra/api/operations.ts (zod schemas, converted here with `z.toJSONSchema`). Pure:
  * served by functions/meta/openapi.ts, written to docs/openapi.json by scripts/export-openapi.ts.
  */
 
@@ -231,7 +231,7 @@ export function documentationProblems(sources: OpenApiSources): string[] {
     const key = `${r.method} ${r.path}`;
     const doc = sources.operations[key];
     if (!doc) {
-      problems.push(`route ${key} has no entry in shared/api/operations.ts`);
+      problems.push(`route ${key} has no entry in infra/api/operations.ts`);
       continue;
     }
     const inPath = [...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
@@ -243,7 +243,7 @@ export function documentationProblems(sources: OpenApiSources): string[] {
     if (!Object.keys(doc.responses).some((s) => s.startsWith('2'))) problems.push(`route ${key}: no 2xx answer`);
   }
   for (const key of Object.keys(sources.operations))
-    if (!keys.has(key)) problems.push(`shared/api/operations.ts documents ${key}, which is not a route`);
+    if (!keys.has(key)) problems.push(`infra/api/operations.ts documents ${key}, which is not a route`);
   const ids = sources.routes.map((r) => operationIdOf(r.permission));
   for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i)))
     problems.push(`operationId ${id} is shared by several routes: their permissions' views must differ`);

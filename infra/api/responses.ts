@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { DeviceMetricsAnswer, DeviceSummary } from '../domain/device-metrics';
-import type { FieldError } from '../domain/errors';
-import { MAX_EVENTS_PER_REQUEST } from '../domain/ingest';
-import type { Page } from '../domain/listing';
+import type { DeviceMetricsAnswer, DeviceSummary } from '../../shared/domain/device-metrics';
+import type { FieldError } from '../../shared/domain/errors';
+import { MAX_EVENTS_PER_REQUEST } from '../../shared/domain/ingest';
+import type { Page } from '../../shared/domain/listing';
 
 /**
  * The bodies the HTTP API answers that no domain schema described yet (the handlers build them inline), as zod
- * schemas so the OpenAPI document is generated from them (shared/api/openapi.ts). The type checks at the end tie each
+ * schemas so the OpenAPI document is generated from them (infra/api/openapi.ts). The type checks at the end tie each
  * one to the domain type it stands for, so a change there fails `tsc` until the schema follows; the OpenAPI
  * integration test holds the live answers to them.
  */

@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import type { routes } from '../../infra/topology';
-import { ALERT_STATES, AlertSchema } from '../domain/alerts';
-import { DeviceSummarySchema, MetricNameSchema } from '../domain/device-metrics';
+import { ALERT_STATES, AlertSchema } from '../../shared/domain/alerts';
+import { DeviceSummarySchema, MetricNameSchema } from '../../shared/domain/device-metrics';
 import {
   EventEnvelopeSchema,
   EventIdSchema,
   EventInputSchema,
   EventSourceSchema,
   EventTypeSchema,
-} from '../domain/events';
-import { IngestRequestSchema, MAX_EVENTS_PER_REQUEST } from '../domain/ingest';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/listing';
-import { DeviceIdSchema } from '../domain/telemetry';
+} from '../../shared/domain/events';
+import { IngestRequestSchema, MAX_EVENTS_PER_REQUEST } from '../../shared/domain/ingest';
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../../shared/domain/listing';
+import { DeviceIdSchema } from '../../shared/domain/telemetry';
+import type { routes } from '../topology';
 import {
   DeviceMetricsAnswerSchema,
   ErrorSchema,
