@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmbeddingStack } from '../../examples/embed/app';
 import { buildContext } from '../../infra/aws/build-context';
 import type { TelemetryEventMeshProps } from '../../infra/aws/mesh-props';
@@ -13,16 +12,11 @@ import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { TelemetryEventMesh } from '../../infra/aws/telemetry-event-mesh';
 import { functions, streamConsumers, tables } from '../../infra/topology';
 import { roleUsageKey } from '../../shared/domain/rate-limits';
+import { stubRepoRoot } from './stub-root';
 
 // The example app (examples/embed/app.ts): two meshes in a stack of a user's own, beside a queue of its own. Built
 // against a stand-in repository root with bundling skipped, as in stack.test.ts: these tests check the template.
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-construct-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
+const stubRoot = stubRepoRoot('construct-test');
 const newApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
 const stack = new EmbeddingStack(newApp(), 'Embedding', { repoRoot: stubRoot });

@@ -1,22 +1,14 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stackSettings } from '../../infra/aws/app';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
-import { functions } from '../../infra/topology';
+import { stubRepoRoot } from './stub-root';
 
 // docs/runbooks/deploy.md restates what the stack builds (its alarms and outputs): checked here against the default
 // stack's template, built as in observability.test.ts (a stand-in repository root, bundling skipped).
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-runbook-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
+const stubRoot = stubRepoRoot('runbook-test');
 
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot, ...stackSettings(app) });

@@ -1,26 +1,20 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SETTINGS, type StackSettings, stackSettings, synthesize } from '../../infra/aws/app';
 import { REPO_ROOT } from '../../infra/aws/mesh-props';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { type FunctionName, functions, type QueueName, queues, streamConsumers, streams } from '../../infra/topology';
+import { stubRepoRoot } from './stub-root';
 
 // The stack in three variants, each synthesized once: the defaults (a topic of its own, no e-mail), an existing alarm
 // topic with an e-mail subscription, and the alert e-mail path. Built against a stand-in repository root with bundling
 // skipped, as in stack.test.ts: these tests check the template.
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-observability-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
+const stubRoot = stubRepoRoot('observability-test');
 
 const IMPORTED_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:ops-pager';
 const ALARM_EMAIL = 'ops@example.com';

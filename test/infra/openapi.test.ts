@@ -1,22 +1,16 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { functions, routes } from '../../infra/topology';
+import { stubRepoRoot } from './stub-root';
 
 // GET /openapi.json reaches the CDK stack through the topology alone (infra/aws/stack.ts builds every route from it).
 // Built as test/infra/stack.test.ts builds it: bundling skipped, against a stand-in root with an empty file per entry.
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-openapi-infra-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
+const stubRoot = stubRepoRoot('openapi-infra');
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot });
 const template = Template.fromStack(stack);

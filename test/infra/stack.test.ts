@@ -1,12 +1,11 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ITERATOR_AGE_ALARM_MS, QUEUE_AGE_ALARM_SECONDS } from '../../infra/aws/alarms';
 import { API_THROTTLING_BURST_LIMIT, API_THROTTLING_RATE_LIMIT } from '../../infra/aws/http-api';
 import { REPO_ROOT } from '../../infra/aws/mesh-props';
@@ -37,20 +36,15 @@ import {
   topicRules,
   topology,
 } from '../../infra/topology';
+import { stubRepoRoot } from './stub-root';
 
 // Expectations come from the topology, so changing it changes what is expected of the stack.
 // Bundling is skipped (empty bundling-stacks): these tests check the template, not the handler code. NodejsFunction
 // still insists that every entry and the lock file exist, so the stack is built against a stand-in repository root
 // holding an empty file per topology entry; whether the real entries exist is its own test below.
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-infra-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
+const stubRoot = stubRepoRoot('infra-test');
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot });
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
 const template = Template.fromStack(stack);
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string }>;

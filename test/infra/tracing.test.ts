@@ -1,22 +1,14 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { App, CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { type FunctionName, functions } from '../../infra/topology';
+import { stubRepoRoot } from './stub-root';
 
 // As test/infra/stack.test.ts: the template only (no bundling), against a stand-in root with one file per entry.
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-tracing-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
+const stubRoot = stubRepoRoot('tracing-test');
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot });
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
 const template = Template.fromStack(stack);
 
 type Resources = Record<string, { Properties: Record<string, unknown> }>;

@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
-import { functions, routes } from '../../infra/topology';
+import { routes } from '../../infra/topology';
 import rolesJson from '../../policies/roles.json' with { type: 'json' };
 import { usageKeyOf } from '../../shared/domain/principals';
 import {
@@ -17,18 +16,13 @@ import {
   usageKeyFor,
 } from '../../shared/domain/rate-limits';
 import { type RolesDocument, roleLimits, roles } from '../../shared/domain/roles';
+import { stubRepoRoot } from './stub-root';
 
 /**
  * ADR 0013 in the template: usage plans wired to the authorizer's usageIdentifierKey, their numbers taken from
  * policies/roles.json. Built like stack.test.ts (stand-in entries, no bundling).
  */
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-usage-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
+const stubRoot = stubRepoRoot('usage-test');
 
 /** The stack, with the shipped roles or with a roles file of these roles (the `rolesFile` prop). */
 function synth(rolesDoc?: RolesDocument['roles']) {

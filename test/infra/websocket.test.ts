@@ -1,10 +1,7 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { App, CfnElement, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { consumerKey } from '../../infra/aws/stream-consumers';
 import { WS_THROTTLING_BURST_LIMIT, WS_THROTTLING_RATE_LIMIT } from '../../infra/aws/websocket-api';
@@ -18,19 +15,14 @@ import {
   topology,
   type WebSocketRouteKey,
 } from '../../infra/topology';
+import { stubRepoRoot } from './stub-root';
 
 // Built as in stack.test.ts: bundling skipped, against a stand-in repository root with an empty file per entry.
 // Expectations come from `topology.webSocket`; the few written out (wsFanout, alerts and wsSweep manage connections, wsConnections
 // does not) pin what the topology says today, so a change there is a decision this test makes visible.
-const stubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tem-ws-test-'));
-fs.writeFileSync(path.join(stubRoot, 'package-lock.json'), '{}');
-for (const spec of Object.values(functions)) {
-  fs.mkdirSync(path.dirname(path.join(stubRoot, spec.entry)), { recursive: true });
-  fs.writeFileSync(path.join(stubRoot, spec.entry), 'export const handler = () => undefined;\n');
-}
+const stubRoot = stubRepoRoot('ws-test');
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const stack = new TelemetryEventMeshStack(app, 'TelemetryEventMesh', { repoRoot: stubRoot });
-afterAll(() => fs.rmSync(stubRoot, { recursive: true, force: true }));
 const template = Template.fromStack(stack);
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
