@@ -37,16 +37,18 @@ export interface CpuMeter {
 export function cpuMeter(processes: readonly { name: string; pid: number }[]): CpuMeter {
   const t0 = performance.now();
   const self0 = process.cpuUsage();
-  const start = new Map(processes.map((p) => [p.name, cpuSeconds(p.pid)]));
+  const start = new Map(processes.map((p) => [p.pid, cpuSeconds(p.pid)]));
   return {
     read() {
       const wall = (performance.now() - t0) / 1000;
       const out: Record<string, number> = {};
+      // Processes of one name add up: DynamoDB's engines of one table each (ADR 0017) count as one engine.
       for (const p of processes) {
-        const before = start.get(p.name);
+        const before = start.get(p.pid);
         const now = cpuSeconds(p.pid);
-        if (before !== undefined && now !== undefined) out[p.name] = round((now - before) / wall, 2);
+        if (before !== undefined && now !== undefined) out[p.name] = (out[p.name] ?? 0) + (now - before) / wall;
       }
+      for (const name of Object.keys(out)) out[name] = round(out[name] as number, 2);
       const self = process.cpuUsage(self0);
       out['bench (load generator)'] = round((self.user + self.system) / 1e6 / wall, 2);
       return out;

@@ -130,6 +130,8 @@ export function stackProcesses(info: LocalStackInfo): { name: string; pid: numbe
   const engines = Object.entries(info.engines)
     .filter(([, e]) => e.pid !== undefined)
     .map(([service, e]) => ({ name: `${e.engine} (${service})`, pid: e.pid as number }));
+  for (const e of Object.values(info.tableEngines ?? {}))
+    if (e.pid !== undefined) engines.push({ name: `${e.engine} (dynamodb)`, pid: e.pid });
   return [{ name: 'tem local (gateway, broker, pollers, function workers)', pid: info.pid }, ...engines];
 }
 

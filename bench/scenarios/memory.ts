@@ -16,8 +16,15 @@ export async function memoryStep(ctx: BenchContext, atStart: Map<number, number>
     endMb: now.get(p.pid),
   }));
   ctx.details.memory = byProcess;
-  const parts = byProcess.map(
-    (p) => `${p.process.replace(/ \(.*$/, '').replace('tem local', 'stack')} ${p.endMb ?? '?'} MB`,
+  // Processes of one name add up (DynamoDB's engines of one table each, ADR 0017).
+  const byName = new Map<string, { mb: number; count: number }>();
+  for (const p of byProcess) {
+    const name = p.process.replace(/ \(.*$/, '').replace('tem local', 'stack');
+    const entry = byName.get(name) ?? { mb: 0, count: 0 };
+    byName.set(name, { mb: entry.mb + (p.endMb ?? 0), count: entry.count + 1 });
+  }
+  const parts = [...byName].map(
+    ([name, { mb, count }]) => `${name} ${Math.round(mb)} MB${count > 1 ? ` in ${count} processes` : ''}`,
   );
   ctx.figures.push({
     id: 'memory.rss',

@@ -46,8 +46,15 @@ net.Server.prototype.listen = function (...args) {
 export interface EngineChoice {
   kinesis: KinesisEngine;
   dynamodb: DynamoEngine;
+  /**
+   * `per-table`: each table of the topology in an engine process of its own behind one endpoint, as AWS serves each
+   * table from its own partitions (ADR 0017); `one`: every table in one process.
+   */
+  dynamodbProcesses: DynamoProcesses;
   warnings: string[];
 }
+
+export type DynamoProcesses = 'per-table' | 'one';
 
 function packageDir(name: string): string {
   return path.dirname(require.resolve(`${name}/package.json`));
@@ -81,7 +88,12 @@ export function chooseEngines(env: NodeJS.ProcessEnv = process.env): EngineChoic
     warnings.push('warning: no Java 17+ found, using dynalite instead of DynamoDB Local (install a JRE for it)');
     dynamodb = 'dynalite';
   }
-  return { kinesis, dynamodb, warnings };
+  const processes = env.TEM_DYNAMODB_PROCESSES || undefined;
+  if (processes !== undefined && processes !== 'per-table' && processes !== 'one')
+    throw new Error(`TEM_DYNAMODB_PROCESSES must be per-table or one, got "${processes}"`);
+  // DynamoDB Local is a JVM of ~200 MB or more: one per table only when asked for.
+  const dynamodbProcesses: DynamoProcesses = processes ?? (dynamodb === 'dynalite' ? 'per-table' : 'one');
+  return { kinesis, dynamodb, dynamodbProcesses, warnings };
 }
 
 /** The engine's name as the stack reports it. */

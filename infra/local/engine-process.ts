@@ -57,6 +57,8 @@ export class Engine {
     private readonly launch: Launch,
     private readonly dataDir: string,
     private readonly onUnexpectedExit: (engine: Engine, code: number | null) => void,
+    /** Set for a table's own engine: the table it holds. */
+    readonly instance?: string,
   ) {
     this.url = `http://127.0.0.1:${port}`;
   }
@@ -66,10 +68,14 @@ export class Engine {
     choice: EngineChoice,
     stateDir: string,
     onUnexpectedExit: (engine: Engine, code: number | null) => void,
+    /** A second engine of the service (one DynamoDB table's own process, ADR 0017): its data apart. */
+    instance?: string,
   ): Promise<Engine> {
     // kinesis-local listens on its port and the next one (TLS): both must be free.
     const port = await freeEnginePort(service === 'kinesis' && choice.kinesis === 'kinesis-local' ? 2 : 1);
-    const dataDir = path.join(stateDir, 'data', service);
+    const dataDir = instance
+      ? path.join(stateDir, 'data', `${service}-tables`, instance)
+      : path.join(stateDir, 'data', service);
     rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
     return new Engine(
@@ -79,6 +85,7 @@ export class Engine {
       launchFor(service, choice, port, dataDir),
       dataDir,
       onUnexpectedExit,
+      instance,
     );
   }
 

@@ -2,6 +2,7 @@
 export {
   chooseEngines,
   type DynamoEngine,
+  type DynamoProcesses,
   type EngineChoice,
   type KinesisEngine,
   type ServiceName,

@@ -36,6 +36,11 @@ export interface LocalStackInfo extends StackInfo {
   endpoints: Endpoints;
   devApiKey: string;
   engines: Record<ServiceName, { engine: string; pid: number | undefined; url: string }>;
+  /**
+   * DynamoDB's engines of one table each, by table name, when the stack runs them per table (ADR 0017);
+   * `engines.dynamodb` then holds any other table, and `endpoints.dynamodb` is the front that routes between them.
+   */
+  tableEngines?: Record<string, { engine: string; pid: number | undefined; url: string }>;
   /** Where every function's log lines go (one file, `<function> <line>`). */
   functionLogs: string;
   pid: number;

@@ -9,7 +9,7 @@ import { type Endpoints, LOCAL_REGION } from './provision';
 type Bundles = Awaited<ReturnType<typeof bundleFunctions>>;
 
 /**
- * The three engines started while esbuild bundles the functions (the slowest steps of a start, in parallel). Each
+ * The three engines (and, per-table, one DynamoDB engine for each table) started while esbuild bundles the functions (the slowest steps of a start, in parallel). Each
  * engine is put in `engines` and its stop in `cleanups` as soon as it exists, so a failed start stops it.
  */
 export async function startEnginesWhileBundling(deps: {
@@ -17,11 +17,14 @@ export async function startEnginesWhileBundling(deps: {
   choice: ReturnType<typeof chooseEngines>;
   stateDir: string;
   engines: Record<ServiceName, Engine>;
+  /** Filled with one engine per topology table when the choice is `per-table` (ADR 0017). */
+  tableEngines: Engine[];
   onEngineExit: (engine: Engine, code: number | null) => void;
   cleanups: (() => Promise<unknown> | undefined)[];
   progress: (line: string) => void;
 }): Promise<Bundles> {
-  const { choice, engines, cleanups, progress } = deps;
+  const { choice, engines, tableEngines, cleanups, progress } = deps;
+  const tables = choice.dynamodbProcesses === 'per-table' ? Object.keys(deps.topology.tables) : [];
   const buildDir = path.join(deps.stateDir, 'build');
   rmSync(buildDir, { recursive: true, force: true });
   const [bundles] = await Promise.all([
@@ -37,7 +40,14 @@ export async function startEnginesWhileBundling(deps: {
       await engine.start();
       progress(`${engine.engine} (${service}) listening on ${engine.url} in ${Date.now() - t0} ms`);
     }),
+    ...tables.map(async (table) => {
+      const engine = await Engine.create('dynamodb', choice, deps.stateDir, deps.onEngineExit, table);
+      tableEngines.push(engine);
+      cleanups.push(() => engine.stop());
+      await engine.start();
+    }),
   ]);
+  if (tables.length > 0) progress(`${choice.dynamodb}: one process per table (${tables.length}), behind one endpoint`);
   return bundles;
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../topology';
 import { startControlServer } from './control-server';
 import { localDeviceGateway } from './device-gateway';
+import { DynamoFront } from './dynamodb-front';
 import { chooseEngines, type Engine, type ServiceName } from './engines';
 import { startEventSources } from './event-sources';
 import { LocalGateway } from './gateway';
@@ -30,6 +31,7 @@ import {
   type LocalClients,
   localClients,
   type Provisioned,
+  physicalName,
   provisionQueues,
   provisionService,
   provisionStreams,
@@ -74,6 +76,11 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   let provisioned: Provisioned | undefined;
   let clients: LocalClients | undefined;
   const engines = {} as Record<ServiceName, Engine>;
+  const tableEngines: Engine[] = [];
+  /** The processes that are the service: DynamoDB's default engine and, per-table, each table's (ADR 0017). */
+  const processesOf = (service: ServiceName): Engine[] =>
+    service === 'dynamodb' ? [engines.dynamodb, ...tableEngines] : [engines[service]];
+  const allEngines = () => [...Object.values(engines), ...tableEngines];
   const onEngineExit = (engine: Engine, code: number | null) =>
     log(`${engine.engine} (${engine.service}) exited unexpectedly; the gateway keeps running`, { code });
 
@@ -83,18 +90,28 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     choice,
     stateDir: options.stateDir,
     engines,
+    tableEngines,
     onEngineExit,
     cleanups,
     progress,
   });
+  // One DynamoDB endpoint, as in AWS: a front routes each request to the engine of the tables it names.
+  const dynamoFront =
+    tableEngines.length > 0
+      ? new DynamoFront({
+          defaultEngine: engines.dynamodb.url,
+          engineOf: new Map(tableEngines.map((e) => [physicalName(e.instance ?? ''), e.url])),
+        })
+      : undefined;
   // Everything but the benchmark's baselines reaches Kinesis through the front, which wakes enhanced consumers.
   const kinesisFront = new KinesisFront(engines.kinesis.url);
   const endpoints: Endpoints = {
     kinesis: await kinesisFront.listen(),
-    dynamodb: engines.dynamodb.url,
+    dynamodb: dynamoFront ? await dynamoFront.listen() : engines.dynamodb.url,
     sqs: engines.sqs.url,
   };
   cleanups.push(() => kinesisFront.close());
+  if (dynamoFront) cleanups.push(() => dynamoFront.close());
   const observability = new LocalObservability(kinesisFront);
   cleanups.push(() => {
     observability.close();
@@ -213,8 +230,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   cleanups.push(() => broker.close());
 
   const restartEngine = async (service: ServiceName) => {
-    const engine = engines[service];
-    await engine.recover();
+    await Promise.all(processesOf(service).map((e) => e.recover()));
     if (clients) await provisionService(service, topology, clients);
   };
   const stats = (): StackStats =>
@@ -241,7 +257,9 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   const control = await startControlServer({
     stats,
     serve: (req, res) => observability.handle(req, res),
-    stopEngine: (service) => engines[service].outage(),
+    stopEngine: async (service) => {
+      await Promise.all(processesOf(service).map((e) => e.outage()));
+    },
     startEngine: restartEngine,
     setMappingEnabled: (fn, enabled) => {
       const index = topology.streamConsumers.findIndex((c) => c.function === fn);
@@ -272,6 +290,13 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     engines: Object.fromEntries(
       Object.entries(engines).map(([s, e]) => [s, { engine: e.engine, pid: e.pid, url: e.url }]),
     ) as LocalStackInfo['engines'],
+    ...(tableEngines.length > 0
+      ? {
+          tableEngines: Object.fromEntries(
+            tableEngines.map((e) => [physicalName(e.instance ?? ''), { engine: e.engine, pid: e.pid, url: e.url }]),
+          ),
+        }
+      : {}),
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };
@@ -279,17 +304,17 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   progress(`TelemetryEventMesh local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const killEngines = () => {
-    for (const engine of Object.values(engines)) engine.kill();
+    for (const engine of allEngines()) engine.kill();
   };
   return {
     info,
     killEngines,
     expectEngineExits: () => {
-      for (const engine of Object.values(engines)) engine.expectExit();
+      for (const engine of allEngines()) engine.expectExit();
     },
     async stop() {
       for (const timer of scheduleTimers) clearInterval(timer);
-      for (const engine of Object.values(engines)) engine.expectExit();
+      for (const engine of allEngines()) engine.expectExit();
       observability.close();
       await Promise.allSettled([
         gateway.close(),
@@ -301,7 +326,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       await Promise.allSettled([...pollers, ...queuePollers].map((p) => p.stop()));
       await Promise.allSettled(Object.values(functions).map((f) => f.stop()));
       await kinesisFront.close();
-      await Promise.allSettled(Object.values(engines).map((e) => e.stop()));
+      await dynamoFront?.close();
+      await Promise.allSettled(allEngines().map((e) => e.stop()));
       functionLog.end();
       rmSync(path.join(options.stateDir, 'local.json'), { force: true });
     },

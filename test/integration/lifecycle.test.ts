@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startStackProcess, stopStackProcess } from './global-setup';
-import { eventually } from './support';
+import { enginePids, eventually } from './support';
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
@@ -25,7 +25,7 @@ describe('tem local lifecycle', () => {
     expect(Object.keys(info.endpoints).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
     expect(info.resources).toMatchObject({ eventStream: expect.any(String), eventsTable: expect.any(String) });
     expect(info.devApiKey).toMatch(/^tem_/);
-    const pids = Object.values(info.engines).map((e) => e.pid);
+    const pids = enginePids(info);
     expect(pids.every(alive)).toBe(true);
 
     const code = await stopStackProcess(child, 'SIGINT');
@@ -67,7 +67,7 @@ describe('tem local lifecycle', () => {
 
   it('even when killed outright (SIGKILL), leaves no emulator running', async () => {
     const { child, info } = await startStackProcess();
-    const pids = Object.values(info.engines).map((e) => e.pid);
+    const pids = enginePids(info);
     expect(pids.every(alive)).toBe(true);
     child.kill('SIGKILL');
     const survivors = await eventually(

@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { LocalStackInfo } from '../../infra/local/stack';
 import { startStackProcess } from './global-setup';
-import { eventually } from './support';
+import { enginePids, eventually } from './support';
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
@@ -49,8 +48,6 @@ const exitOf = (child: ChildProcess) =>
     child.once('exit', (code, signal) => resolve(code ?? signal)),
   );
 
-const enginePids = (info: LocalStackInfo) => Object.values(info.engines).map((e) => e.pid);
-
 describe('stopping `tem local` (Ctrl-C)', () => {
   it('stops within seconds while a consumer is stuck in its retries, and leaves no engine behind', async () => {
     const { child, info, output } = await stuckStack();
@@ -83,7 +80,8 @@ describe('stopping `tem local` (Ctrl-C)', () => {
     expect((await post([{ type: 'stop.frozen', data: { warm: true } }])).status).toBe(202);
     // Frozen, not stopped: connections are accepted by the kernel and never answered, so the store consumer's
     // invocation hangs in its writes (the SDK's timeouts, then its retries) instead of failing fast.
-    const dynamodb = info.engines.dynamodb.pid as number;
+    // The events table's own engine when the stack runs one per table (ADR 0017).
+    const dynamodb = (info.tableEngines?.[info.resources.eventsTable]?.pid ?? info.engines.dynamodb.pid) as number;
     process.kill(dynamodb, 'SIGSTOP');
     try {
       expect((await post(Array.from({ length: 20 }, (_, i) => ({ type: 'stop.frozen', data: { i } })))).status).toBe(

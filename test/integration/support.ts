@@ -14,6 +14,9 @@ export const stack = () => inject('stack');
 
 /** Tests that need the embedded stack's control port (stats, fault injection) run only against it. */
 export const isEmbedded = () => stack().target === 'embedded';
+/** Every emulator process of an embedded stack: one per service, and DynamoDB's engines of one table each. */
+export const enginePids = (info: LocalStackInfo) =>
+  [...Object.values(info.engines), ...Object.values(info.tableEngines ?? {})].map((e) => e.pid);
 export function local(): LocalStackInfo {
   const info = stack();
   if (info.target !== 'embedded') throw new Error('this test needs the embedded local stack');
