@@ -1,5 +1,5 @@
 import { Rejection } from '../shared/domain/errors';
-import { CliError, result } from './lib/output';
+import { CliError, HelpRequested, result } from './lib/output';
 import { readLocalState } from './lib/state';
 
 const usage = `usage: tem <command>
@@ -94,6 +94,11 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof HelpRequested) {
+    process.stdout.write(`${error.usage}\n`);
+    result({ help: true });
+    return;
+  }
   // A Rejection is the domain refusing the request (bad name, unknown key, ...): one line, exit 1.
   if (error instanceof Rejection) {
     process.stderr.write(`tem: ${error.kind}: ${error.message}\n`);

@@ -3,7 +3,7 @@ import { MAX_FLEET_SIZE } from '../../shared/domain/device-fleet';
 import { intOption, parseCommand, positionals, required, usageError } from '../lib/args';
 import { defaultFleetFile } from '../lib/fleet-file';
 import { deleteFleetByPrefix, registerFleetToFile } from '../lib/fleet-store';
-import { result } from '../lib/output';
+import { helpIfAsked, result } from '../lib/output';
 import { withPrincipalStore } from '../lib/stores';
 
 export const devicesUsage = `usage: tem devices register DEVICE_ID   (registering again replaces the device token)
@@ -20,6 +20,7 @@ const spec = {
 
 /** `tem devices register|delete|revoke`: MQTT device credentials, one at a time or as a fleet. */
 export async function runDevices(argv: string[]): Promise<void> {
+  helpIfAsked(argv, devicesUsage);
   const [sub, ...rest] = argv;
   if (sub !== 'register' && sub !== 'revoke' && sub !== 'delete')
     throw usageError(spec, sub === undefined ? 'missing subcommand' : `unknown subcommand "devices ${sub}"`);

@@ -13,7 +13,7 @@ import { topology } from '../../infra/topology';
 import { KinesisOnFailureRecord, StreamReplayer, streamNameOf } from '../../shared/aws/stream-replay';
 import { isPoisonRecordMessage } from '../../shared/domain/poison-records';
 import { parseCommand } from '../lib/args';
-import { CliError, result } from '../lib/output';
+import { CliError, helpIfAsked, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 import { clientConfig } from '../lib/stores';
 
@@ -31,6 +31,7 @@ const streamDlqs = [...new Set(topology.streamConsumers.map((c) => c.onFailure))
  * key, metrics per bucket, alerts among the last 32 readings of a device and rule), so a replay does not double-count.
  */
 export async function runDlq(args: string[]): Promise<void> {
+  helpIfAsked(args, USAGE);
   const [action, ...rest] = args;
   if (action !== 'peek' && action !== 'replay' && action !== 'redrive') throw new CliError(USAGE, 2);
   const parsed = parseCommand(rest, { usage: USAGE, options: { queue: { type: 'string' }, max: { type: 'string' } } });

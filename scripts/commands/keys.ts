@@ -23,7 +23,7 @@ import {
 import { EventTypePatternSchema } from '../../shared/domain/roles';
 import type { PrincipalRecord, PrincipalStore, UsageKeyRegistry } from '../../shared/ports';
 import { intOption, list, type ParsedArgs, parseCommand, positionals, required, usageError } from '../lib/args';
-import { result } from '../lib/output';
+import { helpIfAsked, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
 import { withPrincipalStore } from '../lib/stores';
 import { closeConnectionsOfKey } from '../lib/ws-connections';
@@ -141,6 +141,7 @@ async function widen(
 
 /** `tem keys ...`: API keys and their principals' permissions, through shared/domain/admin.ts. */
 export async function runKeys(argv: string[]): Promise<void> {
+  helpIfAsked(argv, keysUsage);
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'create': {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliError } from './output';
+import { CliError, helpIfAsked } from './output';
 
 /**
  * Every command's flags go through `node:util` `parseArgs` in strict mode, from a typed option table: unknown flags,
@@ -62,6 +62,7 @@ export function parseCommand<const O extends OptionTable>(
   argv: readonly string[],
   spec: CommandSpec<O>,
 ): ParsedArgs<O> {
+  helpIfAsked(argv, spec.usage);
   const parsed = (() => {
     try {
       return parseArgs({ args: [...argv], options: spec.options, strict: true, allowPositionals: true, tokens: true });

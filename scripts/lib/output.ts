@@ -11,6 +11,19 @@ export class CliError extends Error {
   }
 }
 
+/** `--help` given to a command: its usage goes to stdout and the command exits 0, doing nothing else. */
+export class HelpRequested extends Error {
+  constructor(readonly usage: string) {
+    super('help requested');
+  }
+}
+
+/** Throws `HelpRequested` when the arguments ask for help (`--help` before any `--`). */
+export function helpIfAsked(argv: readonly string[], usage: string): void {
+  const end = argv.indexOf('--');
+  if ((end === -1 ? argv : argv.slice(0, end)).includes('--help')) throw new HelpRequested(usage);
+}
+
 export function result(value: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }

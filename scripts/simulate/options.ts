@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { MAX_FLEET_SIZE } from '../../shared/domain/device-fleet';
-import { CliError } from '../lib/output';
+import { CliError, helpIfAsked } from '../lib/output';
 
 /** `tem simulate` arguments, with the hard caps that keep a run bounded in time, count and memory. */
 
@@ -67,6 +67,7 @@ function number(
 }
 
 export function parseSimulateArgs(argv: readonly string[], random: () => number = Math.random): SimulateOptions {
+  helpIfAsked(argv, simulateUsage);
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({

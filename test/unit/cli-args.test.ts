@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseStateArgs } from '../../scripts/commands/state';
 import { intOption, list, parseCommand, positionals, required } from '../../scripts/lib/args';
-import { CliError } from '../../scripts/lib/output';
+import { CliError, HelpRequested } from '../../scripts/lib/output';
+import { parseSimulateArgs, simulateUsage } from '../../scripts/simulate/options';
 
 const spec = {
   usage: 'usage: tem demo KEYID [--name N] [--ttl S] [--tag T]... [--json]',
@@ -94,5 +95,27 @@ describe('tem state arguments (once hand-parsed, now strict)', () => {
     expect(refusal(() => parseStateArgs(['--from-stack', 'Tem', '--frm-stack', 'x'], env))).toBe(
       '2 unknown option --frm-stack',
     );
+  });
+});
+
+describe('--help', () => {
+  it("answers with the command's usage instead of an unknown-option error, for every parser", () => {
+    for (const run of [
+      () => parseCommand(['KEY', '--help'], spec),
+      () => parseSimulateArgs(['--devices', '5', '--help']),
+    ]) {
+      let thrown: unknown;
+      try {
+        run();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(HelpRequested);
+    }
+    expect(() => parseSimulateArgs(['--help'])).toThrow(expect.objectContaining({ usage: simulateUsage }));
+  });
+
+  it('is a positional after --', () => {
+    expect(parseCommand(['--', '--help'], spec).positionals).toEqual(['--help']);
   });
 });
