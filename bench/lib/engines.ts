@@ -28,6 +28,17 @@ const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 export function engineClients(info: LocalStackInfo, connections: number) {
   const requestHandler = () =>
     new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: connections }) });
+  const dynamoClient = (endpoint: string) =>
+    DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        region: info.region,
+        credentials,
+        endpoint,
+        requestHandler: requestHandler(),
+        maxAttempts: 1,
+      }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    );
   return {
     kinesis: new KinesisClient({
       region: info.region,
@@ -36,16 +47,10 @@ export function engineClients(info: LocalStackInfo, connections: number) {
       requestHandler: requestHandler(),
       maxAttempts: 1,
     }),
-    dynamo: DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        region: info.region,
-        credentials,
-        endpoint: info.engines.dynamodb.url,
-        requestHandler: requestHandler(),
-        maxAttempts: 1,
-      }),
-      { marshallOptions: { removeUndefinedValues: true } },
-    ),
+    /** The stack's own tables: through its DynamoDB endpoint, which routes to each table's engine (ADR 0017). */
+    dynamo: dynamoClient(info.endpoints.dynamodb),
+    /** The baselines' own tables: straight into the service's default engine process, nothing in between. */
+    rawDynamo: dynamoClient(info.engines.dynamodb.url),
   };
 }
 
@@ -66,7 +71,7 @@ export async function createRawStream(clients: EngineClients, name: string, shar
 export async function createRawEventsTable(clients: EngineClients, name: string): Promise<void> {
   const spec = topology.tables.eventsTable;
   const attributes = new Set([spec.partitionKey, ...spec.globalIndexes.flatMap((g) => [g.partitionKey, g.sortKey])]);
-  const client = clients.dynamo as unknown as DynamoDBClient;
+  const client = clients.rawDynamo as unknown as DynamoDBClient;
   await client.send(
     new CreateTableCommand({
       TableName: name,
@@ -160,7 +165,7 @@ export function rawBatchWrite(clients: EngineClients, table: string, source: str
     let requests = Array.from({ length: 25 }, () => ({ PutRequest: { Item: item() } }));
     const sent = requests.length;
     for (let attempt = 0; requests.length > 0 && attempt < 5; attempt++) {
-      const answer = await clients.dynamo.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+      const answer = await clients.rawDynamo.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
       requests = (answer.UnprocessedItems?.[table] ?? []) as typeof requests;
     }
     return { items: sent - requests.length, failed: requests.length };
@@ -197,10 +202,10 @@ export function engineFloorProbe(clients: EngineClients, stream: string, table: 
     const data = got.Records?.[0]?.Data;
     if (!data) throw new Error('floor probe: record not read back');
     const read = JSON.parse(Buffer.from(data).toString('utf8')) as EventEnvelope;
-    await clients.dynamo.send(
+    await clients.rawDynamo.send(
       new PutCommand({ TableName: table, Item: { ...storedItem(read), timeKey: timeKey(read) } }),
     );
-    const { Item } = await clients.dynamo.send(new GetCommand({ TableName: table, Key: { id: read.id } }));
+    const { Item } = await clients.rawDynamo.send(new GetCommand({ TableName: table, Key: { id: read.id } }));
     if (!Item) throw new Error('floor probe: item not read back');
     return performance.now() - t0;
   };

@@ -1,7 +1,6 @@
-import { Agent, createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { Agent, createServer, type IncomingHttpHeaders, request } from 'node:http';
 import { type DynamoRequest, mergeAnswers, mergeTableLists, type Placement, routeOf } from './dynamodb-routing';
-import { freePort } from './net';
+import { FrontServer } from './front-server';
 
 /**
  * The DynamoDB endpoint of the local stack when its tables live in separate engine processes (ADR 0017): one URL,
@@ -21,8 +20,7 @@ interface Answer {
 }
 
 export class DynamoFront {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private front: FrontServer | undefined;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   /** Requests split across engines, and transactions refused: for the stack's stats and the tests. */
   readonly counts = { forwarded: 0, split: 0, listed: 0, refused: 0 };
@@ -54,18 +52,8 @@ export class DynamoFront {
         );
       });
     });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    server.keepAliveTimeout = 5000;
-    const port = await freePort();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    return `http://127.0.0.1:${port}`;
+    this.front = await FrontServer.listen(server);
+    return this.front.url;
   }
 
   private async handle(headers: IncomingHttpHeaders, path: string, method: string, raw: Buffer): Promise<Answer> {
@@ -131,11 +119,22 @@ export class DynamoFront {
     }
   }
 
-  private send(
+  private async send(engineUrl: string, headers: IncomingHttpHeaders, path: string, method: string, payload: Buffer) {
+    const once = () => this.sendOnce(engineUrl, { headers, path, method }, payload);
+    try {
+      return await once();
+    } catch (error) {
+      // A kept-alive socket the engine had already closed: the request never reached it, so sending it again on a
+      // new socket is safe (node's documented retry for `reusedSocket`). Any other failure drops the caller's
+      // connection, as the engine itself would.
+      if (!(error instanceof StaleSocketError)) throw error;
+      return once();
+    }
+  }
+
+  private sendOnce(
     engineUrl: string,
-    headers: IncomingHttpHeaders,
-    path: string,
-    method: string,
+    { headers, path, method }: { headers: IncomingHttpHeaders; path: string; method: string },
     payload: Buffer,
   ): Promise<Answer> {
     const engine = new URL(engineUrl);
@@ -158,20 +157,20 @@ export class DynamoFront {
           answer.once('error', reject);
         },
       );
-      upstream.once('error', reject);
+      upstream.once('error', (error: NodeJS.ErrnoException) =>
+        reject(upstream.reusedSocket && error.code === 'ECONNRESET' ? new StaleSocketError() : error),
+      );
       upstream.end(payload);
     });
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    this.agent.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.front?.close(this.agent);
+    this.front = undefined;
   }
 }
+
+class StaleSocketError extends Error {}
 
 /** The request's headers less its framing: the front sends each body whole, with its own length. */
 function withoutFraming(headers: IncomingHttpHeaders): IncomingHttpHeaders {

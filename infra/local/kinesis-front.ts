@@ -1,6 +1,5 @@
-import { Agent, createServer, request, type Server } from 'node:http';
-import type { Socket } from 'node:net';
-import { freePort } from './net';
+import { Agent, createServer, request } from 'node:http';
+import { FrontServer } from './front-server';
 
 /**
  * The Kinesis endpoint the local stack's functions and CLI talk to: a pass-through to the engine that notices every
@@ -15,8 +14,7 @@ import { freePort } from './net';
 export const ANY_SHARD = '*';
 
 export class KinesisFront {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private front: FrontServer | undefined;
   private readonly listeners = new Set<(shardIds: ReadonlySet<string>) => void>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   /** Successful puts, per shard: a poller compares its shard's count before and after a read to miss no wake-up. */
@@ -77,18 +75,8 @@ export class KinesisFront {
       upstream.on('error', () => req.socket.destroy());
       req.pipe(upstream);
     });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    server.keepAliveTimeout = 5000;
-    const port = await freePort();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    return `http://127.0.0.1:${port}`;
+    this.front = await FrontServer.listen(server);
+    return this.front.url;
   }
 
   private landed(body: Buffer, sent: Buffer[] | undefined): void {
@@ -117,11 +105,7 @@ export class KinesisFront {
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    this.agent.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.front?.close(this.agent);
+    this.front = undefined;
   }
 }

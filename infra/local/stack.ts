@@ -15,7 +15,7 @@ import {
 } from '../topology';
 import { startControlServer } from './control-server';
 import { localDeviceGateway } from './device-gateway';
-import { DynamoFront } from './dynamodb-front';
+import { dynamoFrontFor, tableEnginesInfo } from './dynamodb-tables';
 import { chooseEngines, type Engine, type ServiceName } from './engines';
 import { startEventSources } from './event-sources';
 import { LocalGateway } from './gateway';
@@ -31,7 +31,6 @@ import {
   type LocalClients,
   localClients,
   type Provisioned,
-  physicalName,
   provisionQueues,
   provisionService,
   provisionStreams,
@@ -96,13 +95,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     progress,
   });
   // One DynamoDB endpoint, as in AWS: a front routes each request to the engine of the tables it names.
-  const dynamoFront =
-    tableEngines.length > 0
-      ? new DynamoFront({
-          defaultEngine: engines.dynamodb.url,
-          engineOf: new Map(tableEngines.map((e) => [physicalName(e.instance ?? ''), e.url])),
-        })
-      : undefined;
+  const dynamoFront = dynamoFrontFor(engines.dynamodb, tableEngines);
   // Everything but the benchmark's baselines reaches Kinesis through the front, which wakes enhanced consumers.
   const kinesisFront = new KinesisFront(engines.kinesis.url);
   const endpoints: Endpoints = {
@@ -290,13 +283,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     engines: Object.fromEntries(
       Object.entries(engines).map(([s, e]) => [s, { engine: e.engine, pid: e.pid, url: e.url }]),
     ) as LocalStackInfo['engines'],
-    ...(tableEngines.length > 0
-      ? {
-          tableEngines: Object.fromEntries(
-            tableEngines.map((e) => [physicalName(e.instance ?? ''), { engine: e.engine, pid: e.pid, url: e.url }]),
-          ),
-        }
-      : {}),
+    ...tableEnginesInfo(tableEngines),
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };
