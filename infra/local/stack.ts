@@ -15,7 +15,7 @@ import {
 } from '../topology';
 import { startControlServer } from './control-server';
 import { localDeviceGateway } from './device-gateway';
-import { dynamoFrontFor, tableEnginesInfo } from './dynamodb-tables';
+import { EngineSet } from './engine-set';
 import { chooseEngines, type Engine, type ServiceName } from './engines';
 import { startEventSources } from './event-sources';
 import { LocalGateway } from './gateway';
@@ -74,12 +74,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
 
   let provisioned: Provisioned | undefined;
   let clients: LocalClients | undefined;
-  const engines = {} as Record<ServiceName, Engine>;
-  const tableEngines: Engine[] = [];
-  /** The processes that are the service: DynamoDB's default engine and, per-table, each table's (ADR 0017). */
-  const processesOf = (service: ServiceName): Engine[] =>
-    service === 'dynamodb' ? [engines.dynamodb, ...tableEngines] : [engines[service]];
-  const allEngines = () => [...Object.values(engines), ...tableEngines];
+  const engineSet = new EngineSet();
+  const engines = engineSet.services;
   const onEngineExit = (engine: Engine, code: number | null) =>
     log(`${engine.engine} (${engine.service}) exited unexpectedly; the gateway keeps running`, { code });
 
@@ -89,13 +85,13 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     choice,
     stateDir: options.stateDir,
     engines,
-    tableEngines,
+    tableEngines: engineSet.tables,
     onEngineExit,
     cleanups,
     progress,
   });
   // One DynamoDB endpoint, as in AWS: a front routes each request to the engine of the tables it names.
-  const dynamoFront = dynamoFrontFor(engines.dynamodb, tableEngines);
+  const dynamoFront = engineSet.dynamoFront();
   // Everything but the benchmark's baselines reaches Kinesis through the front, which wakes enhanced consumers.
   const kinesisFront = new KinesisFront(engines.kinesis.url);
   const endpoints: Endpoints = {
@@ -223,7 +219,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   cleanups.push(() => broker.close());
 
   const restartEngine = async (service: ServiceName) => {
-    await Promise.all(processesOf(service).map((e) => e.recover()));
+    await engineSet.recover(service);
     if (clients) await provisionService(service, topology, clients);
   };
   const stats = (): StackStats =>
@@ -250,9 +246,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   const control = await startControlServer({
     stats,
     serve: (req, res) => observability.handle(req, res),
-    stopEngine: async (service) => {
-      await Promise.all(processesOf(service).map((e) => e.outage()));
-    },
+    stopEngine: (service) => engineSet.outage(service),
     startEngine: restartEngine,
     setMappingEnabled: (fn, enabled) => {
       const index = topology.streamConsumers.findIndex((c) => c.function === fn);
@@ -280,28 +274,20 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     deadLetterQueues,
     devApiKey: devKey.apiKey,
     functionLogs: functionLogPath,
-    engines: Object.fromEntries(
-      Object.entries(engines).map(([s, e]) => [s, { engine: e.engine, pid: e.pid, url: e.url }]),
-    ) as LocalStackInfo['engines'],
-    ...tableEnginesInfo(tableEngines),
+    ...engineSet.info(),
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };
   announceLocalState(options.stateDir, info, progress);
   progress(`TelemetryEventMesh local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const killEngines = () => {
-    for (const engine of allEngines()) engine.kill();
-  };
   return {
     info,
-    killEngines,
-    expectEngineExits: () => {
-      for (const engine of allEngines()) engine.expectExit();
-    },
+    killEngines: () => engineSet.killAll(),
+    expectEngineExits: () => engineSet.expectExits(),
     async stop() {
       for (const timer of scheduleTimers) clearInterval(timer);
-      for (const engine of allEngines()) engine.expectExit();
+      engineSet.expectExits();
       observability.close();
       await Promise.allSettled([
         gateway.close(),
@@ -314,7 +300,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       await Promise.allSettled(Object.values(functions).map((f) => f.stop()));
       await kinesisFront.close();
       await dynamoFront?.close();
-      await Promise.allSettled(allEngines().map((e) => e.stop()));
+      await Promise.allSettled(engineSet.all().map((e) => e.stop()));
       functionLog.end();
       rmSync(path.join(options.stateDir, 'local.json'), { force: true });
     },
