@@ -1,9 +1,9 @@
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
-  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
@@ -144,7 +144,11 @@ export async function provisionTables(topology: Topology, clients: LocalClients)
         if (!(error instanceof ResourceInUseException)) throw error;
       }
     });
-    await waitUntilTableExists({ client: clients.dynamodb, maxWaitTime: 30 }, { TableName: name });
+    // Polled here, not with the SDK's waiter: its first retry comes 20 s after a table seen still CREATING.
+    await retrying(`table ${name} active`, async () => {
+      const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: name }));
+      if (Table?.TableStatus !== 'ACTIVE') throw new Error(`status ${Table?.TableStatus ?? 'unknown'}`);
+    });
     if (spec.ttlAttribute) {
       await clients.dynamodb
         .send(
