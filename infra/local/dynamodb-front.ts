@@ -22,8 +22,6 @@ interface Answer {
 export class DynamoFront {
   private front: FrontServer | undefined;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  /** Requests split across engines, and transactions refused: for the stack's stats and the tests. */
-  readonly counts = { forwarded: 0, split: 0, listed: 0, refused: 0 };
 
   constructor(private readonly placement: Placement) {}
 
@@ -71,13 +69,10 @@ export class DynamoFront {
     const send = (engine: string, payload: Buffer) => this.send(engine, headers, path, method, payload);
     switch (route.kind) {
       case 'forward':
-        this.counts.forwarded++;
         return send(route.engine, raw);
       case 'refuse':
-        this.counts.refused++;
         return jsonAnswer(400, { __type: `com.amazonaws.dynamodb.v20120810#${route.type}`, message: route.message });
       case 'listTables': {
-        this.counts.listed++;
         const lists: string[][] = [];
         for (const engine of this.engines) {
           // Each engine's whole list: a local stack holds a few tables, never more than a page or two.
@@ -99,7 +94,6 @@ export class DynamoFront {
         return jsonAnswer(200, mergeTableLists(body, lists));
       }
       case 'split': {
-        this.counts.split++;
         const answers = await Promise.all(
           route.parts.map((part) => send(part.engine, Buffer.from(JSON.stringify(part.body)))),
         );

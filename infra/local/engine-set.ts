@@ -46,7 +46,7 @@ export class EngineSet {
     if (this.tables.length === 0) return undefined;
     return new DynamoFront({
       defaultEngine: this.services.dynamodb.url,
-      engineOf: new Map(this.tables.map((e) => [physicalName(e.instance ?? ''), e.url])),
+      engineOf: new Map(this.tables.map((e) => [tableOf(e), e.url])),
     });
   }
 
@@ -58,8 +58,13 @@ export class EngineSet {
         Object.entries(this.services).map(([s, e]) => [s, describe(e)]),
       ) as LocalStackInfo['engines'],
       ...(this.tables.length > 0
-        ? { tableEngines: Object.fromEntries(this.tables.map((e) => [physicalName(e.instance ?? ''), describe(e)])) }
+        ? { tableEngines: Object.fromEntries(this.tables.map((e) => [tableOf(e), describe(e)])) }
         : {}),
     };
   }
+}
+
+/** The physical name of the table a per-table engine holds (its instance is the table's logical name). */
+function tableOf(engine: Engine): string {
+  return physicalName(engine.instance ?? '');
 }

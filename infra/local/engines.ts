@@ -2,7 +2,6 @@
 export {
   chooseEngines,
   type DynamoEngine,
-  type DynamoProcesses,
   type EngineChoice,
   type KinesisEngine,
   type ServiceName,

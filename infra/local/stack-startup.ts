@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FunctionName, ResourceName, Topology } from '../topology';
-import { type chooseEngines, Engine, type ServiceName } from './engines';
+import type { EngineSet } from './engine-set';
+import { type chooseEngines, Engine } from './engines';
 import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { type Endpoints, LOCAL_REGION } from './provision';
@@ -9,21 +10,21 @@ import { type Endpoints, LOCAL_REGION } from './provision';
 type Bundles = Awaited<ReturnType<typeof bundleFunctions>>;
 
 /**
- * The three engines (and, per-table, one DynamoDB engine for each table) started while esbuild bundles the functions (the slowest steps of a start, in parallel). Each
- * engine is put in `engines` and its stop in `cleanups` as soon as it exists, so a failed start stops it.
+ * The three engines (and, per table, one DynamoDB engine for each table, ADR 0017) started while esbuild bundles the
+ * functions (the slowest steps of a start, in parallel). Each engine is put in `engines` and its stop in `cleanups` as
+ * soon as it exists, so a failed start stops it.
  */
 export async function startEnginesWhileBundling(deps: {
   topology: Topology;
   choice: ReturnType<typeof chooseEngines>;
   stateDir: string;
-  engines: Record<ServiceName, Engine>;
-  /** Filled with one engine per topology table when the choice is `per-table` (ADR 0017). */
-  tableEngines: Engine[];
+  /** Filled in: one engine per service, and one per topology table when the choice is `per-table`. */
+  engines: EngineSet;
   onEngineExit: (engine: Engine, code: number | null) => void;
   cleanups: (() => Promise<unknown> | undefined)[];
   progress: (line: string) => void;
 }): Promise<Bundles> {
-  const { choice, engines, tableEngines, cleanups, progress } = deps;
+  const { choice, engines, cleanups, progress } = deps;
   const tables = choice.dynamodbProcesses === 'per-table' ? Object.keys(deps.topology.tables) : [];
   const buildDir = path.join(deps.stateDir, 'build');
   rmSync(buildDir, { recursive: true, force: true });
@@ -34,7 +35,7 @@ export async function startEnginesWhileBundling(deps: {
     }),
     ...(['kinesis', 'dynamodb', 'sqs'] as const).map(async (service) => {
       const engine = await Engine.create(service, choice, deps.stateDir, deps.onEngineExit);
-      engines[service] = engine;
+      engines.services[service] = engine;
       cleanups.push(() => engine.stop());
       const t0 = Date.now();
       await engine.start();
@@ -42,7 +43,7 @@ export async function startEnginesWhileBundling(deps: {
     }),
     ...tables.map(async (table) => {
       const engine = await Engine.create('dynamodb', choice, deps.stateDir, deps.onEngineExit, table);
-      tableEngines.push(engine);
+      engines.tables.push(engine);
       cleanups.push(() => engine.stop());
       await engine.start();
     }),
