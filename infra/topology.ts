@@ -9,7 +9,7 @@
 
 import { queueConsumers, schedules, streamConsumers } from './topology/consumers';
 import { functions } from './topology/functions';
-import { endpoints, keys, queues, streams, tables, webSocket } from './topology/resources';
+import { archives, endpoints, keys, queues, streams, tables, webSocket } from './topology/resources';
 import { authorizer, iotAuthorizer, routes } from './topology/routes';
 import type { FunctionName, FunctionSpec, RouteSpec } from './topology/specs';
 import { topicRules } from './topology/topic-rules';
@@ -17,7 +17,7 @@ import { assertValidTopology as assertValid, validateTopology as validate } from
 
 export { queueConsumers, schedules, streamConsumers } from './topology/consumers';
 export { functions } from './topology/functions';
-export { endpoints, keys, queues, streams, tables, webSocket } from './topology/resources';
+export { archives, endpoints, keys, queues, streams, tables, webSocket } from './topology/resources';
 export { authorizer, iotAuthorizer, routes } from './topology/routes';
 export * from './topology/specs';
 export { mqttTopicMatches, ruleExpressionSql, topicRuleSql, topicRules } from './topology/topic-rules';
@@ -30,6 +30,7 @@ export const topology = {
   streams,
   tables,
   queues,
+  archives,
   streamConsumers,
   queueConsumers,
   schedules,

@@ -36,6 +36,7 @@ const SERVICES: readonly [string, readonly string[]][] = [
   ['IoT Core', ['IoT Core']],
   ['Kinesis', ['Kinesis']],
   ['DynamoDB', ['DynamoDB']],
+  ['Firehose + S3', ['Firehose', 'S3']],
   ['SQS', ['SQS']],
   ['CloudWatch + X-Ray', ['CloudWatch', 'X-Ray']],
 ];
@@ -67,7 +68,12 @@ export function renderCostSection(book: PriceBook, design: CostDesign): string {
   const targetAlts = alts[3] as Alternative[];
   const best = targetAlts.at(-1) as Alternative;
   const findAlt = (list: readonly Alternative[], start: string) => list.find((a) => a.name.startsWith(start));
-  const packed = findAlt(targetAlts, 'raw readings to S3 (Parquet) by Firehose, packed');
+  const tabled = findAlt(targetAlts, 'raw readings in the events table and the archive');
+  const where = {
+    dynamodb: 'raw readings stored in the events table like every event',
+    firehose: 'raw readings in the raw archive only (S3 through Firehose, each store batch packed into one record)',
+    both: 'raw readings in the events table and in the raw archive (S3 through Firehose)',
+  }[target.input.rawReadings];
   const costTable = markdownTable(
     ['msg/s', 'devices', 'USD/month', 'per million events', ...SERVICES.map(([s]) => s)],
     estimates.map((e, i) => [
@@ -123,8 +129,8 @@ export function renderCostSection(book: PriceBook, design: CostDesign): string {
       'The design priced is the one issue 9 builds: readings over Basic Ingest, a topic rule with one Kinesis action ' +
         `per message and no function per message; Kinesis ${design.streamCapacity === 'onDemand' ? 'on-demand' : 'provisioned'} ` +
         "as the topology declares it; the stream consumers with the topology's read modes, batch sizes and windows; " +
-        'metric buckets written about once per device, metric and minute; raw readings stored in DynamoDB like every ' +
-        'event (the default of `tem cost`: no ADR moves them elsewhere yet; Firehose to S3 is priced below). Devices = ' +
+        `metric buckets written about once per device, metric and minute; ${where}, as policies/storage.json ` +
+        'says (ADR 0018); business events in the events table. Devices = ' +
         'msg/s, HTTP events are 20 % of the messages in requests of 100, ' +
         `${book.parameters.metricsPerReading.value} metrics per reading, ${design.alertRules} alert rules; every other ` +
         'parameter and its source is in the data file.',
@@ -168,10 +174,12 @@ export function renderCostSection(book: PriceBook, design: CostDesign): string {
         'consumer-shard hours, so small readings cost far less there, at the price of sizing the shards.',
     ),
     bullet(
-      `**Raw readings in DynamoDB vs Firehose to S3.** A stored reading is ${1 + design.eventsTableIndexes} writes ` +
-        `(the table and its ${design.eventsTableIndexes} indexes, projection ALL) and ${design.readingRetentionDays ?? 'unlimited'} ` +
-        'days of storage with point-in-time recovery; Firehose reading the stream bills each record as 5 KB, while ' +
-        'the store consumer putting each batch as one packed record bills close to the real bytes.',
+      `**Raw readings in the events table vs the archive.** A reading in the table is ${1 + design.readingIndexes} ` +
+        `writes (the table and the index that holds readings, projection ALL) and ${design.readingRetentionDays ?? 'unlimited'} ` +
+        'days of storage with point-in-time recovery; in the archive it is its share of one packed Firehose record ' +
+        '(Firehose bills each record as at least 5 KB: reading the stream itself, it would bill every ~300 B ' +
+        'reading as 5 KB) and of gzipped S3 objects. The price is the query API: archived readings are queried with ' +
+        'Athena, not `GET /events` (ADR 0018).',
     ),
     ...(dm
       ? [
@@ -191,7 +199,7 @@ export function renderCostSection(book: PriceBook, design: CostDesign): string {
     wrap(
       `At 10,000 device readings/s from 10,000 devices, the priced design comes to ${usd(target.perMillionEvents)} ` +
         `per million readings (${usd(target.totalUsd)} a month); the issue's target is at most $1.00. ` +
-        (packed ? `With raw readings packed to Firehose it is ${usd(packed.perMillionEvents)}; ` : '') +
+        (tabled ? `With raw readings kept in the events table too it would be ${usd(tabled.perMillionEvents)}; ` : '') +
         `with every cheaper choice of the table together, ${usd(best.perMillionEvents)}. What dominates the priced ` +
         'design there:',
     ),

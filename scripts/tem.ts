@@ -1,3 +1,4 @@
+import { SERVICES } from '../infra/local/engine-launch';
 import { Rejection } from '../shared/domain/errors';
 import { CliError, HelpRequested, result } from './lib/output';
 import { readLocalState } from './lib/state';
@@ -57,8 +58,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'engine': {
       const [action, service] = rest;
-      if ((action !== 'stop' && action !== 'start') || !['kinesis', 'dynamodb', 'sqs'].includes(service ?? ''))
-        throw new CliError('usage: tem engine stop|start kinesis|dynamodb|sqs', 2);
+      if ((action !== 'stop' && action !== 'start') || !(SERVICES as readonly string[]).includes(service ?? ''))
+        throw new CliError(`usage: tem engine stop|start ${SERVICES.join('|')}`, 2);
       const info = readLocalState();
       const response = await fetch(`${info.control}/engines/${service}/${action}`, { method: 'POST' });
       return result((await response.json()) as Record<string, unknown>);

@@ -146,6 +146,18 @@ export interface EventStore {
   list(query: EventQuery): Promise<{ items: EventEnvelope[]; next?: Record<string, unknown> }>;
 }
 
+/** The raw archive (ADR 0018): events kept where their volume is cheap, written at least once. */
+export interface EventArchive {
+  /**
+   * Archives every event. Returns the ids not archived within the budget (`unarchived`: a retry may succeed) and
+   * those that can never be (`refused`, with why); every other one is accepted by the archive.
+   */
+  putAll(
+    events: readonly EventEnvelope[],
+    budget: WriteBudget,
+  ): Promise<{ unarchived: string[]; refused: { id: string; reason: string }[] }>;
+}
+
 export interface MessageSink {
   send(body: unknown): Promise<void>;
 }

@@ -1,10 +1,12 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { createDocumentClient, createSqsClient } from '../../shared/aws/clients';
+import { createDocumentClient, createFirehoseClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoEventStore } from '../../shared/aws/dynamo-event-store';
+import { FirehoseEventArchive } from '../../shared/aws/firehose-event-archive';
 import { PoisonParking } from '../../shared/aws/poison-parking';
 import { SqsSink } from '../../shared/aws/sqs-sink';
 import { requireEnv } from '../../shared/config';
 import { batchTraces } from '../../shared/domain/correlation';
+import { isArchived, isTabled } from '../../shared/domain/storage-policy';
 import { type DecodedRecordRef, planStoreBatch } from '../../shared/domain/store-batch';
 import { isDeviceTelemetry } from '../../shared/domain/telemetry';
 import { logger, MetricUnit, metrics } from '../../shared/observability';
@@ -12,6 +14,7 @@ import { lambda } from '../commons';
 import { type BatchOutcome, consumeStreamBatch, type Selected } from './stream-batch';
 
 const store = new DynamoEventStore(createDocumentClient(), requireEnv('EVENTS_TABLE_NAME'));
+const archive = new FirehoseEventArchive(createFirehoseClient(), requireEnv('ARCHIVE_DELIVERY_STREAM_NAME'));
 const sqs = createSqsClient();
 const telemetryErrors = new SqsSink(sqs, requireEnv('TELEMETRY_ERRORS_QUEUE_URL'));
 const parking = new PoisonParking(sqs, requireEnv('POISON_RECORDS_QUEUE_URL'), 'storeEvents');
@@ -26,7 +29,9 @@ const CALL_TIMEOUT_MS = 5000;
 const REPORT_MARGIN_MS = 1000;
 
 /**
- * Stores every event of the batch: one item per id, 25 per BatchWriteItem call. A record is reported in
+ * Stores every event of the batch where policies/storage.json keeps its type (ADR 0018): in the events table, one
+ * item per id, 25 per BatchWriteItem call; in the raw archive, the batch's events packed into few Firehose records;
+ * or both. An event counts as stored once every place of its type has it. A record is reported in
  * `batchItemFailures` only when its item was not written for a reason a retry can fix (the table unreachable or
  * throttled for the whole time budget): the mapping retries from the first such record until it is written or ages
  * out (ADR 0005), so an outage delays storage and nothing accepted is lost. A record that can never be stored (not
@@ -49,16 +54,31 @@ async function storeBatch(selected: readonly Selected<DecodedRecordRef>[], conte
     Date.now() + RETRY_WINDOW_MS,
     Date.now() + context.getRemainingTimeInMillis() - CALL_TIMEOUT_MS - REPORT_MARGIN_MS,
   );
-  const [{ unwritten, refused }, unreported] = await Promise.all([
-    store.putAll(plan.entries, { retryUntil, sleep }),
+  const budget = { retryUntil, sleep };
+  const [tabled, archived, unreported] = await Promise.all([
+    store.putAll(
+      plan.entries.filter((e) => isTabled(e.event.type)),
+      budget,
+    ),
+    archive.putAll(
+      plan.entries.filter((e) => isArchived(e.event.type)).map((e) => e.event),
+      budget,
+    ),
     reportRejected(plan.rejected),
   ]);
+  const refused = [
+    ...tabled.refused.map((r) => ({ id: r.id, reason: `refused by the table: ${r.reason}` })),
+    ...archived.refused.map((r) => ({ id: r.id, reason: `refused by the archive: ${r.reason}` })),
+  ];
+  // A refused event is parked (no retry can store it), whatever else happened to it; the rest is retried.
+  const refusedIds = new Set(refused.map((r) => r.id));
+  const unwritten = [...new Set([...tabled.unwritten, ...archived.unarchived])].filter((id) => !refusedIds.has(id));
   const storedAt = Date.now();
   const recordAt = new Map(selected.map((s) => [s.record.kinesis.sequenceNumber, s.record]));
   const reasonOfId = new Map(refused.map((r) => [r.id, r.reason]));
   const poison = plan.sequenceNumbersOf([...reasonOfId.keys()]).flatMap((sequenceNumber) => {
     const record = recordAt.get(sequenceNumber);
-    const reason = `refused by the table: ${reasonOfId.get(plan.idAt(sequenceNumber)) ?? ''}`;
+    const reason = reasonOfId.get(plan.idAt(sequenceNumber)) ?? 'refused';
     return record ? [{ record, reason }] : [];
   });
   const notWritten = new Set([...unwritten, ...reasonOfId.keys()]);

@@ -7,12 +7,15 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  type ArchiveName,
+  type ArchiveSpec,
   DELIVERY_MAX_RECEIVE_COUNT,
   deadLetterName,
   type FunctionName,
   type QueueName,
   type Topology,
 } from '../topology';
+import type { DeployedArchive } from './archive';
 import { pascal } from './build';
 import { type AlarmThresholds, PROD_ALARM_THRESHOLDS } from './stage';
 import type { TemFunction } from './tem-function';
@@ -36,7 +39,17 @@ export type AlarmKind =
   | 'functionErrors'
   | 'errorLogLines'
   | 'serverErrors'
-  | 'alertEmailFailures';
+  | 'alertEmailFailures'
+  | 'deliveryFreshness'
+  | 'deliveryFailures';
+
+/**
+ * An archive's oldest undelivered record this old (DeliveryToS3.DataFreshness, seconds) is a delivery failing, not
+ * one buffering: AWS advises alarming past 15 minutes (Firehose's longest buffer), and at least twice the archive's
+ * own buffer interval, which a healthy delivery stays within.
+ */
+export const archiveFreshnessAlarmSeconds = (spec: ArchiveSpec): number =>
+  Math.max(15 * 60, 2 * spec.bufferIntervalSeconds);
 
 /**
  * The log metric filter's metric for a function whose Errors count its answers (`errorsAreAnswers`), before the
@@ -110,6 +123,7 @@ export interface AlarmSources {
   deadLetterQueues: Partial<Record<QueueName, sqs.Queue>>;
   functions: Record<FunctionName, TemFunction>;
   api: apigw.RestApi;
+  archives: Record<ArchiveName, DeployedArchive>;
 }
 
 export interface AlarmOptions {
@@ -227,5 +241,26 @@ export function buildAlarms(
     threshold: thresholds.serverErrors,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
   });
+  // A raw archive whose delivery falls behind or fails: Firehose retries S3 for up to a day, then the records are
+  // lost to the archive (the events table still has those it keeps too).
+  for (const [name, archive] of Object.entries(sources.archives) as [ArchiveName, DeployedArchive][]) {
+    const seconds = archiveFreshnessAlarmSeconds(archive.spec);
+    add('deliveryFreshness', name, {
+      alarmDescription: `${name}: records wait more than ${seconds} s for delivery to S3 (see its delivery error log)`,
+      metric: archive.deliveryStream.metric('DeliveryToS3.DataFreshness', {
+        period,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: seconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    // The share of S3 puts that succeeded: below 1, some failed (retried, but a bucket or role problem is behind it).
+    add('deliveryFailures', name, {
+      alarmDescription: `${name}: Firehose failed to put objects to its bucket (see its delivery error log)`,
+      metric: archive.deliveryStream.metric('DeliveryToS3.Success', { period, statistic: cloudwatch.Stats.AVERAGE }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    });
+  }
   return alarms;
 }

@@ -6,6 +6,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   type Access,
+  type ArchiveName,
   deadLetterName,
   type EndpointName,
   type FunctionName,
@@ -16,6 +17,7 @@ import {
   type TableName,
   type Topology,
 } from '../topology';
+import type { DeployedArchive } from './archive';
 import { build, pascal } from './build';
 import type { DeployedEndpoint } from './service-endpoints';
 import type { StageSettings } from './stage';
@@ -30,6 +32,7 @@ const DESCRIBE_ACTIONS = {
   table: 'dynamodb:DescribeTable',
   queue: 'sqs:GetQueueAttributes',
   key: 'kms:DescribeKey',
+  archive: 'firehose:DescribeDeliveryStream',
 } as const;
 
 /** Every resource a binding may name, as built. */
@@ -40,6 +43,7 @@ export interface BindableResources {
   deadLetterQueues: Partial<Record<QueueName, sqs.Queue>>;
   keys: Record<KeyName, kms.Key>;
   endpoints: Record<EndpointName, DeployedEndpoint>;
+  archives: Record<ArchiveName, DeployedArchive>;
 }
 
 export interface MeshFunctionsProps {
@@ -57,7 +61,8 @@ type Bound =
   | { kind: 'table'; table: dynamodb.Table }
   | { kind: 'queue'; queue: sqs.Queue }
   | { kind: 'key'; key: kms.Key }
-  | { kind: 'endpoint'; endpoint: DeployedEndpoint };
+  | { kind: 'endpoint'; endpoint: DeployedEndpoint }
+  | { kind: 'archive'; archive: DeployedArchive };
 
 /**
  * One `TemFunction` per topology function: its bindings become env vars (the physical names) and IAM grants, nothing
@@ -75,7 +80,7 @@ export class MeshFunctions extends Construct {
     // plain construct ids, which must never change (a new id replaces the table or queue); a function whose name is
     // taken by one gets a `Function` suffix instead: replacing a function loses nothing.
     const stateful = new Set<string>([
-      ...[t.streams, t.tables, t.queues, t.keys, t.endpoints].flatMap(Object.keys),
+      ...[t.streams, t.tables, t.queues, t.keys, t.endpoints, t.archives].flatMap(Object.keys),
       ...(Object.keys(r.deadLetterQueues) as QueueName[]).map(deadLetterName),
     ]);
     this.functions = build(t.functions, (name, spec) => {
@@ -103,12 +108,14 @@ export class MeshFunctions extends Construct {
     if (name in r.queues) return { kind: 'queue', queue: r.queues[name as QueueName] };
     if (name in r.keys) return { kind: 'key', key: r.keys[name as KeyName] };
     if (name in r.endpoints) return { kind: 'endpoint', endpoint: r.endpoints[name as EndpointName] };
+    if (name in r.archives) return { kind: 'archive', archive: r.archives[name as ArchiveName] };
     // validateTopology refuses a binding to an unknown resource: reaching here is a bug of this construct.
     throw new Error(`topology binds unknown resource ${name}`);
   }
 
   /**
-   * What a binding's env var carries: the name (stream, table), URL (queue, endpoint) or ARN (key) the SDK call needs.
+   * What a binding's env var carries: the name (stream, table, an archive's delivery stream), URL (queue, endpoint) or
+   * ARN (key) the SDK call needs.
    */
   private physicalName(binding: ResourceBinding): string {
     const r = this.resource(binding.resource);
@@ -123,6 +130,8 @@ export class MeshFunctions extends Construct {
         return r.key.keyArn;
       case 'endpoint':
         return r.endpoint.url;
+      case 'archive':
+        return r.archive.deliveryStream.deliveryStreamName;
     }
   }
 
@@ -173,6 +182,23 @@ export class MeshFunctions extends Construct {
         }
         break;
       }
+      case 'archive': {
+        const { bucket, deliveryStream, layout } = r.archive;
+        // `write` puts records (PutRecord, PutRecordBatch) on the delivery stream, nothing on the bucket: Firehose
+        // writes the objects. `read` gets the archived objects (their data prefix only, not the error records) and
+        // lists the bucket to find them, as Athena's own users would.
+        if (can('write')) deliveryStream.grantPutRecords(fn);
+        if (can('read')) {
+          fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['s3:GetObject'],
+              resources: [bucket.arnForObjects(`${layout.fixed}*`)],
+            }),
+          );
+        }
+        break;
+      }
     }
   }
 
@@ -194,6 +220,9 @@ export class MeshFunctions extends Construct {
         case 'endpoint':
           // The endpoint's address is all there is to know about it, and the env var already carries it.
           return undefined;
+        case 'archive':
+          // The delivery stream's status and destination; not the bucket's objects.
+          return { action: DESCRIBE_ACTIONS.archive, arn: r.archive.deliveryStream.deliveryStreamArn };
       }
     })();
     if (target) fn.addToRolePolicy(new iam.PolicyStatement({ actions: [target.action], resources: [target.arn] }));

@@ -1,3 +1,5 @@
+import { glueName } from './build';
+
 /**
  * Every name the mesh fixes itself (the rest CloudFormation generates, unique by construction). Two meshes in one
  * account and region differ by `namePrefix`, so each of these names carries it.
@@ -42,6 +44,14 @@ export class MeshNames {
   /** A name unique per stack too: registered stream consumers, the alert e-mail pipe. */
   inStack(what: string): string {
     return this.legacy ? `${this.stackName}-${what}` : `${this.stackName}-${this.prefix}-${what}`;
+  }
+
+  /**
+   * The Glue database of the mesh's archive tables: unique per account and region as the stack name and prefix are,
+   * in Athena's letters (lowercase, digits, `_`): `telemetry_event_mesh`, `embedding_fleet`.
+   */
+  glueDatabase(): string {
+    return glueName(this.legacy ? this.stackName : `${this.stackName}_${this.prefix}`);
   }
 
   /** What people read: topic display names (`<stack> alarms`). */

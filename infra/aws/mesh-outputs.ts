@@ -1,12 +1,19 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { deadLetterName, type QueueName } from '../topology';
+import { pascal } from './build';
 import type { TelemetryEventMesh } from './telemetry-event-mesh';
+
+/** `rawArchive` -> `rawArchiveBucket`, `rawArchiveDatabase`, `rawArchiveTable`: an archive's outputs beside its own. */
+export const archiveOutputKey = (archive: string, part: 'bucket' | 'database' | 'table'): string =>
+  `${archive}${pascal(part)}`;
 
 /**
  * The operator CLI finds a deployed stack's resources by these output keys (`tem state --from-stack`): every stream,
- * table, queue, key and endpoint under its topology name, the APIs, the IoT names, the dashboard and the topics. In
- * the app's stack the keys are exactly these; a mesh embedded in another stack has them under its construct path.
+ * table, queue, key and endpoint under its topology name, every archive's delivery stream under its topology name
+ * (what a binding's env var carries) with its bucket, Glue database and table beside it (`archiveOutputKey`), the
+ * APIs, the IoT names, the dashboard and the topics. In the app's stack the keys are exactly these; a mesh embedded in
+ * another stack has them under its construct path.
  */
 export function addMeshOutputs(mesh: TelemetryEventMesh): void {
   const region = Stack.of(mesh).region;
@@ -35,6 +42,24 @@ export function addMeshOutputs(mesh: TelemetryEventMesh): void {
     new CfnOutput(mesh, name, { value: key.keyArn, description: name });
   for (const [name, endpoint] of Object.entries(mesh.endpoints))
     new CfnOutput(mesh, name, { value: endpoint.url, description: name });
+  for (const [name, archive] of Object.entries(mesh.archives)) {
+    new CfnOutput(mesh, name, {
+      value: archive.deliveryStream.deliveryStreamName,
+      description: `${name}: its Firehose delivery stream`,
+    });
+    new CfnOutput(mesh, archiveOutputKey(name, 'bucket'), {
+      value: archive.bucket.bucketName,
+      description: `${name}: its S3 bucket`,
+    });
+    new CfnOutput(mesh, archiveOutputKey(name, 'database'), {
+      value: mesh.archiving.databaseName,
+      description: `${name}: the Glue database of its table`,
+    });
+    new CfnOutput(mesh, archiveOutputKey(name, 'table'), {
+      value: archive.tableName,
+      description: `${name}: its Glue table, for Athena`,
+    });
+  }
   for (const [name, rule] of Object.entries(mesh.topicRules))
     new CfnOutput(mesh, `IotTopicRule${name}`, { value: rule.ref, description: `IoT topic rule ${name}` });
   if (mesh.iotAuthorizer)

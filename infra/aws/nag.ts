@@ -3,7 +3,8 @@ import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { EndpointName, FunctionName, QueueName, TableName } from '../topology';
+import type { ArchiveName, EndpointName, FunctionName, QueueName, TableName } from '../topology';
+import type { DeployedArchive } from './archive';
 import type { TelemetryEventMesh } from './telemetry-event-mesh';
 import type { TemFunction } from './tem-function';
 
@@ -100,6 +101,17 @@ export function acknowledgeNagFindings(mesh: TelemetryEventMesh): void {
         .filter((r): r is TableName => r in t.tables)
         .filter((r) => t.tables[r].globalIndexes.length > 0),
     );
+    // An archive's `read`: s3:GetObject on its objects, which only a wildcard under its data prefix can name.
+    for (const b of t.functions[name].bindings) {
+      if (!(b.resource in t.archives) || (b.access !== 'read' && b.access !== 'readWrite')) continue;
+      const { bucket, layout, spec } = mesh.archives[b.resource as ArchiveName];
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagSpelling(stack.resolve(bucket.arnForObjects(`${layout.fixed}*`)))}]`,
+        reason:
+          `${name} reads the ${b.resource} archive: s3:GetObject only, on the objects under its data prefix ` +
+          `${layout.fixed} (${spec.prefix}), whose keys Firehose makes; not its error records.`,
+      });
+    }
     for (const tableName of indexed) {
       const cfnTable = mesh.tables[tableName].node.defaultChild as CfnTable;
       const logicalId = Stack.of(cfnTable).getLogicalId(cfnTable);
@@ -142,6 +154,30 @@ export function acknowledgeNagFindings(mesh: TelemetryEventMesh): void {
         });
       }
     }
+  }
+
+  // The raw archives: S1 (no server access logs) on each archive's bucket, so another bucket stays a finding; and
+  // IAM5 for the delivery role's object permissions, which can only name Firehose's keys (the hour, a random suffix)
+  // by prefix: the data prefix and the error prefix, each up to its first expression, acknowledged on the exact ARN so
+  // a broader one (the whole bucket) stays a finding.
+  for (const [name, archive] of Object.entries(mesh.archives) as [ArchiveName, DeployedArchive][]) {
+    const { spec, bucket, deliveryStream } = archive;
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        `No server access logs for the ${name} bucket: only its delivery stream's role writes it, and it is read by ` +
+        'IAM principals through Athena, whose requests CloudTrail records (S3 data events, an account-level trail ' +
+        'decision like the web ACL). A log bucket per mesh would also put two meshes in one stack (examples/embed) ' +
+        "over CloudFormation's 500 resources.",
+    });
+    for (const prefix of deliveryStream.prefixes)
+      Validations.of(deliveryStream.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagSpelling(stack.resolve(bucket.arnForObjects(`${prefix}*`)))}]`,
+        reason:
+          `The ${name} delivery stream writes its objects under ${prefix} (prefix ${spec.prefix}, error prefix ` +
+          `${spec.errorPrefix}), with keys Firehose makes (the hour, the stream name, a random suffix) that only a ` +
+          'wildcard can name. The actions are the ones the Firehose guide lists for an S3 destination; none deletes.',
+      });
   }
 
   // The deploy-time endpoint lookups: one SDK call each, made by CDK's singleton AwsCustomResource provider.

@@ -4,9 +4,10 @@ import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FunctionName, QueueName, StreamName, Topology } from '../topology';
+import type { ArchiveName, FunctionName, QueueName, StreamName, Topology } from '../topology';
 import { alarmTopic, buildAlarms } from './alarms';
 import { AlertNotifications } from './alert-notifications';
+import type { DeployedArchive } from './archive';
 import { buildDashboard } from './dashboard';
 import type { MeshNames } from './mesh-names';
 import type { StageSettings } from './stage';
@@ -28,6 +29,7 @@ export interface MeshObservabilityProps {
   streamConsumers: Record<string, kinesis.StreamConsumer>;
   queues: Record<QueueName, sqs.Queue>;
   deadLetterQueues: Partial<Record<QueueName, sqs.Queue>>;
+  archives: Record<ArchiveName, DeployedArchive>;
   /** The topic rules' physical names. */
   topicRules: readonly string[];
 }
@@ -56,7 +58,13 @@ export class MeshObservability extends Construct {
     this.alarms = buildAlarms(
       this,
       t,
-      { queues: props.queues, deadLetterQueues: props.deadLetterQueues, functions: props.functions, api: props.api },
+      {
+        queues: props.queues,
+        deadLetterQueues: props.deadLetterQueues,
+        functions: props.functions,
+        api: props.api,
+        archives: props.archives,
+      },
       this.alarmTopic,
       { thresholds: stage.alarms, metricName: (n) => names.metric(n) },
     );

@@ -10,6 +10,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  type ArchiveName,
   assertValidTopology,
   topology as defaultTopology,
   type EndpointName,
@@ -21,6 +22,7 @@ import {
   type Topology,
 } from '../topology';
 import type { AlertNotifications } from './alert-notifications';
+import { type DeployedArchive, MeshArchives } from './archive';
 import { buildContext } from './build-context';
 import { MeshDeviceGateway } from './device-gateway';
 import { MeshStreams } from './event-stream';
@@ -48,9 +50,10 @@ import { TemWebSocketApi } from './websocket-api';
 /**
  * The whole AWS target as one construct, derived from the topology (nothing here names a function, route, table or
  * queue): put it into any stack, as often as there are name prefixes. It is made of parts with one concern each:
- * storage (tables, queues, keys), the stream and its consumers, the service endpoints, the functions, the HTTP API,
- * the WebSocket API, the device gateway (IoT) and observability (alarms, alert e-mails, dashboard). cdk-nag's
- * acknowledgements come with it (`addNagChecks` on the app runs the checks).
+ * storage (tables, queues, keys), the raw archives (S3 through Firehose, for Athena), the stream and its consumers,
+ * the service endpoints, the functions, the HTTP API, the WebSocket API, the device gateway (IoT) and observability
+ * (alarms, alert e-mails, dashboard). cdk-nag's acknowledgements come with it (`addNagChecks` on the app runs the
+ * checks).
  */
 export class TelemetryEventMesh extends Construct {
   /** The topology as deployed (`deployedTopology`: this mesh's stream capacity, read modes, IoT). */
@@ -60,6 +63,8 @@ export class TelemetryEventMesh extends Construct {
   readonly stage: StageSettings;
 
   readonly storage: MeshStorage;
+  /** The raw archives and their Glue database. */
+  readonly archiving: MeshArchives;
   readonly eventStream: MeshStreams;
   readonly http: MeshHttpApi;
   /** Only with `iot` on. */
@@ -72,6 +77,8 @@ export class TelemetryEventMesh extends Construct {
   /** The dead-letter queue of every `delivery` queue (none for an errorSink queue), keyed by the delivery queue. */
   readonly deadLetterQueues: Partial<Record<QueueName, sqs.Queue>>;
   readonly keys: Record<KeyName, kms.Key>;
+  /** Per raw archive: its bucket, delivery stream and Glue table (ADR 0018). */
+  readonly archives: Record<ArchiveName, DeployedArchive>;
   readonly endpoints: Record<EndpointName, DeployedEndpoint>;
   readonly functions: Record<FunctionName, TemFunction>;
   /** The registered enhanced fan-out consumers, keyed `<stream>:<function>` (`consumerKey`); none for polling. */
@@ -110,6 +117,10 @@ export class TelemetryEventMesh extends Construct {
     const part = <T extends Construct>(c: T): T => groupsOnly(c);
 
     this.storage = part(new MeshStorage(this, 'Storage', { topology: t, stage }));
+    this.archiving = part(
+      new MeshArchives(this, 'Archives', { topology: t, stage, databaseName: names.glueDatabase() }),
+    );
+    this.archives = this.archiving.archives;
     this.eventStream = part(
       new MeshStreams(this, 'Streams', { topology: t, stage, consumerName: (f) => names.inStack(f) }),
     );
@@ -135,7 +146,7 @@ export class TelemetryEventMesh extends Construct {
     this.functions = part(
       new MeshFunctions(this, 'Functions', {
         topology: t,
-        resources: { ...this.storage, streams: this.streams, endpoints: this.endpoints },
+        resources: { ...this.storage, streams: this.streams, endpoints: this.endpoints, archives: this.archives },
         repoRoot: settings.policyFiles ? buildContext(repoRoot, settings.policyFiles) : repoRoot,
         stage,
         serviceName: names.service,
@@ -194,6 +205,7 @@ export class TelemetryEventMesh extends Construct {
         streamConsumers: this.streamConsumers,
         queues: this.queues,
         deadLetterQueues: this.deadLetterQueues,
+        archives: this.archives,
         topicRules: Object.keys(this.topicRules).map((r) => names.topicRule(r)),
       }),
     );

@@ -25,7 +25,7 @@ export async function startControlServer(deps: ControlDeps): Promise<{ server: S
     };
     if (deps.serve(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const engineMatch = /^\/engines\/(kinesis|dynamodb|sqs)\/(stop|start)$/.exec(url.pathname);
+    const engineMatch = /^\/engines\/(kinesis|dynamodb|sqs|s3|firehose)\/(stop|start)$/.exec(url.pathname);
     const mappingMatch = /^\/mappings\/([A-Za-z0-9]+)\/(enable|disable)$/.exec(url.pathname);
     if (req.method === 'GET' && url.pathname === '/stats') return reply(200, deps.stats());
     if (req.method === 'POST' && mappingMatch) {

@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 /** How each AWS-API emulator is launched, and which ones run (`TEM_KINESIS_ENGINE`, `TEM_DYNAMODB_ENGINE`). */
-export type ServiceName = 'kinesis' | 'dynamodb' | 'sqs';
+export type ServiceName = 'kinesis' | 'dynamodb' | 'sqs' | 's3' | 'firehose';
+/** Every service, in start order: Firehose delivers to S3, so S3 starts first. */
+export const SERVICES: readonly ServiceName[] = ['kinesis', 'dynamodb', 'sqs', 's3', 'firehose'];
 export type KinesisEngine = 'kinesalite' | 'kinesis-local';
 export type DynamoEngine = 'dynamodb-local' | 'dynalite';
 
@@ -51,6 +53,11 @@ export interface EngineChoice {
    * table from its own partitions (ADR 0017); `one`: every table in one process.
    */
   dynamodbProcesses: DynamoProcesses;
+  /**
+   * Firehose's buffer interval on this stack, when it is not the topology's (`TEM_ARCHIVE_BUFFER_SECONDS`): a test
+   * reads the archive within a second instead of a minute. Objects are then smaller and more, nothing else changes.
+   */
+  archiveBufferSeconds?: number;
   warnings: string[];
 }
 
@@ -93,15 +100,38 @@ export function chooseEngines(env: NodeJS.ProcessEnv = process.env): EngineChoic
     throw new Error(`TEM_DYNAMODB_PROCESSES must be per-table or one, got "${processes}"`);
   // DynamoDB Local is a JVM of ~200 MB or more: one per table only when asked for.
   const dynamodbProcesses: DynamoProcesses = processes ?? (dynamodb === 'dynalite' ? 'per-table' : 'one');
-  return { kinesis, dynamodb, dynamodbProcesses, warnings };
+  const buffer = env.TEM_ARCHIVE_BUFFER_SECONDS || undefined;
+  if (buffer !== undefined && !(/^\d+$/.test(buffer) && Number(buffer) <= 900))
+    throw new Error(`TEM_ARCHIVE_BUFFER_SECONDS must be a whole number of seconds, 0..900, got "${buffer}"`);
+  return {
+    kinesis,
+    dynamodb,
+    dynamodbProcesses,
+    ...(buffer === undefined ? {} : { archiveBufferSeconds: Number(buffer) }),
+    warnings,
+  };
 }
 
 /** The engine's name as the stack reports it. */
 export function engineName(service: ServiceName, choice: EngineChoice): string {
-  return service === 'kinesis' ? choice.kinesis : service === 'dynamodb' ? choice.dynamodb : 'local-aws-sqs';
+  const names: Record<ServiceName, string> = {
+    kinesis: choice.kinesis,
+    dynamodb: choice.dynamodb,
+    sqs: 'local-aws-sqs',
+    s3: 'tem-s3',
+    firehose: 'tem-firehose',
+  };
+  return names[service];
 }
 
-export function launchFor(service: ServiceName, choice: EngineChoice, port: number, dataDir: string): Launch {
+export function launchFor(
+  service: ServiceName,
+  choice: EngineChoice,
+  port: number,
+  dataDir: string,
+  /** Firehose delivers to this S3 endpoint. */
+  peers: { s3?: string } = {},
+): Launch {
   switch (service) {
     case 'kinesis':
       if (choice.kinesis === 'kinesalite')
@@ -177,5 +207,22 @@ export function launchFor(service: ServiceName, choice: EngineChoice, port: numb
         args: [path.join(ENGINE_SCRIPTS, 'sqs-server.mjs'), String(port)],
         pausable: true,
       };
+    // Objects on disk under the data dir; an outage closes the port (pausable) like SQS's.
+    case 's3':
+      return {
+        command: process.execPath,
+        args: [path.join(ENGINE_SCRIPTS, 's3-server.mjs'), String(port), dataDir],
+        pausable: true,
+      };
+    // Buffers in memory and delivers to S3; an outage closes its API port and keeps (and still delivers) the buffer.
+    case 'firehose': {
+      if (!peers.s3) throw new Error('firehose needs the S3 endpoint to deliver to');
+      const override = choice.archiveBufferSeconds === undefined ? [] : [String(choice.archiveBufferSeconds)];
+      return {
+        command: process.execPath,
+        args: [path.join(ENGINE_SCRIPTS, 'firehose-server.mjs'), String(port), peers.s3, ...override],
+        pausable: true,
+      };
+    }
   }
 }

@@ -70,6 +70,7 @@ export class Engine {
     onUnexpectedExit: (engine: Engine, code: number | null) => void,
     /** A second engine of the service (one DynamoDB table's own process, ADR 0017): its data apart. */
     instance?: string,
+    peers: { s3?: string } = {},
   ): Promise<Engine> {
     // kinesis-local listens on its port and the next one (TLS): both must be free.
     const port = await freeEnginePort(service === 'kinesis' && choice.kinesis === 'kinesis-local' ? 2 : 1);
@@ -82,7 +83,7 @@ export class Engine {
       service,
       engineName(service, choice),
       port,
-      launchFor(service, choice, port, dataDir),
+      launchFor(service, choice, port, dataDir, peers),
       dataDir,
       onUnexpectedExit,
       instance,

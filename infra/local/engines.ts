@@ -4,6 +4,7 @@ export {
   type DynamoEngine,
   type EngineChoice,
   type KinesisEngine,
+  SERVICES,
   type ServiceName,
 } from './engine-launch';
 export { Engine } from './engine-process';

@@ -25,6 +25,8 @@ export function localFunctionEnv(input: {
     AWS_ENDPOINT_URL_KINESIS: input.endpoints.kinesis,
     AWS_ENDPOINT_URL_DYNAMODB: input.endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: input.endpoints.sqs,
+    AWS_ENDPOINT_URL_S3: input.endpoints.s3,
+    AWS_ENDPOINT_URL_FIREHOSE: input.endpoints.firehose,
     AWS_LAMBDA_FUNCTION_NAME: `tem-${name}`,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
     POWERTOOLS_SERVICE_NAME: 'tem',

@@ -5,12 +5,14 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
   KinesisClient,
   ResourceInUseException as StreamInUse,
 } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import {
@@ -21,6 +23,8 @@ import {
   type TableName,
   type Topology,
 } from '../topology';
+import type { ServiceName } from './engine-launch';
+import { provisionArchives } from './provision-archives';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -31,12 +35,16 @@ export interface Endpoints {
   kinesis: string;
   dynamodb: string;
   sqs: string;
+  s3: string;
+  firehose: string;
 }
 
 export interface LocalClients {
   kinesis: KinesisClient;
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
+  s3: S3Client;
+  firehose: FirehoseClient;
 }
 
 export function localClients(endpoints: Endpoints): LocalClients {
@@ -46,6 +54,9 @@ export function localClients(endpoints: Endpoints): LocalClients {
     kinesis: new KinesisClient({ ...common, endpoint: endpoints.kinesis, requestHandler: new NodeHttpHandler() }),
     dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb }),
     sqs: new SQSClient({ ...common, endpoint: endpoints.sqs }),
+    // Path-style: the local S3 has no per-bucket host names.
+    s3: new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true }),
+    firehose: new FirehoseClient({ ...common, endpoint: endpoints.firehose }),
   };
 }
 
@@ -72,7 +83,7 @@ export function queueArn(physical: string): string {
   return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${physical}`;
 }
 
-async function retrying<T>(what: string, action: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+export async function retrying<T>(what: string, action: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -202,11 +213,8 @@ export async function provisionQueues(
  * Provisions one engine's resources again: idempotent for an engine that kept its data (all of them, after an
  * outage), and what one that crashed and came back empty needs.
  */
-export async function provisionService(
-  service: 'sqs' | 'kinesis' | 'dynamodb',
-  topology: Topology,
-  clients: LocalClients,
-): Promise<void> {
+export async function provisionService(service: ServiceName, topology: Topology, clients: LocalClients): Promise<void> {
+  if (service === 's3' || service === 'firehose') await provisionArchives(topology, clients);
   if (service === 'sqs') await provisionQueues(topology, clients);
   if (service === 'kinesis') await provisionStreams(topology, clients);
   if (service === 'dynamodb') await provisionTables(topology, clients);

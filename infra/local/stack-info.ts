@@ -1,4 +1,4 @@
-import type { QueueName, ResourceName, Topology } from '../topology';
+import type { ArchiveName, QueueName, ResourceName, Topology } from '../topology';
 import type { ServiceName } from './engines';
 import type { Endpoints } from './provision';
 
@@ -22,6 +22,8 @@ export interface StackInfo {
   restApi?: { restApiId: string; stage: string; namePrefix?: string };
   /** Dead-letter queue URLs of the delivery queues (`<queue>DeadLetter` outputs in AWS), by the queue they serve. */
   deadLetterQueues?: Partial<Record<QueueName, string>>;
+  /** Each raw archive's bucket (`resources` holds its delivery stream's name), where its objects are read back. */
+  archiveBuckets?: Partial<Record<ArchiveName, string>>;
   devApiKey?: string;
 }
 

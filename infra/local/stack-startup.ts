@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FunctionName, ResourceName, Topology } from '../topology';
 import type { EngineSet } from './engine-set';
-import { type chooseEngines, Engine } from './engines';
+import { type chooseEngines, Engine, type ServiceName } from './engines';
 import { localFunctionEnv } from './function-env';
 import { bundleFunctions, LocalFunction } from './function-host';
 import { type Endpoints, LOCAL_REGION } from './provision';
@@ -10,7 +10,7 @@ import { type Endpoints, LOCAL_REGION } from './provision';
 type Bundles = Awaited<ReturnType<typeof bundleFunctions>>;
 
 /**
- * The three engines (and, per table, one DynamoDB engine for each table, ADR 0017) started while esbuild bundles the
+ * The engines, one per service (and, per table, one DynamoDB engine for each table, ADR 0017) started while esbuild bundles the
  * functions (the slowest steps of a start, in parallel). Each engine is put in `engines` and its stop in `cleanups` as
  * soon as it exists, so a failed start stops it.
  */
@@ -25,6 +25,15 @@ export async function startEnginesWhileBundling(deps: {
   progress: (line: string) => void;
 }): Promise<Bundles> {
   const { choice, engines, cleanups, progress } = deps;
+  const startService = async (service: ServiceName, peers: { s3?: string } = {}): Promise<Engine> => {
+    const engine = await Engine.create(service, choice, deps.stateDir, deps.onEngineExit, undefined, peers);
+    engines.services[service] = engine;
+    cleanups.push(() => engine.stop());
+    const t0 = Date.now();
+    await engine.start();
+    progress(`${engine.engine} (${service}) listening on ${engine.url} in ${Date.now() - t0} ms`);
+    return engine;
+  };
   const tables = choice.dynamodbProcesses === 'per-table' ? Object.keys(deps.topology.tables) : [];
   const buildDir = path.join(deps.stateDir, 'build');
   rmSync(buildDir, { recursive: true, force: true });
@@ -33,14 +42,9 @@ export async function startEnginesWhileBundling(deps: {
       progress(`bundled ${Object.keys(b).length} functions with esbuild`);
       return b;
     }),
-    ...(['kinesis', 'dynamodb', 'sqs'] as const).map(async (service) => {
-      const engine = await Engine.create(service, choice, deps.stateDir, deps.onEngineExit);
-      engines.services[service] = engine;
-      cleanups.push(() => engine.stop());
-      const t0 = Date.now();
-      await engine.start();
-      progress(`${engine.engine} (${service}) listening on ${engine.url} in ${Date.now() - t0} ms`);
-    }),
+    ...(['kinesis', 'dynamodb', 'sqs'] as const).map((service) => startService(service)),
+    // Firehose is told where S3 is when it starts.
+    startService('s3').then((s3) => startService('firehose', { s3: s3.url })),
     ...tables.map(async (table) => {
       const engine = await Engine.create('dynamodb', choice, deps.stateDir, deps.onEngineExit, table);
       engines.tables.push(engine);

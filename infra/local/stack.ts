@@ -37,6 +37,7 @@ import {
   provisionTables,
   watchedQueues,
 } from './provision';
+import { archiveBucketName, provisionArchives } from './provision-archives';
 import { startSchedules } from './schedules';
 import type { LocalStackInfo, RunningStack, StartOptions } from './stack-info';
 import { createFunctions, startEnginesWhileBundling } from './stack-startup';
@@ -79,7 +80,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
   const onEngineExit = (engine: Engine, code: number | null) =>
     log(`${engine.engine} (${engine.service}) exited unexpectedly; the gateway keeps running`, { code });
 
-  progress(`starting engines: kinesis=${choice.kinesis}, dynamodb=${choice.dynamodb}, sqs=local-aws-sqs`);
+  progress(`starting engines: kinesis=${choice.kinesis}, dynamodb=${choice.dynamodb}, sqs=local-aws-sqs, s3, firehose`);
   const bundles = await startEnginesWhileBundling({
     topology,
     choice,
@@ -97,6 +98,8 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     kinesis: await kinesisFront.listen(),
     dynamodb: dynamoFront ? await dynamoFront.listen() : engines.dynamodb.url,
     sqs: engines.sqs.url,
+    s3: engines.s3.url,
+    firehose: engines.firehose.url,
   };
   cleanups.push(() => kinesisFront.close());
   if (dynamoFront) cleanups.push(() => dynamoFront.close());
@@ -106,10 +109,11 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     return undefined;
   });
   clients = localClients(endpoints);
-  const [streams, tables, { queues, deadLetterQueues }] = await Promise.all([
+  const [streams, tables, { queues, deadLetterQueues }, archives] = await Promise.all([
     provisionStreams(topology, clients),
     provisionTables(topology, clients),
     provisionQueues(topology, clients),
+    provisionArchives(topology, clients),
   ]);
   provisioned = { streams, tables, queues, deadLetterQueues };
   progress(
@@ -140,7 +144,14 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
       e.service === 'iot-data' ? iotDataUrl : wsGateway.managementUrl,
     ]),
   ) as Record<keyof Topology['endpoints'], string>;
-  const resources: Record<ResourceName, string> = { ...streams, ...tables, ...queues, ...keyFiles, ...endpointUrls };
+  const resources: Record<ResourceName, string> = {
+    ...streams,
+    ...tables,
+    ...queues,
+    ...keyFiles,
+    ...endpointUrls,
+    ...archives,
+  };
 
   // Functions: each gets only the settings its topology bindings give it, as in AWS.
   const functions = createFunctions({
@@ -271,6 +282,7 @@ async function start(options: StartOptions, cleanups: (() => Promise<unknown> | 
     endpoints: { ...endpoints, kinesis: engines.kinesis.url },
     resources,
     deadLetterQueues,
+    archiveBuckets: Object.fromEntries(Object.keys(archives).map((a) => [a, archiveBucketName(a)])),
     devApiKey: devKey.apiKey,
     functionLogs: functionLogPath,
     ...engineSet.info(),

@@ -43,17 +43,19 @@ export function designFromTopology(t: Topology, policies: PolicyFacts): CostDesi
     rulesPerReading: Object.keys(t.topicRules).length,
     actionsPerRule: 1,
     ...policies,
+    archiveBufferSeconds: t.archives.rawArchive.bufferIntervalSeconds,
     metricsRetentionDays: envNumber('deviceMetrics', 'METRICS_RETENTION_DAYS'),
     authEpochCheckSeconds: envNumber(t.authorizer.function, 'AUTH_EPOCH_CHECK_SECONDS'),
     routes: t.routes.length,
     logMetricFilters: Object.values(t.functions).filter((f) => f.errorsAreAnswers).length,
     // infra/aws/stack.ts buildAlarms: one per error sink, per delivery queue's dead-letter queue, per consumer, per
-    // function (errors or error log lines), and the stage's 5xx.
+    // function (errors or error log lines), the stage's 5xx, and two per archive (freshness, failed deliveries).
     alarms:
       queues.filter((q) => q.kind === 'errorSink').length +
       queues.filter((q) => q.kind === 'delivery').length +
       t.streamConsumers.length +
       functionCount +
-      1,
+      1 +
+      2 * Object.keys(t.archives).length,
   };
 }

@@ -15,6 +15,7 @@ const env = {
   /** Where a consumer parks a record it can never process (ADR 0005): the consumers' on-failure queue. */
   poisonRecords: { resource: 'eventsDlq', env: 'POISON_RECORDS_QUEUE_URL' },
   iotDataEndpoint: { resource: 'iotDataEndpoint', env: 'IOT_DATA_ENDPOINT' },
+  rawArchive: { resource: 'rawArchive', env: 'ARCHIVE_DELIVERY_STREAM_NAME' },
 } as const satisfies Record<string, Omit<ResourceBinding, 'access'>>;
 
 const bind = (b: Omit<ResourceBinding, 'access'>, access: Access): ResourceBinding => ({ ...b, access });
@@ -87,10 +88,15 @@ export const functions = {
   storeEvents: {
     entry: 'functions/consumers/store-events.ts',
     description:
-      'Kinesis consumer: validates device readings (invalid ones to telemetryErrors), stores every event once per id',
+      'Kinesis consumer: validates device readings (invalid ones to telemetryErrors), stores every event once per id in the table or the archive, as policies/storage.json says',
     memoryMb: 512,
     timeoutSeconds: 30,
-    bindings: [bind(env.eventsTable, 'write'), bind(env.telemetryErrors, 'write'), bind(env.poisonRecords, 'write')],
+    bindings: [
+      bind(env.eventsTable, 'write'),
+      bind(env.rawArchive, 'write'),
+      bind(env.telemetryErrors, 'write'),
+      bind(env.poisonRecords, 'write'),
+    ],
   },
   deviceMetrics: {
     entry: 'functions/consumers/device-metrics.ts',

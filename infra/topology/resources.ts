@@ -1,4 +1,6 @@
 import type {
+  ArchiveName,
+  ArchiveSpec,
   EndpointName,
   EndpointSpec,
   KeyName,
@@ -65,6 +67,18 @@ export const tables: Record<TableName, TableSpec> = {
     partitionKey: 'pk',
     globalIndexes: [{ name: 'byPrincipal', partitionKey: 'principalId', sortKey: 'connectedAt' }],
     ttlAttribute: 'expiresAt',
+  },
+};
+
+export const archives: Record<ArchiveName, ArchiveSpec> = {
+  rawArchive: {
+    // A minute and 64 MiB: about one object per minute per Firehose partition, each worth querying (Athena scans
+    // whole objects; many tiny ones cost more to list and open than to read).
+    bufferIntervalSeconds: 60,
+    bufferSizeMb: 64,
+    prefix: 'events/dt=!{timestamp:yyyy-MM-dd-HH}/',
+    errorPrefix: 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd-HH}/',
+    purpose: 'Raw events of the types policies/storage.json archives (device readings), for Athena',
   },
 };
 

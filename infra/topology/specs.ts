@@ -22,7 +22,9 @@ export type KeyName = 'tokenSigningKey';
  * looked up at deploy time in AWS; the local stack serves the same API itself.
  */
 export type EndpointName = 'iotDataEndpoint' | 'wsManagementEndpoint';
-export type ResourceName = StreamName | TableName | QueueName | KeyName | EndpointName;
+/** Where events are archived when their volume is cheaper there than in a table (ADR 0018). */
+export type ArchiveName = 'rawArchive';
+export type ResourceName = StreamName | TableName | QueueName | KeyName | EndpointName | ArchiveName;
 export type FunctionName = keyof typeof functions;
 
 /**
@@ -75,6 +77,23 @@ export interface TableSpec {
   globalIndexes: readonly GlobalIndexSpec[];
   /** Attribute holding an epoch-seconds expiry, if items may expire. */
   ttlAttribute?: string;
+}
+
+/**
+ * A raw archive: a Firehose delivery stream (Direct PUT) writing gzipped JSON lines to an S3 bucket of its own, with
+ * a Glue table over it for Athena (ADR 0018). A function bound with `write` puts records to the delivery stream; its
+ * env var carries the delivery stream's name. The bucket's lifecycle follows `policies/storage.json`.
+ */
+export interface ArchiveSpec {
+  /** Firehose delivers an object when this many seconds passed since its buffer's first record (0..900)... */
+  bufferIntervalSeconds: number;
+  /** ...or when this many MiB are buffered (1..128), whichever comes first. */
+  bufferSizeMb: number;
+  /** Object key prefix, with Firehose's `!{timestamp:...}` expressions: one Athena partition (`dt`) per hour. */
+  prefix: string;
+  /** Where Firehose puts what it could not deliver (`!{firehose:error-output-type}` names why). */
+  errorPrefix: string;
+  purpose: string;
 }
 
 export interface GlobalIndexSpec {

@@ -105,6 +105,7 @@ export function validateTopology(t: Topology): string[] {
   }
   problems.push(...webSocketProblems(t));
   problems.push(...deliveryProblems(t));
+  problems.push(...archiveProblems(t));
   for (const sc of t.schedules) {
     if (!Object.hasOwn(t.functions, sc.function)) problems.push(`schedule: unknown function ${sc.function}`);
     // EventBridge's finest rate is one minute.
@@ -113,8 +114,35 @@ export function validateTopology(t: Topology): string[] {
   }
   for (const [name, fn] of Object.entries(t.functions))
     for (const b of fn.bindings)
-      if (![t.streams, t.tables, t.queues, t.keys, t.endpoints].some((group) => Object.hasOwn(group, b.resource)))
+      if (
+        ![t.streams, t.tables, t.queues, t.keys, t.endpoints, t.archives].some((group) =>
+          Object.hasOwn(group, b.resource),
+        )
+      )
         problems.push(`function ${name}: binding to unknown resource ${b.resource}`);
+  return problems;
+}
+
+/** Firehose's own limits for an S3 destination, so a bad archive fails here and not halfway through a deploy. */
+function archiveProblems(t: Topology): string[] {
+  const problems: string[] = [];
+  for (const [name, a] of Object.entries(t.archives)) {
+    if (!Number.isInteger(a.bufferIntervalSeconds) || a.bufferIntervalSeconds < 0 || a.bufferIntervalSeconds > 900)
+      problems.push(`archive ${name}: bufferIntervalSeconds 0..900`);
+    if (!Number.isInteger(a.bufferSizeMb) || a.bufferSizeMb < 1 || a.bufferSizeMb > 128)
+      problems.push(`archive ${name}: bufferSizeMb 1..128`);
+    for (const [field, prefix] of [
+      ['prefix', a.prefix],
+      ['errorPrefix', a.errorPrefix],
+    ] as const) {
+      if (!prefix.endsWith('/') || prefix.startsWith('/'))
+        problems.push(`archive ${name}: ${field} must end with / and not start with one`);
+      if (!prefix.includes('!{timestamp:')) problems.push(`archive ${name}: ${field} needs a !{timestamp:...} part`);
+    }
+    // Firehose refuses an error prefix without it once the prefix has expressions.
+    if (!a.errorPrefix.includes('!{firehose:error-output-type}'))
+      problems.push(`archive ${name}: errorPrefix needs !{firehose:error-output-type}`);
+  }
   return problems;
 }
 

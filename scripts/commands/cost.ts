@@ -9,14 +9,16 @@ import { type PriceBook, parsePriceBook } from '../../shared/domain/cost/prices'
 import { renderText } from '../../shared/domain/cost/render';
 import type { CostInput } from '../../shared/domain/cost/traffic';
 import { retention } from '../../shared/domain/retention';
+import { placesOf, storagePolicy } from '../../shared/domain/storage-policy';
 import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
 import { parseCommand, positionals, usageError } from '../lib/args';
 import { result } from '../lib/output';
 
 export const costUsage = `usage: tem cost --events-per-second N [--devices N] [--http-share 0.2] [--batch 100] [--stage prod]
-                [--raw-readings dynamodb|firehose] [--firehose-source stream|store] [--kinesis on-demand|provisioned]
-                [--readings-per-message 1] [--json]
+                [--raw-readings table|archive|both] [--archive-format gzip-json|parquet] [--firehose-source store|stream]
+                [--kinesis on-demand|provisioned] [--readings-per-message 1] [--json]
   A monthly estimate (730 h) per AWS service, us-east-1, from policies/prices.json and infra/topology.ts.
+  raw readings default to where policies/storage.json keeps them (ADR 0018).
   devices default to one per event/s; kinesis defaults to the topology's capacity mode; --stage only labels the
   estimate (every stage deploys the same configuration). Prices, parameters and their sources: policies/prices.json.`;
 const text = { type: 'string' } as const;
@@ -30,6 +32,7 @@ const spec = {
     stage: text,
     'raw-readings': text,
     'firehose-source': text,
+    'archive-format': text,
     kinesis: text,
     'readings-per-message': text,
     json: { type: 'boolean' },
@@ -45,6 +48,8 @@ export function costContext(): { book: PriceBook; design: CostDesign } {
       alertRules: alertRules.length,
       readingRetentionDays: readings === undefined ? retention.defaultDays : readings,
       eventRetentionDays: retention.defaultDays,
+      readingPlaces: placesOf(TELEMETRY_EVENT_TYPE),
+      archiveRetentionDays: storagePolicy.archive.retentionDays,
     }),
   };
 }
@@ -90,7 +95,12 @@ export function costInputFrom(argv: readonly string[], design: CostDesign): { in
     batch: numberOption(values.batch, 'batch', 1, 500, true),
     readingsPerMessage: numberOption(values['readings-per-message'], 'readings-per-message', 1, 100, true),
     stage,
-    rawReadings: choice(values['raw-readings'], 'raw-readings', { dynamodb: 'dynamodb', firehose: 'firehose' }),
+    rawReadings: choice(values['raw-readings'], 'raw-readings', {
+      table: 'dynamodb',
+      archive: 'firehose',
+      both: 'both',
+    }),
+    archiveFormat: choice(values['archive-format'], 'archive-format', { 'gzip-json': 'gzipJson', parquet: 'parquet' }),
     firehoseSource: choice(values['firehose-source'], 'firehose-source', { stream: 'stream', store: 'storeEvents' }),
     kinesis: choice(values.kinesis, 'kinesis', { 'on-demand': 'onDemand', provisioned: 'provisioned' }),
   };

@@ -4,6 +4,9 @@ import { createApiKey, LOCAL_USAGE_KEYS, revokeApiKey } from '../../shared/domai
 import { alertRules } from '../../shared/domain/alert-rules';
 import type { FleetCredential } from '../../shared/domain/device-fleet';
 import { MAX_BURST, MAX_RATE_PER_SECOND } from '../../shared/domain/rate-limits';
+import { isArchivedOnly } from '../../shared/domain/storage-policy';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
+import { ArchiveReader } from '../lib/archive-reader';
 import { defaultFleetFile, readFleetFile } from '../lib/fleet-file';
 import { registerFleetToFile } from '../lib/fleet-store';
 import { CliError, result } from '../lib/output';
@@ -36,6 +39,8 @@ export async function runSimulate(argv: string[]): Promise<void> {
   const devices = await fleetCredentials(options, info);
   const client = new HttpClient(info.http, options.readConcurrency + 4);
   const reader = new StackReader(client, adminKey);
+  // Readings kept in the raw archive only (policies/storage.json, ADR 0018) are read back from its bucket.
+  const archive = isArchivedOnly(TELEMETRY_EVENT_TYPE) ? ArchiveReader.of(info) : undefined;
   const prior = priorStates(await priorAlerts(reader), new Set(devices.map((d) => d.deviceId)));
   const producer = options.httpProducers > 0 ? await producerCredential(info) : undefined;
   try {
@@ -49,6 +54,7 @@ export async function runSimulate(argv: string[]): Promise<void> {
       },
       devices,
       reader,
+      ...(archive ? { archive } : {}),
       prior,
       ...(producer ? { producerKey: producer } : {}),
       log,
@@ -64,6 +70,7 @@ export async function runSimulate(argv: string[]): Promise<void> {
     if (!summary.json.ok) process.exitCode = 1;
   } finally {
     client.close();
+    archive?.close();
     if (producer) await withPrincipalStore((store) => revokeApiKey(store, producer.keyId), info);
   }
 }

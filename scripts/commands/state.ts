@@ -56,6 +56,7 @@ export async function runState(args: string[]): Promise<void> {
     ...Object.keys(topology.queues),
     ...Object.keys(topology.keys),
     ...Object.keys(topology.endpoints),
+    ...Object.keys(topology.archives),
   ] as ResourceName[];
   const missing = ['HttpApiUrl', ...logicalNames].filter((k) => !outputs.get(k));
   if (missing.length > 0) throw new CliError(`stack ${options.stackName} lacks outputs: ${missing.join(', ')}`);
@@ -75,9 +76,21 @@ export async function runState(args: string[]): Promise<void> {
     ...(outputs.get('WebSocketUrl') ? { webSocket: outputs.get('WebSocketUrl') as string } : {}),
     ...(options.mqtt ? { mqtt: options.mqtt } : {}),
     region: options.region,
-    endpoints: { kinesis: service('kinesis'), dynamodb: service('dynamodb'), sqs: service('sqs') },
+    endpoints: {
+      kinesis: service('kinesis'),
+      dynamodb: service('dynamodb'),
+      sqs: service('sqs'),
+      s3: service('s3'),
+      firehose: service('firehose'),
+    },
     resources,
     deadLetterQueues,
+    // Each archive's bucket is output as `<archive>Bucket` (infra/aws/mesh-outputs.ts).
+    archiveBuckets: Object.fromEntries(
+      Object.keys(topology.archives).flatMap((a) =>
+        outputs.get(`${a}Bucket`) ? [[a, outputs.get(`${a}Bucket`)]] : [],
+      ),
+    ),
     ...(outputs.get('RestApiId') && outputs.get('RestApiStage')
       ? {
           restApi: {

@@ -1,7 +1,10 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { StackInfo } from '../../infra/local/stack-info';
 import { correlationIdOf } from '../../shared/domain/correlation';
 import { type EventEnvelope, EventEnvelopeSchema, EventIdSchema } from '../../shared/domain/events';
+import { archiveUsed } from '../../shared/domain/storage-policy';
+import { ArchiveReader } from '../lib/archive-reader';
 import { parseCommand } from '../lib/args';
 import { CliError, result } from '../lib/output';
 import { readLocalState } from '../lib/state';
@@ -10,7 +13,8 @@ import { correlationOf, hopsOf, mentions, parseLogLine, renderHops } from '../li
 export const traceUsage = `usage: tem trace EVENT_ID [--json] [--api-key KEY]
   the event's path through the local stack, one line per hop with the time since the previous one: received,
   accepted (httpIngest) or received by the topic rule, stored, metrics aggregated, alert rules applied, alert raised,
-  pushed over WebSocket... From the function log (functionLogs in .tem/local.json) and the stored event.
+  pushed over WebSocket... From the function log (functionLogs in .tem/local.json) and the stored event (the events
+  table, or the raw archive for a type policies/storage.json archives).
   --json   one JSON object instead (the hops with their times)`;
 
 type ParsedLine = NonNullable<ReturnType<typeof parseLogLine>>;
@@ -38,7 +42,9 @@ export async function runTrace(argv: string[]): Promise<void> {
     ? ''
     : ` The local stack (${info.http}, started ${info.startedAt}) is not running: only its log was searched; start it with \`npm start\` to see the stored event too.`;
   const apiKey = parsed.values['api-key'] ?? process.env.TEM_API_KEY ?? info.devApiKey;
-  const stored = running ? await storedEvent(info.http, eventId, apiKey) : undefined;
+  const stored = running
+    ? ((await storedEvent(info.http, eventId, apiKey)) ?? (await archivedEvent(info, eventId)))
+    : undefined;
 
   if (!existsSync(info.functionLogs) && !stored)
     throw new CliError(`No function log at ${info.functionLogs} and no stored event ${eventId}.${hint}`);
@@ -54,7 +60,7 @@ export async function runTrace(argv: string[]): Promise<void> {
 
   if (!stored && scan.lines.length === 0)
     throw new CliError(
-      `Unknown event ${eventId}: not in the function log (${info.functionLogs})${running ? ' nor in the events table' : ''}.${hint}`,
+      `Unknown event ${eventId}: not in the function log (${info.functionLogs})${running ? ' nor in the events table or the archive' : ''}.${hint}`,
     );
   const hops = hopsOf({ eventId, stored, lines: scan.lines, correlated });
   const summary = {
@@ -84,6 +90,27 @@ function options(argv: string[]) {
     usage: traceUsage,
     options: { json: { type: 'boolean' }, 'api-key': { type: 'string' } },
   });
+}
+
+/**
+ * An event of a type kept in the raw archive only (policies/storage.json, ADR 0018) is not in the table: it is
+ * looked for in the archive's last two hours of objects.
+ */
+async function archivedEvent(info: StackInfo, eventId: string): Promise<EventEnvelope | undefined> {
+  if (!archiveUsed() || !info.archiveBuckets) return undefined;
+  const reader = ArchiveReader.of(info);
+  try {
+    const now = Date.now();
+    const found = (await reader.readNew(new Date(now - 2 * 3_600_000), new Date(now))).find((e) => e.id === eventId);
+    if (!found) return undefined;
+    const { archivedAt: _archivedAt, ...event } = found;
+    const parsed = EventEnvelopeSchema.safeParse(event);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    reader.close();
+  }
 }
 
 async function storedEvent(

@@ -21,6 +21,8 @@ export interface StoredEvent {
   id: string;
   source: string;
   fingerprint: string;
+  /** Read from the raw archive: when the store consumer archived it. */
+  archivedAt?: string;
 }
 
 export const MAX_LISTED = 20;

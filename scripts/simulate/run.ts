@@ -3,6 +3,7 @@ import { iotAuthorizer } from '../../infra/topology';
 import { alertRules } from '../../shared/domain/alert-rules';
 import type { RuleState } from '../../shared/domain/alerts';
 import type { FleetCredential } from '../../shared/domain/device-fleet';
+import type { ArchiveReader } from '../lib/archive-reader';
 import { AlertInbox } from './alert-inbox';
 import type { StackReader } from './api';
 import { HttpClient } from './api';
@@ -14,6 +15,7 @@ import { progressLine } from './progress';
 import { Publisher } from './publisher';
 import {
   httpFingerprint,
+  type ReadbackResult,
   type ReadbackSource,
   readBack,
   readingFingerprint,
@@ -37,6 +39,11 @@ export interface RunContext {
   target: { http: string; mqtt: string; aws: boolean; control?: string };
   devices: readonly FleetCredential[];
   reader: StackReader;
+  /**
+   * Where readings are read back when policies/storage.json keeps them in the raw archive only (ADR 0018): the API
+   * has no readings then, and their send→stored is read from each archived line's `archivedAt`.
+   */
+  archive?: ArchiveReader;
   /** What the stack already holds about these devices' alerts (see expected-alerts.ts). */
   prior: ReadonlyMap<string, RuleState>;
   producerKey?: { apiKey: string; principalId: string };
@@ -89,7 +96,9 @@ export async function runSimulation(ctx: RunContext): Promise<Omit<SummaryInput,
       basicIngest: options.basicIngest,
       maxInflight: Math.max(1000, options.rate * 5),
     },
-    (reading) => sampler.offer(reading.id, reading.sentAt, 'mqtt'),
+    (reading) => {
+      if (!ctx.archive) sampler.offer(reading.id, reading.sentAt, 'mqtt');
+    },
   );
   const producerClient = ctx.producerKey ? new HttpClient(target.http, options.httpProducers) : undefined;
   const producers =
@@ -165,6 +174,7 @@ export async function runSimulation(ctx: RunContext): Promise<Omit<SummaryInput,
         until: new Date(d.readings.at(-1)?.ts ?? 0).toISOString(),
         acked: new Set(d.readings.filter((r) => r.acked).map((r) => r.id)),
         fingerprint: storedReadingFingerprint,
+        ...(ctx.archive ? { archived: true } : {}),
       }));
     if (producers && ctx.producerKey)
       sources.push({
@@ -177,7 +187,9 @@ export async function runSimulation(ctx: RunContext): Promise<Omit<SummaryInput,
       concurrency: options.readConcurrency,
       deadline,
       onRound: (round, incomplete) => log(`read-back round ${round}: ${incomplete} sources incomplete`),
+      ...(ctx.archive ? { archive: ctx.archive } : {}),
     });
+    if (ctx.archive) archivedLatencies(readback, publisher, sampler);
     const storedIds = new Set([...readback.stored.values()].flatMap((events) => events.map((e) => e.id)));
     // What reached the stream is what the alerts consumer judged: the acknowledged readings, and any stored anyway.
     const judged = new Map(
@@ -243,4 +255,17 @@ export async function runSimulation(ctx: RunContext): Promise<Omit<SummaryInput,
     await fleet.close(options.connectConcurrency);
     producerClient?.close();
   }
+}
+
+/**
+ * Send → stored of every archived reading: the line's `archivedAt` (the store consumer's clock) less the time it was
+ * sent (this process's clock; one machine for the embedded stack, NTP-close for a deployed one).
+ */
+function archivedLatencies(readback: ReadbackResult, publisher: Publisher, sampler: StoreSampler): void {
+  for (const [deviceId, events] of readback.stored)
+    for (const event of events) {
+      const sentAt = publisher.sentAt(deviceId, event.id);
+      if (sentAt === undefined || event.archivedAt === undefined) continue;
+      sampler.latencies.mqtt.add(Date.parse(event.archivedAt) - (performance.timeOrigin + sentAt));
+    }
 }

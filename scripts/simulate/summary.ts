@@ -140,6 +140,9 @@ export function buildSummary(input: SummaryInput): {
         requests: input.readback.requests,
         incompleteSources: input.readback.incomplete,
         errors: input.readback.errors,
+        ...(input.readback.archiveObjects > 0
+          ? { archiveObjects: input.readback.archiveObjects, archiveDuplicates: input.readback.archiveDuplicates }
+          : {}),
       },
     },
   };

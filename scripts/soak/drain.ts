@@ -1,5 +1,6 @@
 import { sleep } from '../../bench/lib/util';
 import { alertRules } from '../../shared/domain/alert-rules';
+import type { ArchiveReader } from '../lib/archive-reader';
 import type { AlertInbox } from '../simulate/alert-inbox';
 import type { StackReader } from '../simulate/api';
 import { expectedAlerts } from '../simulate/expected-alerts';
@@ -34,6 +35,8 @@ import { inStreamOrder } from './stream-order';
 
 export interface DrainInput {
   reader: StackReader;
+  /** Where readings are read back when the storage policy keeps them in the raw archive only (ADR 0018). */
+  archive?: ArchiveReader;
   publisher: Publisher;
   invalid: InvalidPublisher;
   producers: { producer: HttpProducers; principalId: string }[];
@@ -91,6 +94,7 @@ export async function drainAndRead(input: DrainInput): Promise<Drained> {
       until: new Date((d.readings.at(-1)?.ts ?? 0) + 60_000).toISOString(),
       acked: new Set(d.readings.filter((r) => r.acked && !parked.has(r.id)).map((r) => r.id)),
       fingerprint: storedReadingFingerprint,
+      ...(input.archive ? { archived: true } : {}),
     }));
   for (const { producer, principalId } of input.producers)
     sources.push({
@@ -102,6 +106,7 @@ export async function drainAndRead(input: DrainInput): Promise<Drained> {
     concurrency: 4,
     deadline: input.deadline,
     onRound: (round, incomplete) => log(`read-back round ${round}: ${incomplete} sources incomplete`),
+    ...(input.archive ? { archive: input.archive } : {}),
   });
   while (reconcileInvalid(invalid.readings, findingsOf(queues)).missing > 0 && performance.now() < input.deadline)
     await sleep(500);

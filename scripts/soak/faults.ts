@@ -6,7 +6,7 @@ import { sleep } from '../../bench/lib/util';
  * outage before the next begins.
  */
 
-export type Service = 'kinesis' | 'dynamodb' | 'sqs';
+export type Service = 'kinesis' | 'dynamodb' | 'sqs' | 'firehose';
 
 export interface PlannedOutage {
   service: Service;
@@ -25,11 +25,14 @@ export interface Outage extends PlannedOutage {
   error?: string;
 }
 
-/** Outages at 20 %, 45 % and 70 % of the run, each for a twelfth of it, 2 to 5 s. */
+/**
+ * Outages at 15 %, 32.5 %, 50 % and 67.5 % of the run, each for a fourteenth of it, 2 to 5 s. Firehose is the raw
+ * archive's (ADR 0018): the store consumer's puts of readings fail while it is down.
+ */
 export function planOutages(durationSeconds: number): PlannedOutage[] {
-  const down = Math.min(5, Math.max(2, Math.round(durationSeconds / 12)));
-  const services: Service[] = ['kinesis', 'dynamodb', 'sqs'];
-  return services.map((service, i) => ({ service, at: Math.round(durationSeconds * (0.2 + 0.25 * i)), down }));
+  const down = Math.min(5, Math.max(2, Math.round(durationSeconds / 14)));
+  const services: Service[] = ['kinesis', 'dynamodb', 'sqs', 'firehose'];
+  return services.map((service, i) => ({ service, at: Math.round(durationSeconds * (0.15 + 0.175 * i)), down }));
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;

@@ -5,6 +5,9 @@ import { sleep } from '../../bench/lib/util';
 import type { LocalStackInfo } from '../../infra/local/stack';
 import { alertRules } from '../../shared/domain/alert-rules';
 import type { FleetCredential } from '../../shared/domain/device-fleet';
+import { isArchivedOnly } from '../../shared/domain/storage-policy';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
+import { ArchiveReader } from '../lib/archive-reader';
 import { clientConfig } from '../lib/stores';
 import { AlertInbox } from '../simulate/alert-inbox';
 import { HttpClient, StackReader } from '../simulate/api';
@@ -151,6 +154,7 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
     }, 1000);
 
     let drained: Drained;
+    let archive: ArchiveReader | undefined;
     try {
       const durationMs = options.duration * 1000;
       // Traffic has a hard end: producers still retrying a minute after it give up (and say so).
@@ -167,8 +171,10 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
       const drainStarted = performance.now();
       await publisher.drain(30_000);
       const reader = new StackReader(httpClient, info.devApiKey);
+      archive = isArchivedOnly(TELEMETRY_EVENT_TYPE) ? ArchiveReader.of(info) : undefined;
       drained = await drainAndRead({
         reader,
+        ...(archive ? { archive } : {}),
         publisher,
         invalid,
         producers: producers.map((h, i) => ({ producer: h, principalId: ctx.producers[i]?.principalId ?? '' })),
@@ -192,6 +198,7 @@ export async function runSoak(ctx: SoakContext): Promise<SoakRun> {
       seconds.drain = since(drainStarted);
     } finally {
       clearInterval(ticker);
+      archive?.close();
     }
     // Late duplicates (an alert sent twice, a record stored again) get a moment to show up before the verdict.
     await sleep(2_000);

@@ -6,6 +6,7 @@ import {
   type ServiceOutputTypes as WsOutput,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -69,6 +70,10 @@ export function createDocumentClient(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(createDynamoClient(), {
     marshallOptions: { removeUndefinedValues: true },
   });
+}
+
+export function createFirehoseClient(): FirehoseClient {
+  return counted(new FirehoseClient({ requestHandler: requestHandler(), maxAttempts: 3 }));
 }
 
 export function createSqsClient(): SQSClient {

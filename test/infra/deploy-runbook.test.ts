@@ -44,6 +44,8 @@ const ALARM_KINDS: Record<string, RegExp> = {
   functionErrors: /FunctionErrorsAlarm/,
   errorLogLines: /ErrorLogLinesAlarm/,
   apiServerErrors: /ApiServerErrorsAlarm/,
+  deliveryFreshness: /DeliveryFreshnessAlarm/,
+  deliveryFailures: /DeliveryFailuresAlarm/,
 };
 
 describe('docs/runbooks/deploy.md says what the default stack builds', () => {

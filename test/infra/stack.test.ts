@@ -14,6 +14,8 @@ import { TelemetryEventMeshStack } from '../../infra/aws/stack';
 import { consumerKey } from '../../infra/aws/stream-consumers';
 import {
   type Access,
+  type ArchiveName,
+  archives,
   authorizer,
   DELIVERY_MAX_RECEIVE_COUNT,
   type EndpointName,
@@ -58,6 +60,12 @@ const logicalId = (c: IConstruct | undefined): string => {
 const fnId = (name: FunctionName): string => logicalId(stack.functions[name]);
 const isKey = (name: ResourceName): name is KeyName => Object.hasOwn(keys, name);
 const isEndpoint = (name: ResourceName): name is EndpointName => Object.hasOwn(endpoints, name);
+const isArchive = (name: ResourceName): name is ArchiveName => Object.hasOwn(archives, name);
+const archiveNames = Object.keys(archives) as ArchiveName[];
+/** What stands for an archive where a binding names it: its delivery stream (env var, grants, describe). */
+const deliveryStreams = Object.fromEntries(
+  archiveNames.map((a) => [a, stack.mesh.archives[a].deliveryStream]),
+) as Partial<Record<ArchiveName, IConstruct>>;
 /** The endpoints by service: the IoT data plane's are looked up at deploy time, the WebSocket management API's not. */
 const iotDataEndpoints = (Object.keys(endpoints) as EndpointName[]).filter((n) => endpoints[n].service === 'iot-data');
 const wsManagementEndpoints = (Object.keys(endpoints) as EndpointName[]).filter(
@@ -69,14 +77,19 @@ const lookupOf = (name: EndpointName) => {
   if (e.service !== 'iot-data') throw new Error(`endpoint ${name} is not looked up`);
   return e.lookup;
 };
-/** A stack resource's logical id; for an endpoint, its lookup's, or the WebSocket API's for its management API. */
+/**
+ * A stack resource's logical id; for an endpoint, its lookup's, or the WebSocket API's for its management API; for an
+ * archive, its delivery stream's.
+ */
 const resourceId = (name: ResourceName): string =>
   logicalId(
     isEndpoint(name)
       ? endpoints[name].service === 'iot-data'
         ? lookupOf(name).node.findChild('Resource')
         : stack.mesh.webSocket.api
-      : { ...stack.mesh.streams, ...stack.mesh.tables, ...stack.mesh.queues, ...stack.mesh.keys }[name],
+      : { ...stack.mesh.streams, ...stack.mesh.tables, ...stack.mesh.queues, ...stack.mesh.keys, ...deliveryStreams }[
+          name
+        ],
   );
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 /** The topology's consumers by read mode: a registered (pushed) consumer each, or a mapping polling the stream. */
@@ -143,7 +156,10 @@ const iotTopicArn = (pattern: string) => ({
     ],
   ],
 });
-/** What a binding's env var holds: a key's ARN, an endpoint's URL, else the Ref (stream/table name, queue URL). */
+/**
+ * What a binding's env var holds: a key's ARN, an endpoint's URL, else the Ref (stream/table name, queue URL, an
+ * archive's delivery stream name).
+ */
 const envValue = (name: ResourceName) =>
   isKey(name) ? arnOf(resourceId(name)) : isEndpoint(name) ? endpointUrl(name) : { Ref: resourceId(name) };
 /** Does the access let a function change the resource's data (sign, for a key; publish, for an endpoint)? */
@@ -194,7 +210,9 @@ const describeActionOf = (name: ResourceName): string | undefined =>
         ? 'sqs:GetQueueAttributes'
         : isKey(name)
           ? 'kms:DescribeKey'
-          : undefined;
+          : isArchive(name)
+            ? 'firehose:DescribeDeliveryStream'
+            : undefined;
 
 interface Statement {
   Action: string | string[];
@@ -331,9 +349,9 @@ describe('Lambda functions', () => {
     // Actions that read or change data (not metadata such as DescribeTable/GetQueueUrl) stay within the access given;
     // a resource the function may only describe allows that one status action and nothing else, metadata included.
     const readActions =
-      /^(dynamodb:(GetItem|BatchGetItem|Query|Scan)|kinesis:(GetRecords|GetShardIterator|SubscribeToShard)|sqs:ReceiveMessage)$/;
+      /^(dynamodb:(GetItem|BatchGetItem|Query|Scan)|kinesis:(GetRecords|GetShardIterator|SubscribeToShard)|sqs:ReceiveMessage|s3:GetObject)$/;
     const writeActions =
-      /^(dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:PutRecords?|sqs:(SendMessage|DeleteMessage)|logs:PutLogEvents|kms:Sign)$/;
+      /^(dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:PutRecords?|firehose:PutRecord(Batch)?|sqs:(SendMessage|DeleteMessage)|logs:PutLogEvents|kms:Sign)$/;
     const excess = statements.flatMap((s) =>
       idsIn(s.Resource).flatMap((id) =>
         [s.Action].flat().flatMap((action) => {
@@ -364,7 +382,7 @@ describe("describe access (health checks: a resource's status, never its data)",
   });
   /** Data actions, read or write: none may reach a resource bound for `describe` only. */
   const dataActions =
-    /^(dynamodb:(GetItem|BatchGetItem|Query|Scan|PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:(GetRecords|GetShardIterator|SubscribeToShard|PutRecords?)|sqs:(ReceiveMessage|SendMessage|DeleteMessage)|kms:(Sign|GetPublicKey)|iot:Publish)$/;
+    /^(dynamodb:(GetItem|BatchGetItem|Query|Scan|PutItem|UpdateItem|DeleteItem|BatchWriteItem)|kinesis:(GetRecords|GetShardIterator|SubscribeToShard|PutRecords?)|firehose:PutRecord(Batch)?|s3:(GetObject|ListBucket)|sqs:(ReceiveMessage|SendMessage|DeleteMessage)|kms:(Sign|GetPublicKey)|iot:Publish)$/;
   /** A role's grants beyond its log group and X-Ray (both checked for every function above). */
   const resourceGrantsOf = (fn: FunctionName, from: Template = template): string[] =>
     grantsOf(statementsOfRole(roleIdOf(fn, from), from)).filter((g) => !/^(logs|xray):/.test(g));
@@ -421,12 +439,14 @@ describe("describe access (health checks: a resource's status, never its data)",
     expect(indexAcks.sort()).toEqual([...new Set(indexGrants)].sort());
   });
 
-  it('describe on a queue, a key and an endpoint: GetQueueAttributes, DescribeKey, nothing', () => {
-    // The topology describes no queue, key or endpoint yet: a variant binds healthz to one of each as well.
+  it('describe on a queue, a key, an endpoint and an archive: GetQueueAttributes, DescribeKey, nothing, DescribeDeliveryStream', () => {
+    // The topology describes no queue, key, endpoint or archive yet: a variant binds healthz to one of each as well.
     const queue = Object.keys(queues)[0] as QueueName;
     const key = Object.keys(keys)[0] as KeyName;
     const endpoint = Object.keys(endpoints)[0] as EndpointName;
-    const extra = [queue, key, endpoint].map((resource, i) => ({
+    const [archive] = archiveNames;
+    if (!archive) throw new Error('the topology has no archive');
+    const extra = [queue, key, endpoint, archive].map((resource, i) => ({
       resource,
       env: `DESCRIBED_${i}`,
       access: 'describe',
@@ -441,8 +461,16 @@ describe("describe access (health checks: a resource's status, never its data)",
     const grants = resourceGrantsOf('healthz', variantTemplate(variant, 'DescribeAll'));
     expect(grants).toContain(`sqs:GetQueueAttributes on ${JSON.stringify(arnOf(resourceId(queue)))}`);
     expect(grants).toContain(`kms:DescribeKey on ${JSON.stringify(arnOf(resourceId(key)))}`);
+    // The delivery stream's status, not the bucket: no S3 action at all.
+    expect(grants).toContain(`firehose:DescribeDeliveryStream on ${JSON.stringify(arnOf(resourceId(archive)))}`);
     expect(grants.sort()).toEqual(
-      expectedGrants([...topology.functions.healthz.bindings.map((b) => b.resource), queue, key, endpoint]).sort(),
+      expectedGrants([
+        ...topology.functions.healthz.bindings.map((b) => b.resource),
+        queue,
+        key,
+        endpoint,
+        archive,
+      ]).sort(),
     );
   });
 });
@@ -1093,7 +1121,7 @@ describe('alarms (every failure path ends somewhere visible)', () => {
     ...Object.values(topicRules).map((r) => r.errorQueue),
   ]);
 
-  it('one per errorSink queue, per delivery queue DLQ, per stream consumer, per function and the API; ALARM and OK notify', () => {
+  it('one per errorSink queue, per delivery queue DLQ, per stream consumer, per function, the API and two per archive; ALARM and OK notify', () => {
     // A function's is on Errors or, if it answers by throwing, on its error log lines: one each either way. Which
     // topic they notify: test/infra/observability.test.ts.
     template.resourceCountIs(
@@ -1103,7 +1131,9 @@ describe('alarms (every failure path ends somewhere visible)', () => {
         queueConsumers.length +
         streamConsumers.length +
         functionNames.length +
-        1,
+        1 +
+        // Per archive: its delivery's freshness and its failed puts (test/infra/archive.test.ts).
+        2 * archiveNames.length,
     );
     for (const a of alarms()) {
       expect(a.AlarmActions).toHaveLength(1);
@@ -1357,7 +1387,7 @@ describe('IoT topic rules', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, every stream/table/queue/key/endpoint under its logical name, topic rules, IoT authorizer', () => {
+  it('exposes the API URL, every stream/table/queue/key/endpoint/archive under its logical name, topic rules, IoT authorizer', () => {
     const outputs = template.findOutputs('*');
     expect(outputs.HttpApiUrl).toBeDefined();
     // Where `tem keys create` registers a principal's own usage key against a deployed stack.
@@ -1378,6 +1408,16 @@ describe('outputs', () => {
     }
     for (const name of Object.keys(endpoints) as EndpointName[]) {
       expect(outputs[name], name).toMatchObject({ Description: name, Value: endpointUrl(name) });
+    }
+    // An archive under its name is its delivery stream (what its env var carries); its bucket and table beside it.
+    for (const name of archiveNames) {
+      const archive = stack.mesh.archives[name];
+      expect(outputs[name], name).toMatchObject({ Value: { Ref: resourceId(name) } });
+      expect(outputs[`${name}Bucket`], name).toMatchObject({ Value: { Ref: logicalId(archive.bucket) } });
+      expect(outputs[`${name}Database`], name).toMatchObject({ Value: 'telemetry_event_mesh' });
+      expect(outputs[`${name}Table`], name).toMatchObject({
+        Value: name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+      });
     }
     // Ref of an AWS::IoT::Authorizer is its name.
     expect(outputs.IotDeviceAuthorizer?.Value).toEqual({ Ref: logicalId(stack.mesh.iotAuthorizer) });

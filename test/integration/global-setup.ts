@@ -88,6 +88,8 @@ export default async function setup(project: TestProject) {
     TEM_SETTING_DEVICE_POLICY_REFRESH_SECONDS: '2',
     // The metrics consumer batches for a minute (topology); the tests read its aggregates within seconds.
     TEM_LOCAL_MAX_BATCHING_WINDOW_SECONDS: '1',
+    // Firehose delivers the archive's objects every second instead of every minute (ADR 0018).
+    TEM_ARCHIVE_BUFFER_SECONDS: '1',
     // Scheduled functions (the WebSocket sweep) every 2 s instead of every minute.
     TEM_LOCAL_SCHEDULE_SECONDS: '2',
     // Debug logs: the no-secret-in-logs test reads them, and debug is where a leak would hide.

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { isArchivedOnly } from '../../shared/domain/storage-policy';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
 import {
   api,
   connectDevice,
@@ -297,9 +299,15 @@ describe('idempotency: the producer’s id is its key, end to end (ids are owned
 });
 
 describe.runIf(Boolean(stack().mqtt))('MQTT telemetry', () => {
+  // In the order a reader of where readings are kept sees them: the table's bySource index (timeKey = occurredAt#id),
+  // or, for readings kept in the archive only (ADR 0018), the query's ORDER BY occurredAt, id.
   const readingsOf = async (deviceId: string, count: number) => {
     const items = await storedCount(deviceId, count, 20_000);
-    return items.map((e) => (e.data as { seq: number }).seq);
+    const timeKey = (e: StoredEvent) => `${e.occurredAt}#${e.id}`;
+    const ordered = isArchivedOnly(TELEMETRY_EVENT_TYPE)
+      ? [...items].sort((a, b) => (timeKey(a) < timeKey(b) ? -1 : timeKey(a) > timeKey(b) ? 1 : 0))
+      : items;
+    return ordered.map((e) => (e.data as { seq: number }).seq);
   };
 
   it('20 readings over one connection are all stored, and the bySource index returns them in seq order', async () => {

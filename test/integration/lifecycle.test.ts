@@ -22,7 +22,7 @@ describe('tem local lifecycle', () => {
     expect(output()).toMatch(/ready/);
     expect(output()).toContain(info.http);
     expect(output()).toContain(info.mqtt);
-    expect(Object.keys(info.endpoints).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
+    expect(Object.keys(info.endpoints).sort()).toEqual(['dynamodb', 'firehose', 'kinesis', 's3', 'sqs']);
     expect(info.resources).toMatchObject({ eventStream: expect.any(String), eventsTable: expect.any(String) });
     expect(info.devApiKey).toMatch(/^tem_/);
     const pids = enginePids(info);
@@ -91,6 +91,8 @@ describe('tem local lifecycle', () => {
         kinesis: 'kinesis-local',
         dynamodb: 'dynamodb-local',
         sqs: 'local-aws-sqs',
+        s3: 'tem-s3',
+        firehose: 'tem-firehose',
       });
       const headers = { 'X-API-Key': info.devApiKey, 'content-type': 'application/json' };
       const posted = await fetch(`${info.http}/events`, {

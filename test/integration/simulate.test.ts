@@ -3,10 +3,13 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ArchiveReader } from '../../scripts/lib/archive-reader';
 import { HttpClient, StackReader } from '../../scripts/simulate/api';
 import { readBack, readingFingerprint, storedReadingFingerprint } from '../../scripts/simulate/readback';
 import { eventsReconciled, reconcileEvents, type SentEvent } from '../../scripts/simulate/reconcile';
-import { devKey, principalStore, stack } from './support';
+import { isArchivedOnly } from '../../shared/domain/storage-policy';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
+import { devKey, principalStore, stack, storedBySource } from './support';
 import { type CliRun, tem } from './tem-cli';
 
 /**
@@ -86,7 +89,9 @@ describe('tem simulate', { timeout: 90_000 }, () => {
     expect(run?.code).toBe(0);
     const reader = new StackReader(new HttpClient(stack().http, 2), devKey());
     const deviceId = `${prefix}00000`;
-    const stored = await reader.events(deviceId);
+    // Through the API, or the raw archive when the storage policy keeps readings there only (ADR 0018).
+    const archive = isArchivedOnly(TELEMETRY_EVENT_TYPE) ? ArchiveReader.of(stack()) : undefined;
+    const stored = await storedBySource(deviceId);
     expect(stored.length).toBe(5);
     // What the run sent for this device, as the stack stored it, plus one reading it never sent.
     const sent: SentEvent[] = stored.map((item) => ({
@@ -108,10 +113,12 @@ describe('tem simulate', { timeout: 90_000 }, () => {
           source: deviceId,
           acked: new Set([...sent, phantom].map((e) => e.id)),
           fingerprint: storedReadingFingerprint,
+          ...(archive ? { archived: true } : {}),
         },
       ],
-      { concurrency: 1, deadline: performance.now() + 2_500 },
+      { concurrency: 1, deadline: performance.now() + 2_500, ...(archive ? { archive } : {}) },
     );
+    archive?.close();
     expect(readback.incomplete).toBe(1);
     const result = reconcileEvents([...sent, phantom], readback.stored.get(deviceId) ?? []);
     expect(result).toMatchObject({ acked: 6, stored: 5, missing: 1, duplicates: 0, unexpected: 0 });

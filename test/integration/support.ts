@@ -6,9 +6,12 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
 import { inject } from 'vitest';
 import type { LocalStackInfo } from '../../infra/local/stack';
+import { ArchiveReader } from '../../scripts/lib/archive-reader';
 import { DynamoPrincipalStore } from '../../shared/aws/dynamo-principal-store';
 import { registerDevice } from '../../shared/domain/admin';
-import { ownedEventId } from '../../shared/domain/events';
+import { type EventEnvelope, ownedEventId } from '../../shared/domain/events';
+import { isArchivedOnly } from '../../shared/domain/storage-policy';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
 
 export const stack = () => inject('stack');
 
@@ -182,10 +185,30 @@ export async function control(path: string): Promise<void> {
 }
 
 /**
- * Every stored item of a source, read straight from the events table's `bySource` index (all pages), with `data`
- * parsed back as the API does (the store keeps it as a JSON string, see shared/aws/dynamo-event-store.ts).
+ * Every stored copy of a source's events: the items of the events table's `bySource` index (all pages), and, for a
+ * type policies/storage.json keeps in the archive only (ADR 0018), the archive's lines. `data` is parsed back as the
+ * API does (the store keeps it as a JSON string, see shared/aws/dynamo-event-store.ts).
  */
 export async function storedBySource(source: string): Promise<Record<string, unknown>[]> {
+  const archived = archivedOnly.length > 0 ? await archivedBySource(source) : [];
+  return [...(await tabledBySource(source)), ...archived];
+}
+
+/** Types policies/storage.json keeps in the archive and not in the table: their stored copies are the archive's. */
+const archivedOnly = [TELEMETRY_EVENT_TYPE].filter((type) => isArchivedOnly(type));
+let archive: { reader: ArchiveReader; events: EventEnvelope[]; since: Date } | undefined;
+
+/** The archive's copies of a source's events of archive-only types, every copy (a duplicate shows). */
+async function archivedBySource(source: string): Promise<Record<string, unknown>[]> {
+  archive ??= { reader: ArchiveReader.of(stack()), events: [], since: new Date(Date.now() - 3_600_000) };
+  archive.events.push(...(await archive.reader.readNew(archive.since, new Date())));
+  return archive.events.filter((e) => e.source === source && archivedOnly.includes(e.type)) as unknown as Record<
+    string,
+    unknown
+  >[];
+}
+
+async function tabledBySource(source: string): Promise<Record<string, unknown>[]> {
   const { dynamo } = awsClients();
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;

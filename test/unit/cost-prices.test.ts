@@ -90,7 +90,11 @@ describe('the design comes from the topology', () => {
   it('counts the alarms infra/aws/stack.ts builds', () => {
     const queues = Object.values(topology.queues);
     expect(design.alarms).toBe(
-      queues.length + topology.streamConsumers.length + Object.keys(topology.functions).length + 1,
+      queues.length +
+        topology.streamConsumers.length +
+        Object.keys(topology.functions).length +
+        1 +
+        2 * Object.keys(topology.archives).length,
     );
   });
 });
@@ -112,7 +116,7 @@ describe('tem cost flags', () => {
       /--http-share must be a number from 0 to 1/,
     );
     expect(() => costInputFrom(['--events-per-second', '10', '--raw-readings', 's3'], design)).toThrow(
-      /--raw-readings must be one of dynamodb, firehose/,
+      /--raw-readings must be one of table, archive, both/,
     );
     expect(() => costInputFrom(['--events-per-second', '10', '--batch', '2.5'], design)).toThrow(/an integer/);
     expect(() => costInputFrom(['--events-per-second', '10', '--bogus', '1'], design)).toThrow(/bogus/);

@@ -30,7 +30,7 @@ describe('npm run soak: the plan and the arguments', () => {
   it('stops each engine once, one after the other, all within the run, each for 2 to 5 s', () => {
     for (const duration of [20, 60, 600]) {
       const plan = planOutages(duration);
-      expect(plan.map((o) => o.service)).toEqual(['kinesis', 'dynamodb', 'sqs']);
+      expect(plan.map((o) => o.service)).toEqual(['kinesis', 'dynamodb', 'sqs', 'firehose']);
       for (const [i, o] of plan.entries()) {
         expect(o.down).toBeGreaterThanOrEqual(2);
         expect(o.down).toBeLessThanOrEqual(5);

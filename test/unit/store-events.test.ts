@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EventEnvelope } from '../../shared/domain/events';
+import { isArchived, isTabled } from '../../shared/domain/storage-policy';
 import { TelemetryRuleEventSchema, telemetryToEnvelope } from '../../shared/domain/telemetry';
 
 // The handler reads its settings at import; its table and error queue are replaced by recording fakes.
@@ -8,11 +10,17 @@ const fakes = vi.hoisted(() => {
   process.env.EVENTS_TABLE_NAME = 'unit-events';
   process.env.TELEMETRY_ERRORS_QUEUE_URL = 'http://unit.invalid/queue';
   process.env.POISON_RECORDS_QUEUE_URL = 'http://unit.invalid/dlq';
-  return { putAll: vi.fn(), sendAll: vi.fn(), park: vi.fn() };
+  process.env.ARCHIVE_DELIVERY_STREAM_NAME = 'unit-archive';
+  return { putAll: vi.fn(), archive: vi.fn(), sendAll: vi.fn(), park: vi.fn() };
 });
 vi.mock('../../shared/aws/dynamo-event-store', () => ({
   DynamoEventStore: class {
     putAll = fakes.putAll;
+  },
+}));
+vi.mock('../../shared/aws/firehose-event-archive', () => ({
+  FirehoseEventArchive: class {
+    putAll = fakes.archive;
   },
 }));
 vi.mock('../../shared/aws/poison-parking', () => ({
@@ -54,7 +62,15 @@ function batch(...payloads: unknown[]): KinesisStreamEvent {
   };
 }
 
-describe('storeEvents handler with device readings (table and queue faked)', () => {
+/** The events each place was given, over every call. */
+const tabled = (): EventEnvelope[] =>
+  fakes.putAll.mock.calls.flatMap(([entries]) => (entries as { event: EventEnvelope }[]).map((e) => e.event));
+const archived = (): EventEnvelope[] => fakes.archive.mock.calls.flatMap(([events]) => events as EventEnvelope[]);
+/** Where policies/storage.json keeps readings: what the tests below expect them in. */
+const readingPlace = isArchived('device.telemetry') && !isTabled('device.telemetry') ? 'archive' : 'table';
+const storedReadings = () => (readingPlace === 'archive' ? archived() : tabled());
+
+describe('storeEvents handler with device readings (table, archive and queues faked)', () => {
   let stdout: string[];
   const invoke = async (event: KinesisStreamEvent) => {
     const { handler } = await import('../../functions/consumers/store-events');
@@ -73,6 +89,7 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
       return true;
     });
     fakes.putAll.mockReset().mockResolvedValue({ unwritten: [], refused: [] });
+    fakes.archive.mockReset().mockResolvedValue({ unarchived: [], refused: [] });
     fakes.sendAll.mockReset().mockResolvedValue([]);
     fakes.park.mockReset().mockResolvedValue([]);
   });
@@ -80,10 +97,11 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
 
   it('stores a valid reading as its device.telemetry event and counts TelemetryStored', async () => {
     await expect(invoke(batch(fixture))).resolves.toEqual({ batchItemFailures: [] });
-    const [entries] = fakes.putAll.mock.calls[0] as [{ event: unknown }[]];
     const reading = telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture));
     // A reading's correlation id is its event id (ADR 0016).
-    expect(entries.map((e) => e.event)).toEqual([{ ...reading, correlationId: reading.id }]);
+    expect(storedReadings()).toEqual([{ ...reading, correlationId: reading.id }]);
+    expect(tabled().length > 0).toBe(isTabled('device.telemetry'));
+    expect(archived().length > 0).toBe(isArchived('device.telemetry'));
     expect(fakes.sendAll).not.toHaveBeenCalled();
     expect(emf()).toEqual([expect.objectContaining({ TelemetryStored: 1, service: 'tem' })]);
   });
@@ -101,8 +119,7 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
         rejectedAt: expect.any(String),
       }),
     ]);
-    const [entries] = fakes.putAll.mock.calls[0] as [{ event: { data: { seq: number } } }[]];
-    expect(entries.map((e) => e.event.data.seq)).toEqual([1043]);
+    expect(storedReadings().map((e) => e.data.seq)).toEqual([1043]);
     expect(emf()).toEqual([expect.objectContaining({ TelemetryRejected: 1, TelemetryStored: 1 })]);
   });
 
@@ -116,7 +133,7 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
   it('parks a record that is neither an event nor a reading (poison) instead of failing it, and stores the rest', async () => {
     const result = await invoke(batch({ hello: 'world' }, fixture));
     expect(result).toEqual({ batchItemFailures: [] });
-    expect((fakes.putAll.mock.calls[0] as [unknown[]])[0]).toHaveLength(1);
+    expect(storedReadings()).toHaveLength(1);
     expect(fakes.park).toHaveBeenCalledWith([
       {
         record: expect.objectContaining({ kinesis: expect.objectContaining({ sequenceNumber: '100' }) }),
@@ -125,22 +142,50 @@ describe('storeEvents handler with device readings (table and queue faked)', () 
     ]);
   });
 
-  it('parks every copy of an event the table refuses as invalid; only a transient failure is reported (retried)', async () => {
+  it('parks every copy of an event its place refuses as invalid; only a transient failure is reported (retried)', async () => {
     const first = telemetryToEnvelope(TelemetryRuleEventSchema.parse(fixture));
     const second = telemetryToEnvelope(TelemetryRuleEventSchema.parse({ ...fixture, seq: 9 }));
-    fakes.putAll.mockResolvedValue({
-      unwritten: [second.id],
-      refused: [{ id: first.id, reason: 'ValidationException: too big' }],
-    });
+    const refused = [{ id: first.id, reason: 'ValidationException: too big' }];
+    if (readingPlace === 'table') fakes.putAll.mockResolvedValue({ unwritten: [second.id], refused });
+    else fakes.archive.mockResolvedValue({ unarchived: [second.id], refused });
     const result = await invoke(batch(fixture, { ...fixture, seq: 9 }, fixture));
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
     const [parked] = fakes.park.mock.calls[0] as [
       { record: { kinesis: { sequenceNumber: string } }; reason: string }[],
     ];
     expect(parked.map((p) => [p.record.kinesis.sequenceNumber, p.reason])).toEqual([
-      ['100', 'refused by the table: ValidationException: too big'],
-      ['102', 'refused by the table: ValidationException: too big'],
+      ['100', `refused by the ${readingPlace}: ValidationException: too big`],
+      ['102', `refused by the ${readingPlace}: ValidationException: too big`],
     ]);
+  });
+
+  it('an event of a type kept in both places is stored once both have it; either failing retries it', async () => {
+    const second = telemetryToEnvelope(TelemetryRuleEventSchema.parse({ ...fixture, seq: 2 }));
+    const both = isTabled('device.telemetry') && isArchived('device.telemetry');
+    fakes.archive.mockResolvedValue({ unarchived: both ? [second.id] : [], refused: [] });
+    fakes.putAll.mockResolvedValue({ unwritten: [], refused: [] });
+    const result = await invoke(batch(fixture, { ...fixture, seq: 2 }));
+    // Kept in one place only, the other place's answer does not concern it.
+    expect(result).toEqual({ batchItemFailures: both ? [{ itemIdentifier: '101' }] : [] });
+  });
+
+  it('sends a business event to the table only and a reading where the policy says, from one batch', async () => {
+    expect(isTabled('order.created')).toBe(true);
+    expect(isArchived('order.created')).toBe(false);
+    const order = {
+      id: 'order-1',
+      type: 'order.created',
+      source: 'svc',
+      occurredAt: '2026-01-01T00:00:00.000Z',
+      receivedAt: '2026-01-01T00:00:00.000Z',
+      principalId: 'svc',
+      traceId: 't',
+      data: { n: 1 },
+    };
+    await expect(invoke(batch(order, fixture))).resolves.toEqual({ batchItemFailures: [] });
+    expect(tabled().filter((e) => e.type === 'order.created')).toHaveLength(1);
+    expect(archived().filter((e) => e.type === 'order.created')).toEqual([]);
+    expect(storedReadings().filter((e) => e.type === 'device.telemetry')).toHaveLength(1);
   });
 
   it('reports a poison record it could not park (the queue down): retried, never dropped', async () => {

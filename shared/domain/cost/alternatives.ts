@@ -1,4 +1,4 @@
-import type { CostDesign } from './design';
+import { type CostDesign, rawReadingsOf } from './design';
 import { type Estimate, estimate } from './model';
 import type { PriceBook } from './prices';
 import type { CostInput } from './traffic';
@@ -22,8 +22,10 @@ export function defaultInput(
     batch: 100,
     readingsPerMessage: 1,
     stage: 'prod',
-    rawReadings: 'dynamodb',
-    firehoseSource: 'stream',
+    // What policies/storage.json says, and how the store consumer archives: each batch packed (ADR 0018).
+    rawReadings: rawReadingsOf(design.readingPlaces),
+    firehoseSource: 'storeEvents',
+    archiveFormat: 'gzipJson',
     kinesis: design.streamCapacity,
     ingestTopic: 'basicIngest',
     metricsWrites: 'topology',
@@ -43,18 +45,29 @@ export function alternativeInputs(input: CostInput): { name: string; input: Cost
     input.kinesis === 'onDemand'
       ? flip('kinesis', 'provisioned', 'Kinesis provisioned (shards from throughput)')
       : flip('kinesis', 'onDemand', 'Kinesis on-demand'),
+    ...(['dynamodb', 'firehose', 'both'] as const)
+      .filter((place) => place !== input.rawReadings)
+      .map((place) =>
+        flip(
+          'rawReadings',
+          place,
+          {
+            dynamodb: 'raw readings in the events table only, not archived',
+            firehose: 'raw readings in the archive only (S3 by Firehose), not in the events table',
+            both: 'raw readings in the events table and the archive',
+          }[place],
+        ),
+      ),
     ...(input.rawReadings === 'dynamodb'
-      ? [
-          {
-            name: 'raw readings to S3 (Parquet) by Firehose reading the stream, not DynamoDB',
-            input: { ...input, rawReadings: 'firehose', firehoseSource: 'stream' } as CostInput,
-          },
-          {
-            name: 'raw readings to S3 (Parquet) by Firehose, packed per batch by storeEvents, not DynamoDB',
-            input: { ...input, rawReadings: 'firehose', firehoseSource: 'storeEvents' } as CostInput,
-          },
-        ]
-      : [flip('rawReadings', 'dynamodb', 'raw readings in DynamoDB')]),
+      ? []
+      : [
+          input.firehoseSource === 'storeEvents'
+            ? flip('firehoseSource', 'stream', 'Firehose reading the stream (each record billed as 5 KB), not packed')
+            : flip('firehoseSource', 'storeEvents', 'readings packed per batch by storeEvents for Firehose'),
+          input.archiveFormat === 'gzipJson'
+            ? flip('archiveFormat', 'parquet', 'archive converted to Parquet by Firehose')
+            : flip('archiveFormat', 'gzipJson', 'archive as gzipped JSON lines'),
+        ]),
     input.ingestTopic === 'basicIngest'
       ? flip('ingestTopic', 'brokerTopic', 'readings on the plain topic (messaging charged), not Basic Ingest')
       : flip('ingestTopic', 'basicIngest', 'readings over Basic Ingest'),

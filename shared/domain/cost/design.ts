@@ -37,6 +37,12 @@ export interface CostDesign {
   /** Days a stored reading and a stored business event live (policies/retention.json; null = forever). */
   readingRetentionDays: number | null;
   eventRetentionDays: number | null;
+  /** Where readings are kept (policies/storage.json); the table when absent. */
+  readingPlaces?: readonly ('table' | 'archive')[];
+  /** Days an archived object lives (policies/storage.json; null = forever). */
+  archiveRetentionDays?: number | null;
+  /** The archive's Firehose buffer interval (the topology): one S3 object per interval and Firehose partition. */
+  archiveBufferSeconds?: number;
   metricsRetentionDays: number;
   authEpochCheckSeconds: number;
   routes: number;
@@ -50,4 +56,13 @@ export interface PolicyFacts {
   alertRules: number;
   readingRetentionDays: number | null;
   eventRetentionDays: number | null;
+  readingPlaces?: readonly ('table' | 'archive')[];
+  archiveRetentionDays?: number | null;
+}
+
+/** The model's name for where readings are kept, from the policy's places. */
+export function rawReadingsOf(places: readonly ('table' | 'archive')[] = ['table']): 'dynamodb' | 'firehose' | 'both' {
+  const table = places.includes('table');
+  const archive = places.includes('archive');
+  return table && archive ? 'both' : archive ? 'firehose' : 'dynamodb';
 }

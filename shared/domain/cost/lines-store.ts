@@ -22,7 +22,7 @@ export function storeLines(ctx: Ctx, c: Counts): number {
     wru,
   );
   const readingCopies = 1 + design.readingIndexes;
-  if (input.rawReadings === 'dynamodb')
+  if (input.rawReadings !== 'firehose')
     ddb(
       `raw readings stored (${readingCopies} writes each: table + the indexes that hold them)`,
       c.readings * wu(p.readingItemBytes) * readingCopies,
@@ -69,7 +69,7 @@ export function storeLines(ctx: Ctx, c: Counts): number {
   ddb('storage (all tables and indexes)', storageGb, 'GB-month', 'dynamodbStorageGbMonth');
   ddb('point-in-time recovery', storageGb, 'GB-month', 'dynamodbPitrGbMonth');
 
-  if (input.rawReadings === 'firehose') {
+  if (input.rawReadings !== 'dynamodb') {
     const kb5 = (b: number) => billedBytes(b, p.firehoseRecordRoundingBytes);
     const store = t.consumers.find((l) => l.function === 'storeEvents');
     // From the stream: every record, each billed as at least 5 KB. Packed: one record per store batch of readings.
@@ -82,11 +82,16 @@ export function storeLines(ctx: Ctx, c: Counts): number {
     const how =
       input.firehoseSource === 'stream' ? 'from the stream (records rounded to 5 KB)' : 'packed per store batch';
     add('Firehose', `ingestion ${how}`, gb, 'GB', 'firehoseIngestGb');
-    add('Firehose', 'conversion to Parquet', gb, 'GB', 'firehoseFormatConversionGb');
-    const days = design.readingRetentionDays ?? t.daysPerMonth * p.storageHorizonMonths;
-    const parquetGb = (t.readingsPerSecond * 86_400 * days * p.readingRecordBytes * p.parquetBytesRatio) / GB;
-    add('S3', `raw readings as Parquet, ${round(days)} days`, parquetGb, 'GB-month', 's3StandardGbMonth');
-    add('S3', 'objects written', S / p.firehoseBufferSeconds, 'PUT', 's3PutRequest');
+    const parquet = input.archiveFormat === 'parquet';
+    if (parquet) add('Firehose', 'conversion to Parquet', gb, 'GB', 'firehoseFormatConversionGb');
+    // Held for the archive's retention; kept forever, as after the storage horizon.
+    const days = design.archiveRetentionDays ?? t.daysPerMonth * p.storageHorizonMonths;
+    const ratio = parquet ? p.parquetBytesRatio : p.gzipJsonBytesRatio;
+    const archiveGb = (t.readingsPerSecond * 86_400 * days * p.readingRecordBytes * ratio) / GB;
+    const format = parquet ? 'Parquet' : 'gzipped JSON lines';
+    add('S3', `raw readings as ${format}, ${round(days)} days`, archiveGb, 'GB-month', 's3StandardGbMonth');
+    const bufferSeconds = design.archiveBufferSeconds ?? p.firehoseBufferSeconds;
+    add('S3', `objects written (one per ${bufferSeconds} s buffer)`, S / bufferSeconds, 'PUT', 's3PutRequest');
   }
   add('SQS', 'alerts queue sends', c.transitions, 'request', 'sqsRequest');
   add('SQS', 'telemetryErrors sends', c.readings * p.invalidReadingShare, 'request', 'sqsRequest');
@@ -134,7 +139,7 @@ function tableStorageGb({ input, design, p, t }: Ctx): number {
   const events =
     t.httpEventsPerSecond * heldSeconds(design.eventRetentionDays) * (p.httpEventItemBytes + overhead) * copies;
   const readings =
-    input.rawReadings === 'dynamodb'
+    input.rawReadings !== 'firehose'
       ? t.readingsPerSecond *
         heldSeconds(design.readingRetentionDays) *
         (p.readingItemBytes + overhead) *

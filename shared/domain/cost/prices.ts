@@ -96,6 +96,7 @@ export const PARAMETER_IDS = [
   'firehoseBufferSeconds',
   'firehosePutMs',
   'parquetBytesRatio',
+  'gzipJsonBytesRatio',
   'lambdaLogBytesPerInvocation',
   'apiLogBytesPerRequest',
   'logStoredBytesRatio',

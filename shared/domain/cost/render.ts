@@ -52,7 +52,7 @@ export function describeInput(e: Estimate, book: PriceBook): string[] {
     `A month is ${e.hoursPerMonth} h (${quantity(e.hoursPerMonth / 24)} days, ${quantity(t.secondsPerMonth)} s). Prices of ` +
       `${book.retrievedOn} from policies/prices.json; free tiers not applied; GB = 2^30 bytes.`,
     `Kinesis ${i.kinesis === 'onDemand' ? 'on-demand' : 'provisioned'}, ${t.shards} shard${t.shards === 1 ? '' : 's'} (${t.shardBasis}); raw ` +
-      `readings ${i.rawReadings === 'dynamodb' ? 'in DynamoDB' : `to S3 by Firehose (${i.firehoseSource === 'stream' ? 'stream source' : 'packed by storeEvents'})`}; ` +
+      `readings ${{ dynamodb: 'in DynamoDB', firehose: 'archived only', both: 'in DynamoDB and archived' }[i.rawReadings]}${i.rawReadings === 'dynamodb' ? '' : ` (S3 by Firehose, ${i.firehoseSource === 'stream' ? 'stream source' : 'packed by storeEvents'}, ${i.archiveFormat === 'parquet' ? 'Parquet' : 'gzipped JSON'})`}; ` +
       `readings over ${i.ingestTopic === 'basicIngest' ? 'Basic Ingest' : 'the broker topic'}; metric buckets written ` +
       `${i.metricsWrites === 'planned' ? 'once a minute (a tumbling window)' : "as the topology's batches fall"}; alert ` +
       `states ${i.alertStateReads === 'perBatch' ? 'read each batch' : 'cached'}.`,

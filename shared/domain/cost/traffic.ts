@@ -17,7 +17,13 @@ export interface CostInput {
   /** Readings a device packs into one MQTT message (batching at the device). */
   readingsPerMessage: number;
   stage: string;
-  rawReadings: 'dynamodb' | 'firehose';
+  /**
+   * Where raw readings are kept (policies/storage.json, ADR 0018): the events table, the archive (S3 through
+   * Firehose), or both.
+   */
+  rawReadings: 'dynamodb' | 'firehose' | 'both';
+  /** The archive's format: gzipped JSON lines (what is built) or Parquet, converted by Firehose (priced per GB). */
+  archiveFormat: 'gzipJson' | 'parquet';
   /**
    * Where Firehose takes raw readings from: `stream` = the event stream as its source (every record, each billed as
    * 5 KB); `storeEvents` = the store consumer puts each batch's readings as one packed record (Direct PUT).
@@ -80,7 +86,7 @@ export function trafficOf(input: CostInput, design: CostDesign, p: Params): Traf
   const streamRecordsPerSecond = httpEventsPerSecond + messagesPerSecond;
   const streamBytesPerSecond = httpEventsPerSecond * p.httpEventRecordBytes + messagesPerSecond * readingRecordBytes;
   // Firehose with the stream as its source reads like a polling consumer.
-  const firehoseReads = input.rawReadings === 'firehose' && input.firehoseSource === 'stream';
+  const firehoseReads = input.rawReadings !== 'dynamodb' && input.firehoseSource === 'stream';
   const pollingReaders = design.consumers.filter((c) => c.readMode === 'polling').length + (firehoseReads ? 1 : 0);
   const enhancedReaders = design.consumers.filter((c) => c.readMode === 'enhancedFanOut').length;
   const { shards, shardBasis } = shardsFor(
@@ -90,7 +96,7 @@ export function trafficOf(input: CostInput, design: CostDesign, p: Params): Traf
     pollingReaders,
     p,
   );
-  const packs = input.rawReadings === 'firehose' && input.firehoseSource === 'storeEvents';
+  const packs = input.rawReadings !== 'dynamodb' && input.firehoseSource === 'storeEvents';
   const consumers = design.consumers.map((c) =>
     consumerLoad(c, streamRecordsPerSecond, shards, p, packs && c.function === 'storeEvents' ? p.firehosePutMs : 0),
   );
