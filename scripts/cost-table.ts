@@ -177,7 +177,7 @@ export function renderCostSection(book: PriceBook, design: CostDesign): string {
       `**Raw readings in the events table vs the archive.** A reading in the table is ${1 + design.readingIndexes} ` +
         `writes (the table and the index that holds readings, projection ALL) and ${design.readingRetentionDays ?? 'unlimited'} ` +
         'days of storage with point-in-time recovery; in the archive it is its share of one packed Firehose record ' +
-        '(Firehose bills each record as at least 5 KB: reading the stream itself, it would bill every ~300 B ' +
+        '(Firehose bills each record as at least 5 KB: reading the stream itself, it would bill every ~465 B ' +
         'reading as 5 KB) and of gzipped S3 objects. The price is the query API: archived readings are queried with ' +
         'Athena, not `GET /events` (ADR 0018).',
     ),

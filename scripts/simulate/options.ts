@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
+import { topology } from '../../infra/topology';
 import { MAX_FLEET_SIZE } from '../../shared/domain/device-fleet';
+import { isArchivedOnly } from '../../shared/domain/storage-policy';
+import { TELEMETRY_EVENT_TYPE } from '../../shared/domain/telemetry';
 import { CliError, helpIfAsked } from '../lib/output';
 
 /** `tem simulate` arguments, with the hard caps that keep a run bounded in time, count and memory. */
@@ -20,12 +23,18 @@ export const simulateUsage = `usage: tem simulate --devices N --rate R --duratio
   --fleet-file FILE         fleet credentials (default fleet-<prefix>.json next to the state file)
   --seed N                  reading generator seed (default random; the summary shows it)
   --connect-concurrency C   MQTT CONNECTs in flight at once (1..500, default 50)
-  --settle S                seconds to wait after publishing for every reading and alert (1..600, default 60)
+  --settle S                seconds to wait after publishing for every reading and alert (1..600, default 60;
+                            with readings kept in the raw archive, its buffer interval + 60: objects land then)
   --read-concurrency C      sources read back at once (1..64, default 8)
 
 Targets the stack of the state file (.tem/local.json, or TEM_LOCAL_STATE). Progress on stderr once a second; the
 summary JSON on stdout; exit 1 if any acknowledged event is not stored exactly once or any expected alert did not
 arrive exactly once.`;
+
+/** Archived readings become readable one Firehose buffer later (ADR 0018): the read-back waits that much longer. */
+const DEFAULT_SETTLE_SECONDS = isArchivedOnly(TELEMETRY_EVENT_TYPE)
+  ? topology.archives.rawArchive.bufferIntervalSeconds + 60
+  : 60;
 
 export interface SimulateOptions {
   devices: number;
@@ -122,7 +131,7 @@ export function parseSimulateArgs(argv: readonly string[], random: () => number 
     ...(typeof values['fleet-file'] === 'string' ? { fleetFile: values['fleet-file'] } : {}),
     seed: number(values, 'seed', { min: 0, max: 2 ** 32 - 1, fallback: Math.floor(random() * 2 ** 32) }),
     connectConcurrency: number(values, 'connect-concurrency', { min: 1, max: 500, fallback: 50 }),
-    settle: number(values, 'settle', { min: 1, max: 600, fallback: 60 }),
+    settle: number(values, 'settle', { min: 1, max: 600, fallback: DEFAULT_SETTLE_SECONDS }),
     readConcurrency: number(values, 'read-concurrency', { min: 1, max: 64, fallback: 8 }),
   };
 }

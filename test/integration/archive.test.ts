@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArchiveReader } from '../../scripts/lib/archive-reader';
-import type { EventEnvelope } from '../../shared/domain/events';
+import type { ArchivedEvent } from '../../shared/domain/archive-records';
 import { isArchived, isTabled } from '../../shared/domain/storage-policy';
 import { api, control, eventually, isEmbedded, newDevice, publishMqtt, stack, storedBySource } from './support';
 
@@ -9,18 +9,18 @@ import { api, control, eventually, isEmbedded, newDevice, publishMqtt, stack, st
  * the stack's state file. policies/storage.json decides which types go there; these tests follow what it says.
  */
 const reader = ArchiveReader.of(stack());
-const archived: EventEnvelope[] = [];
+const archived: ArchivedEvent[] = [];
 const since = new Date(Date.now() - 60_000);
 afterAll(() => reader.close());
 
 /** Every archived copy of the events of `source` seen so far (polling the bucket for new objects). */
-async function archivedOf(source: string): Promise<EventEnvelope[]> {
+async function archivedOf(source: string): Promise<ArchivedEvent[]> {
   archived.push(...(await reader.readNew(since, new Date())));
   return archived.filter((e) => e.source === source);
 }
 
 /** Waits until `source` has `count` archived events, then a little longer, so a duplicate would show. */
-async function archivedOnce(source: string, count = 1, timeoutMs = 20_000): Promise<EventEnvelope[]> {
+async function archivedOnce(source: string, count = 1, timeoutMs = 20_000): Promise<ArchivedEvent[]> {
   await eventually(
     async () => ((await archivedOf(source)).length >= count ? true : undefined),
     timeoutMs,
@@ -45,6 +45,10 @@ describe.runIf(isArchived('device.telemetry'))('the raw archive: device readings
       principalId: `device:${device.deviceId}`,
       data: { seq: 1, metrics: { temperature: 21, humidity: 40 } },
     });
+    // Archived by the store consumer after the topic rule received it, and not long after.
+    const archivedAt = Date.parse(String(event?.archivedAt));
+    expect(archivedAt).toBeGreaterThanOrEqual(Date.parse(String(event?.receivedAt)));
+    expect(archivedAt).toBeLessThanOrEqual(Date.now());
     if (isTabled('device.telemetry')) {
       const [item] = await eventually(async () => {
         const items = await storedBySource(device.deviceId);

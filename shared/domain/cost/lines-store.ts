@@ -78,7 +78,7 @@ export function storeLines(ctx: Ctx, c: Counts): number {
     const gb =
       input.firehoseSource === 'stream'
         ? (c.httpRecords * kb5(p.httpEventRecordBytes) + c.messages * kb5(t.readingRecordBytes)) / GB
-        : ((store?.invocationsPerSecond ?? 0) * S * kb5(readingsPerBatch * p.readingRecordBytes)) / GB;
+        : ((store?.invocationsPerSecond ?? 0) * S * kb5(readingsPerBatch * p.archiveLineBytes)) / GB;
     const how =
       input.firehoseSource === 'stream' ? 'from the stream (records rounded to 5 KB)' : 'packed per store batch';
     add('Firehose', `ingestion ${how}`, gb, 'GB', 'firehoseIngestGb');
@@ -87,7 +87,9 @@ export function storeLines(ctx: Ctx, c: Counts): number {
     // Held for the archive's retention; kept forever, as after the storage horizon.
     const days = design.archiveRetentionDays ?? t.daysPerMonth * p.storageHorizonMonths;
     const ratio = parquet ? p.parquetBytesRatio : p.gzipJsonBytesRatio;
-    const archiveGb = (t.readingsPerSecond * 86_400 * days * p.readingRecordBytes * ratio) / GB;
+    // Stored as written: Parquet from the stream's records, gzipped JSON from the archive's lines.
+    const bytes = parquet ? p.readingRecordBytes : p.archiveLineBytes;
+    const archiveGb = (t.readingsPerSecond * 86_400 * days * bytes * ratio) / GB;
     const format = parquet ? 'Parquet' : 'gzipped JSON lines';
     add('S3', `raw readings as ${format}, ${round(days)} days`, archiveGb, 'GB-month', 's3StandardGbMonth');
     const bufferSeconds = design.archiveBufferSeconds ?? p.firehoseBufferSeconds;

@@ -97,6 +97,7 @@ export const PARAMETER_IDS = [
   'firehosePutMs',
   'parquetBytesRatio',
   'gzipJsonBytesRatio',
+  'archiveLineBytes',
   'lambdaLogBytesPerInvocation',
   'apiLogBytesPerRequest',
   'logStoredBytesRatio',
